@@ -1,0 +1,87 @@
+"""LayerNorm from scratch: per-token statistics over the feature dimension."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from plugins.norms.inputs import check_norm_inputs, compute_dtype
+from suite import Norm
+
+__all__ = ["LayerNorm", "LayerNormConfig", "LayerNormModule"]
+
+
+@dataclass
+class LayerNormConfig:
+    eps: float = 1e-5  # added to the variance inside the square root, as nn.LayerNorm
+    bias: bool = True  # learnable shift β (some LLMs drop it)
+
+
+class LayerNormModule(nn.Module):
+    """`(B, T, C)` LayerNorm with the parameters of `nn.LayerNorm(C)` (same state dict)."""
+
+    def __init__(self, num_features: int, config: LayerNormConfig | None = None) -> None:
+        super().__init__()
+        self.num_features = num_features
+        self.config = config or LayerNormConfig()
+        self.eps = self.config.eps
+        self.weight = nn.Parameter(torch.ones(num_features))  # γ
+        self.bias = nn.Parameter(torch.zeros(num_features)) if self.config.bias else None  # β
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        # The mask is accepted and ignored: each token is normalised on its own, so padding
+        # can never leak into a real token's output.
+        check_norm_inputs(x, mask, self.num_features)
+        work = compute_dtype(x.dtype)
+        h = x.to(work)  # (B, T, C)
+        mean = h.mean(dim=-1, keepdim=True)  # (B, T, 1)
+        var = (h - mean).pow(2).mean(dim=-1, keepdim=True)  # (B, T, 1), biased
+        y = (h - mean) * torch.rsqrt(var + self.eps) * self.weight.to(work)
+        if self.bias is not None:
+            y = y + self.bias.to(work)
+        return y.to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, bias={self.bias is not None}"
+
+
+class LayerNorm(Norm):
+    """LayerNorm: why do Transformers for text use LayerNorm and not BatchNorm?
+
+    Short answer: LayerNorm normalises each token over its own C features, so its output
+    depends on that token alone. Text batches mix sentences of different lengths padded to a
+    common one; BatchNorm would average the padding into its statistics, couple unrelated
+    sentences, be noisy at the small per-device batch sizes of large models, and need running
+    estimates at inference (where generation feeds one token at a time). LayerNorm has none of
+    these problems: identical computation in training and inference, any batch size, any
+    padding, no running statistics.
+
+    Formula, per token t, over its C features:
+        μ_t = mean_c(x_tc)      σ²_t = mean_c((x_tc - μ_t)²)       (biased)
+        y_tc = γ_c · (x_tc - μ_t) / sqrt(σ²_t + eps) + β_c
+
+    Pre-norm vs post-norm: the original Transformer normalises after the residual add,
+    x = LN(x + F(x)) (post-norm); GPT-2 and most LLMs normalise the branch input,
+    x = x + F(LN(x)) (pre-norm), which keeps an identity path through the residual stream,
+    trains stably without learning-rate warm-up tricks, and needs a final LN before the head.
+    Post-norm can reach slightly better quality but is harder to train deep.
+
+    Pitfalls:
+    - eps sits inside the square root, next to the variance (1e-5 in PyTorch, 1e-12 in BERT):
+      sqrt(σ² + eps), not sqrt(σ²) + eps; a mismatch breaks checkpoint parity in half precision.
+    - The variance is biased (divides by C); `torch.var` defaults to unbiased.
+    - Statistics should be computed in float32 even when activations are bfloat16.
+    - γ and β are per feature (C values), not per token.
+    """
+
+    name = "layernorm"
+    summary = "LayerNorm: per-token mean and variance over the C features"
+    reference = "torch-layernorm"
+
+    def __init__(self, eps: float = 1e-5, bias: bool = True) -> None:
+        self.config = LayerNormConfig(eps=eps, bias=bias)
+
+    def build(self, num_features: int) -> nn.Module:
+        return LayerNormModule(num_features, self.config)

@@ -1,0 +1,7 @@
+"""`python -m suite` is the same as the `nlpsuite` command."""
+
+import sys
+
+from suite.cli import main
+
+sys.exit(main())

@@ -1,0 +1,120 @@
+"""Benchmarks: one class measures one component at one parameter point and returns metrics.
+
+A benchmark declares the component `kind` it applies to, a `quick_grid` (seconds on a CPU) and
+a `full_grid` (for a GPU), and implements `run(component_cls, params, ctx)`. It returns a
+`Measurement` (metrics plus optional timing and peak memory) or a plain `dict` of metrics. The
+runner seeds everything before each cell, catches every exception, and rejects NaN metrics,
+so a benchmark only has to measure.
+
+`ratio_metric` names the number the tables put side by side with the reference as a ratio
+(`median_ms` by default: the cell's timing); `higher_is_better` says how to read it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from suite.components import KINDS, Component
+from suite.timing import Timing, measure_peak_memory, time_function
+
+__all__ = ["Benchmark", "Measurement", "RunContext", "expand_grid", "validate_benchmark_class"]
+
+_NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclass
+class Measurement:
+    """What one cell measured. Metric names are snake_case with their unit (`encode_mb_per_s`)."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    timing: Timing | None = None
+    peak_bytes: int | None = None
+
+
+@dataclass
+class RunContext:
+    """What a benchmark may use: the device, the seed, the grid size, user options, timing helpers."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    seed: int = 0
+    quick: bool = True
+    corpus_path: Path | None = None  # --corpus FILE: the user's own text for text benchmarks
+    warmup: int = 2
+    repeats: int = 7
+    budget_s: float = 2.0  # stop repeating once a cell's timing has taken this long (min 3 repeats)
+
+    def time(self, fn: Callable[[], Any], *, repeats: int | None = None, warmup: int | None = None) -> Timing:
+        """Median time of `fn()` on this device: warm-up, repeats, synchronised (see suite.timing)."""
+        return time_function(
+            fn,
+            device=self.device,
+            warmup=self.warmup if warmup is None else warmup,
+            repeats=self.repeats if repeats is None else repeats,
+            budget_s=self.budget_s,
+        )
+
+    def peak_memory(self, fn: Callable[[], Any]) -> int | None:
+        """Peak bytes allocated while `fn()` runs once (GPU allocator or process RSS growth)."""
+        return measure_peak_memory(fn, device=self.device)
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A CPU generator seeded from the run seed, so every component sees the same data."""
+        return torch.Generator().manual_seed(self.seed + offset)
+
+
+class Benchmark:
+    """Base class of every benchmark; subclass it and register it with `register_benchmarks`."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    summary: ClassVar[str] = ""
+    quick_grid: ClassVar[Mapping[str, Iterable[Any]] | list[dict[str, Any]]] = {}
+    full_grid: ClassVar[Mapping[str, Iterable[Any]] | list[dict[str, Any]] | None] = None
+    ratio_metric: ClassVar[str | None] = "median_ms"
+    higher_is_better: ClassVar[bool] = False
+
+    def applies_to(self, component_cls: type[Component]) -> bool:
+        """Whether this benchmark can measure `component_cls` (e.g. a loss of the right task)."""
+        return True
+
+    def params(self, quick: bool) -> list[dict[str, Any]]:
+        """The parameter points of the quick or the full grid."""
+        grid = self.quick_grid if quick or self.full_grid is None else self.full_grid
+        return expand_grid(grid)
+
+    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> Measurement | dict[str, float]:
+        raise NotImplementedError(f"{type(self).__name__} must implement run()")
+
+
+def expand_grid(grid: Mapping[str, Iterable[Any]] | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`{"a": [1, 2], "b": [3]}` -> `[{"a": 1, "b": 3}, {"a": 2, "b": 3}]`; a list passes through."""
+    if isinstance(grid, list):
+        return [dict(point) for point in grid]
+    keys = list(grid)
+    values = [list(grid[key]) for key in keys]
+    return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+
+
+def validate_benchmark_class(cls: object) -> str | None:
+    """Why `cls` cannot be registered as a benchmark, or `None` when it can."""
+    if not isinstance(cls, type) or not issubclass(cls, Benchmark):
+        return f"expected a subclass of suite.Benchmark, got {cls!r}"
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+        return f"{cls.__qualname__} needs a `name` of lowercase words joined by dashes, got {name!r}"
+    if getattr(cls, "kind", None) not in KINDS:
+        return f"benchmark {name!r} has unknown kind {getattr(cls, 'kind', None)!r}; kinds are {', '.join(KINDS)}"
+    try:
+        points = expand_grid(cls.quick_grid)
+    except Exception as exc:
+        return f"benchmark {name!r}: quick_grid is not a grid ({exc})"
+    if not points:
+        return f"benchmark {name!r}: quick_grid is empty"
+    return None

@@ -1,0 +1,130 @@
+"""`nlpsuite run`: the matrix of components × benchmarks × parameters, with tables and reports."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+HELP = "run benchmarks: tables in the terminal, results and reports in reports/<run-id>/"
+DESCRIPTION = """\
+Run every benchmark on every component it applies to, over each benchmark's parameter grid.
+
+Each cell (component × benchmark × parameter point) is seeded identically, so every component
+sees the same data, and runs in isolation: an exception, a NaN metric or a CUDA out-of-memory
+error becomes an error row and the run goes on. Every finished cell is written to
+results.json at once (atomically), so a killed run keeps what it finished; `--resume` with the
+same --out runs only the missing cells.
+
+Timing is a median over repeats after warm-up, with the device synchronised (CUDA events on a
+GPU); tables put each from-scratch component beside its reference with the ratio.
+
+examples:
+  nlpsuite run --quick                          every kind, small sizes, seconds on a CPU
+  nlpsuite run --kind attention --device cuda   the full attention grid on a GPU
+  nlpsuite run --component bpe --component hf-bpe --corpus my_text.txt
+  nlpsuite run --quick --out reports/nightly --resume
+"""
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser("run", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kind", action="append", default=[], metavar="K", help="only this kind (repeatable): tokenizer, attention, norm, loss, moe")
+    parser.add_argument("--component", action="append", default=[], metavar="NAME", help="only this component (repeatable; NAME or kind:NAME)")
+    parser.add_argument("--benchmark", action="append", default=[], metavar="NAME", help="only this benchmark (repeatable)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto takes CUDA when available (default: auto)")
+    parser.add_argument("--quick", action="store_true", help="the quick grid: small sizes that run in seconds on a CPU")
+    parser.add_argument("--seed", type=int, default=0, help="seed for data and initialisation (default: 0)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="run folder (default: reports/<run-id>/)")
+    parser.add_argument("--resume", action="store_true", help="complete the run in --out (default: the newest under reports/), skipping finished cells")
+    parser.add_argument("--corpus", type=Path, default=None, metavar="FILE", help="UTF-8 text file for the tokenizer benchmarks instead of the built-in corpus")
+    parser.set_defaults(handler=run)
+
+
+def _check_corpus(path: Path | None) -> Path | None:
+    from suite.errors import UsageError
+
+    if path is None:
+        return None
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"--corpus: no such file: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--corpus: {path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise UsageError(f"--corpus: cannot read {path}: {exc.strerror}") from None
+    if not text.strip():
+        raise UsageError(f"--corpus: {path} is empty")
+    return path
+
+
+def _newest_run_folder() -> Path:
+    from suite.errors import UsageError
+
+    candidates = sorted(Path("reports").glob("*/results.json"), key=lambda p: p.stat().st_mtime)
+    if not candidates:
+        raise UsageError("--resume: no run under reports/ to resume; pass --out DIR")
+    return candidates[-1].parent
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from suite.console import console, err_console
+    from suite.plugins import get_host
+    from suite.runner import RunConfig, build_matrix, pick_device, run_matrix
+
+    out_dir = args.out
+    if args.resume and out_dir is None:
+        out_dir = _newest_run_folder()
+    config = RunConfig(
+        kinds=args.kind,
+        components=args.component,
+        benchmarks=args.benchmark,
+        device=args.device,
+        quick=args.quick,
+        seed=args.seed,
+        out_dir=out_dir,
+        resume=args.resume,
+        corpus_path=_check_corpus(args.corpus),
+        argv=["nlpsuite", *sys.argv[1:]],
+    )
+    host = get_host()
+    pick_device(config.device)  # usage errors before any progress bar appears
+    build_matrix(host.registry, config)
+    for record in host.records:
+        if record.status == "error":
+            err_console.print(f"[yellow]plugin {record.name} skipped: {record.error}[/]")
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )
+    task_id = progress.add_task("starting", total=None)
+
+    def on_progress(done: int, total: int, cell: Any) -> None:
+        label = cell.label if cell is not None else "done"
+        progress.update(task_id, completed=done, total=total, description=label[:70])
+
+    with progress:
+        store, folder = run_matrix(host.registry, config, on_progress=on_progress)
+    document = store.document()
+    _render(document, folder, console)
+    errors = sum(1 for row in document["results"] if row["status"] == "error")
+    return 1 if errors else 0
+
+
+def _render(document: dict[str, Any], folder: Path, console: Any) -> None:
+    from suite.reporting import print_tables, write_reports
+
+    print_tables(document, console)
+    written = write_reports(document, folder)
+    console.print(f"results: {folder / 'results.json'}")
+    for path in written:
+        console.print(f"wrote {path}")

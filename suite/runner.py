@@ -1,0 +1,246 @@
+"""The runner: the matrix of components × benchmarks × parameter points, one isolated cell at a time.
+
+Each cell is seeded the same way (so every component sees the same data), runs inside its own
+`try`, and becomes one row of `results.json`: an exception, a NaN or infinite metric, or a CUDA
+out-of-memory error turns into an `error` row with its message and the run goes on. Every row is
+written to disk atomically as soon as it finishes, so a killed run loses nothing it finished and
+`resume=True` runs only the cells that are missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import random
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from suite.benchmark import Benchmark, Measurement, RunContext
+from suite.components import KINDS, Component
+from suite.errors import CellError, UsageError
+from suite.metrics import is_finite_number
+from suite.registry import Registry
+from suite.results import ResultsStore, cell_key
+
+__all__ = ["Cell", "RunConfig", "build_matrix", "pick_device", "run_cell", "run_matrix", "seed_everything"]
+
+
+@dataclass
+class RunConfig:
+    """What `nlpsuite run` was asked for; empty filters mean everything."""
+
+    kinds: Sequence[str] = ()
+    components: Sequence[str] = ()  # component names, or kind:name
+    benchmarks: Sequence[str] = ()
+    device: str = "auto"  # auto | cpu | cuda
+    quick: bool = False
+    seed: int = 0
+    out_dir: Path | None = None  # default reports/<run-id>/
+    resume: bool = False
+    corpus_path: Path | None = None
+    argv: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the matrix: a component class measured by a benchmark at one parameter point."""
+
+    component: type[Component]
+    benchmark: Benchmark
+    params: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return cell_key(self.component.kind, self.component.name, self.benchmark.name, self.params)
+
+    @property
+    def label(self) -> str:
+        point = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.component.kind}:{self.component.name} · {self.benchmark.name} [{point}]"
+
+
+def pick_device(requested: str) -> torch.device:
+    """`auto` takes CUDA when available; asking for `cuda` without one is a usage error."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cpu":
+        return torch.device("cpu")
+    if requested == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: CUDA is not available here (see `nlpsuite env`); use --device cpu")
+        return torch.device("cuda")
+    raise UsageError(f"--device must be auto, cpu or cuda, got {requested!r}")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) so that a cell is reproducible."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_matrix(registry: Registry, config: RunConfig) -> list[Cell]:
+    """Expand the filters into cells; unknown kinds, names or benchmarks are usage errors."""
+    for kind in config.kinds:
+        if kind not in KINDS:
+            raise UsageError(f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
+    all_components = registry.components()
+    known_names = {c.name for c in all_components} | {f"{c.kind}:{c.name}" for c in all_components}
+    for name in config.components:
+        if name not in known_names:
+            raise UsageError(f"unknown component {name!r}; see `nlpsuite list` (known: {', '.join(sorted(c.name for c in all_components))})")
+    all_benchmarks = registry.benchmarks()
+    for name in config.benchmarks:
+        if name not in {b.name for b in all_benchmarks}:
+            raise UsageError(f"unknown benchmark {name!r}; see `nlpsuite list` (known: {', '.join(sorted(b.name for b in all_benchmarks))})")
+
+    def wanted(component: type[Component]) -> bool:
+        if config.kinds and component.kind not in config.kinds:
+            return False
+        if config.components:
+            return component.name in config.components or f"{component.kind}:{component.name}" in config.components
+        return True
+
+    cells: list[Cell] = []
+    for benchmark_cls in all_benchmarks:
+        if config.benchmarks and benchmark_cls.name not in config.benchmarks:
+            continue
+        benchmark = benchmark_cls()
+        chosen = [c for c in all_components if c.kind == benchmark.kind and wanted(c) and benchmark.applies_to(c)]
+        if not chosen:
+            continue
+        for params in benchmark.params(config.quick):
+            cells.extend(Cell(component, benchmark, params) for component in chosen)
+    return cells
+
+
+def run_cell(cell: Cell, ctx: RunContext) -> dict[str, Any]:
+    """Run one cell in isolation and return its results row (never raises, except on Ctrl-C)."""
+    component, benchmark = cell.component, cell.benchmark
+    row: dict[str, Any] = {
+        "kind": component.kind,
+        "component": component.name,
+        "benchmark": benchmark.name,
+        "params": cell.params,
+        "status": "ok",
+        "error": None,
+        "metrics": {},
+        "timing": None,
+        "memory": None,
+        "reference": component.reference,
+    }
+    seed_everything(ctx.seed)
+    try:
+        outcome = benchmark.run(component, dict(cell.params), ctx)
+        measurement = outcome if isinstance(outcome, Measurement) else Measurement(metrics=dict(outcome))
+        row["metrics"] = _checked_metrics(measurement.metrics)
+        if measurement.timing is not None:
+            row["timing"] = measurement.timing.to_dict()
+        if measurement.peak_bytes is not None:
+            row["memory"] = {"peak_bytes": int(measurement.peak_bytes)}
+    except torch.cuda.OutOfMemoryError as exc:
+        _release_cuda_memory()
+        row.update(status="error", error=f"CUDA out of memory: {_first_line(exc)}", metrics={})
+    except Exception as exc:
+        row.update(status="error", error=f"{type(exc).__name__}: {_first_line(exc)}", metrics={})
+    return row
+
+
+def _checked_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    checked: dict[str, float] = {}
+    for name, value in metrics.items():
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, bool):
+            value = float(value)
+        if not is_finite_number(value):
+            raise CellError(f"metric {name!r} is {value!r}, not a finite number")
+        checked[str(name)] = value
+    return checked
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _release_cuda_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def run_metadata(run_id: str, device: torch.device, config: RunConfig, benchmarks: Sequence[Benchmark]) -> dict[str, Any]:
+    from suite import __version__
+
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    return {
+        "id": run_id,
+        "started": now_iso(),
+        "finished": None,
+        "suite_version": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": device.type,
+        "device_name": device_name,
+        "seed": config.seed,
+        "argv": list(config.argv) or sys.argv[1:],
+        "quick": config.quick,
+        "benchmarks": {
+            b.name: {
+                "kind": b.kind,
+                "summary": b.summary,
+                "ratio_metric": b.ratio_metric,
+                "higher_is_better": b.higher_is_better,
+            }
+            for b in benchmarks
+        },
+    }
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    return dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def run_matrix(
+    registry: Registry,
+    config: RunConfig,
+    *,
+    on_progress: Callable[[int, int, Cell | None], None] | None = None,
+) -> tuple[ResultsStore, Path]:
+    """Run every missing cell, appending each row to `<out>/results.json`; returns the store and folder."""
+    device = pick_device(config.device)
+    cells = build_matrix(registry, config)
+    if not cells:
+        raise UsageError("nothing to run: no component matches these filters (see `nlpsuite list`)")
+    run_id = new_run_id()
+    out_dir = config.out_dir or Path("reports") / run_id
+    if config.resume and not (out_dir / "results.json").exists():
+        raise UsageError(f"--resume: no results.json in {out_dir} to resume (pass the run folder with --out)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    benchmarks = list({id(cell.benchmark): cell.benchmark for cell in cells}.values())
+    store = ResultsStore.open(out_dir / "results.json", run_metadata(run_id, device, config, benchmarks), resume=config.resume)
+    store.run["finished"] = None
+    store.flush()
+    ctx = RunContext(device=device, seed=config.seed, quick=config.quick, corpus_path=config.corpus_path)
+    todo = [cell for cell in cells if not store.done(cell.key)]
+    for index, cell in enumerate(todo):
+        if on_progress is not None:
+            on_progress(index, len(todo), cell)
+        store.append(run_cell(cell, ctx))
+    if on_progress is not None:
+        on_progress(len(todo), len(todo), None)
+    store.run["finished"] = now_iso()
+    store.flush()
+    return store, out_dir

@@ -1,0 +1,156 @@
+"""Honest timing and peak memory.
+
+What is measured
+----------------
+* `time_function(fn)` runs `fn` a few times to warm up (allocator, caches, lazy compilation),
+  then times `repeats` calls one by one and reports the **median** and the **interquartile
+  range** in milliseconds. The median ignores the odd slow call (a GC pause, another process);
+  the IQR says how much to trust it. Repeats stop early once `budget_s` is spent, never below 3.
+* On CPU each call is timed with `time.perf_counter` around the call.
+* On CUDA, kernels run asynchronously, so a host clock measures only the launch. Each call is
+  bracketed by CUDA events recorded on the stream, the device is synchronised once at the end,
+  and the elapsed times are read from the events. Before each call a 256 MB buffer is zeroed to
+  flush the L2 cache, as `triton.testing.do_bench` does, so a kernel never looks fast only
+  because the previous repeat left its inputs in cache.
+* `measure_peak_memory(fn)` runs `fn` once: on CUDA, `torch.cuda.max_memory_allocated` after a
+  reset of the peak statistics, minus what was allocated before; on CPU, the growth of the
+  process's peak resident set (`VmHWM`, reset through `/proc/self/clear_refs` on Linux) over the
+  resident set before the call. CPU figures include allocator slack and are approximate;
+  `None` means the platform cannot tell.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["Timing", "measure_peak_memory", "synchronize", "time_function"]
+
+_L2_FLUSH_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Median and interquartile range of `repeats` timed calls, in milliseconds."""
+
+    median_ms: float
+    iqr_ms: float
+    repeats: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_samples(cls, samples_ms: list[float]) -> Timing:
+        if not samples_ms:
+            raise ValueError("no timing samples")
+        if len(samples_ms) >= 2:
+            q1, _, q3 = statistics.quantiles(samples_ms, n=4, method="inclusive")
+        else:
+            q1 = q3 = samples_ms[0]
+        return cls(median_ms=statistics.median(samples_ms), iqr_ms=q3 - q1, repeats=len(samples_ms))
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for the device's queued work (a no-op on CPU)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":  # pragma: no cover - no MPS in CI
+        torch.mps.synchronize()
+
+
+def time_function(
+    fn: Callable[[], Any],
+    *,
+    device: torch.device | str = "cpu",
+    warmup: int = 2,
+    repeats: int = 7,
+    budget_s: float = 2.0,
+    min_repeats: int = 3,
+) -> Timing:
+    """Warm up, then time `fn()` `repeats` times on `device`; see the module docstring."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    device = torch.device(device)
+    for _ in range(max(warmup, 0)):
+        fn()
+    synchronize(device)
+    if device.type == "cuda":
+        return Timing.from_samples(_time_cuda(fn, device, repeats, budget_s, min_repeats))
+    return Timing.from_samples(_time_host(fn, device, repeats, budget_s, min_repeats))
+
+
+def _time_host(fn: Callable[[], Any], device: torch.device, repeats: int, budget_s: float, min_repeats: int) -> list[float]:
+    samples: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    for i in range(repeats):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        samples.append((time.perf_counter() - start) * 1e3)
+        if i + 1 >= min_repeats and time.perf_counter() > deadline:
+            break
+    return samples
+
+
+def _time_cuda(fn: Callable[[], Any], device: torch.device, repeats: int, budget_s: float, min_repeats: int) -> list[float]:
+    flush = torch.empty(_L2_FLUSH_BYTES, dtype=torch.int8, device=device)
+    events = []
+    deadline = time.perf_counter() + budget_s
+    for i in range(repeats):
+        flush.zero_()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        events.append((start, end))
+        if i + 1 >= min_repeats and time.perf_counter() > deadline:
+            break
+    torch.cuda.synchronize(device)
+    return [start.elapsed_time(end) for start, end in events]
+
+
+def measure_peak_memory(fn: Callable[[], Any], *, device: torch.device | str = "cpu") -> int | None:
+    """Peak bytes allocated while `fn()` runs once, beyond what was allocated before."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        fn()
+        synchronize(device)
+        return max(int(torch.cuda.max_memory_allocated(device) - before), 0)
+    if not _reset_peak_rss():
+        fn()
+        return None
+    before = _read_status_kib("VmRSS")
+    fn()
+    peak = _read_status_kib("VmHWM")
+    if before is None or peak is None:
+        return None
+    return max(peak - before, 0) * 1024
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _read_status_kib(field_name: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
