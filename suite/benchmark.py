@@ -50,7 +50,9 @@ class RunContext:
     repeats: int = 7
     budget_s: float = 2.0  # stop repeating once a cell's timing has taken this long (min 3 repeats)
 
-    def time(self, fn: Callable[[], Any], *, repeats: int | None = None, warmup: int | None = None) -> Timing:
+    def time(
+        self, fn: Callable[[], Any], *, repeats: int | None = None, warmup: int | None = None
+    ) -> Timing:
         """Median time of `fn()` on this device: warm-up, repeats, synchronised (see suite.timing)."""
         return time_function(
             fn,
@@ -89,7 +91,9 @@ class Benchmark:
         grid = self.quick_grid if quick or self.full_grid is None else self.full_grid
         return expand_grid(grid)
 
-    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> Measurement | dict[str, float]:
+    def run(
+        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
+    ) -> Measurement | dict[str, float]:
         raise NotImplementedError(f"{type(self).__name__} must implement run()")
 
 
@@ -108,7 +112,9 @@ def validate_benchmark_class(cls: object) -> str | None:
         return f"expected a subclass of suite.Benchmark, got {cls!r}"
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not _NAME_PATTERN.match(name):
-        return f"{cls.__qualname__} needs a `name` of lowercase words joined by dashes, got {name!r}"
+        return (
+            f"{cls.__qualname__} needs a `name` of lowercase words joined by dashes, got {name!r}"
+        )
     if getattr(cls, "kind", None) not in KINDS:
         return f"benchmark {name!r} has unknown kind {getattr(cls, 'kind', None)!r}; kinds are {', '.join(KINDS)}"
     try:

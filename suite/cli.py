@@ -50,7 +50,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="nlpsuite", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="nlpsuite",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     from suite import __version__
 
     parser.add_argument("--version", action="version", version=f"nlpsuite {__version__}")
@@ -58,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in COMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:  # a command whose optional part is missing must not break the rest
+        except (
+            ImportError
+        ) as exc:  # a command whose optional part is missing must not break the rest
             if exc.name != module_name:
                 raise
             continue

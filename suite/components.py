@@ -157,7 +157,9 @@ class Attention(Component):
         return None
 
 
-def check_attention_inputs(q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None) -> None:
+def check_attention_inputs(
+    q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None
+) -> None:
     """Raise `ComponentInputError` naming the offending shapes when the contract is broken."""
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
         raise ComponentInputError(
@@ -165,15 +167,21 @@ def check_attention_inputs(q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Te
         )
     b, h, _, d = q.shape
     if k.shape != v.shape:
-        raise ComponentInputError(f"k and v must have the same shape; got {tuple(k.shape)} and {tuple(v.shape)}")
+        raise ComponentInputError(
+            f"k and v must have the same shape; got {tuple(k.shape)} and {tuple(v.shape)}"
+        )
     if k.shape[0] != b or k.shape[3] != d:
-        raise ComponentInputError(f"k {tuple(k.shape)} does not match q {tuple(q.shape)} in batch or head dim")
+        raise ComponentInputError(
+            f"k {tuple(k.shape)} does not match q {tuple(q.shape)} in batch or head dim"
+        )
     hkv = k.shape[1]
     if hkv == 0 or h % hkv:
         raise ComponentInputError(f"key/value heads ({hkv}) must divide query heads ({h})")
     if key_padding_mask is not None:
         if key_padding_mask.dtype != torch.bool:
-            raise ComponentInputError(f"key_padding_mask must be bool, got {key_padding_mask.dtype}")
+            raise ComponentInputError(
+                f"key_padding_mask must be bool, got {key_padding_mask.dtype}"
+            )
         if tuple(key_padding_mask.shape) != (b, k.shape[2]):
             raise ComponentInputError(
                 f"key_padding_mask must be (B, Tk) = {(b, k.shape[2])}; got {tuple(key_padding_mask.shape)}"
@@ -284,7 +292,9 @@ def validate_component_class(cls: object) -> str | None:
         return f"{cls.__qualname__} must subclass suite.{_BASES[kind].__name__}"
     name = cls.__dict__.get("name", getattr(cls, "name", None))
     if not isinstance(name, str) or not _NAME_PATTERN.match(name):
-        return f"{cls.__qualname__} needs a `name` of lowercase words joined by dashes, got {name!r}"
+        return (
+            f"{cls.__qualname__} needs a `name` of lowercase words joined by dashes, got {name!r}"
+        )
     reference = getattr(cls, "reference", None)
     if reference is not None and not isinstance(reference, str):
         return f"{kind} {name!r}: `reference` must be a component name or None, got {reference!r}"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 __all__ = [
+    "CellError",
+    "ComponentInputError",
     "NLPSuiteError",
-    "UsageError",
     "RegistrationError",
     "UnknownComponentError",
-    "ComponentInputError",
-    "CellError",
+    "UsageError",
 ]
 
 

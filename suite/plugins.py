@@ -58,7 +58,9 @@ def _names_from_env(variable: str) -> set[str] | None:
 class PluginHost:
     """A plugin manager plus the registry it fills; `get_host()` holds the process-wide one."""
 
-    def __init__(self, builtins: Iterable[str] = DEFAULT_PLUGINS, *, entry_points: bool = True) -> None:
+    def __init__(
+        self, builtins: Iterable[str] = DEFAULT_PLUGINS, *, entry_points: bool = True
+    ) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.registry = Registry()
@@ -93,7 +95,9 @@ class PluginHost:
                 self._load_one(record, ep.load)
         return self
 
-    def register_plugin(self, plugin: object, name: str, source: str = "in-process", version: str = "") -> PluginRecord:
+    def register_plugin(
+        self, plugin: object, name: str, source: str = "in-process", version: str = ""
+    ) -> PluginRecord:
         """Register an already imported plugin object (tests, notebooks, `nlpsuite check file.py`)."""
         self._loaded = True
         record = PluginRecord(name, source, version)
@@ -112,7 +116,7 @@ class PluginHost:
         self.records.append(record)
         try:
             plugin = loader()
-        except BaseException as exc:  # noqa: BLE001 - a plugin's import may raise anything
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             self._fail(record, f"import failed: {type(exc).__name__}: {exc}")
@@ -181,4 +185,3 @@ def reset(host: PluginHost | None = None) -> None:
     """Replace the process-wide host (tests); `None` means a fresh one on next use."""
     global _host
     _host = host
-

@@ -17,7 +17,9 @@ class Registry:
     def __init__(self) -> None:
         self._components: dict[tuple[str, str], type[Component]] = {}
         self._benchmarks: dict[str, type[Benchmark]] = {}
-        self.owner: dict[tuple[str, str], str] = {}  # ("component"|"benchmark", kind:name) -> plugin
+        self.owner: dict[
+            tuple[str, str], str
+        ] = {}  # ("component"|"benchmark", kind:name) -> plugin
 
     # ------------------------------------------------------------------ registration
     def check(self, components: Sequence[type], benchmarks: Sequence[type]) -> str | None:

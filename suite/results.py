@@ -32,8 +32,29 @@ __all__ = [
     "validate_document",
 ]
 
-RUN_KEYS = ("id", "started", "finished", "suite_version", "python", "torch", "device", "device_name", "seed", "argv")
-RESULT_KEYS = ("kind", "component", "benchmark", "params", "status", "error", "metrics", "timing", "memory")
+RUN_KEYS = (
+    "id",
+    "started",
+    "finished",
+    "suite_version",
+    "python",
+    "torch",
+    "device",
+    "device_name",
+    "seed",
+    "argv",
+)
+RESULT_KEYS = (
+    "kind",
+    "component",
+    "benchmark",
+    "params",
+    "status",
+    "error",
+    "metrics",
+    "timing",
+    "memory",
+)
 STATUSES = ("ok", "error", "skipped")
 
 
@@ -75,7 +96,9 @@ def _json_safe(value: Any) -> Any:
 class ResultsStore:
     """`results.json` of one run folder, rewritten atomically on every `append`."""
 
-    def __init__(self, path: Path, run: dict[str, Any], results: Iterable[dict[str, Any]] = ()) -> None:
+    def __init__(
+        self, path: Path, run: dict[str, Any], results: Iterable[dict[str, Any]] = ()
+    ) -> None:
         self.path = path
         self.run = run
         self.results: list[dict[str, Any]] = list(results)
@@ -86,8 +109,14 @@ class ResultsStore:
         """A store for `path`; with `resume`, keep the finished rows and the original run id."""
         if resume and path.exists():
             document = load_results(path)
-            merged = {**document["run"], **{k: v for k, v in run.items() if k not in ("id", "started")}}
-            merged["benchmarks"] = {**document["run"].get("benchmarks", {}), **run.get("benchmarks", {})}
+            merged = {
+                **document["run"],
+                **{k: v for k, v in run.items() if k not in ("id", "started")},
+            }
+            merged["benchmarks"] = {
+                **document["run"].get("benchmarks", {}),
+                **run.get("benchmarks", {}),
+            }
             return cls(path, merged, document["results"])
         return cls(path, run)
 

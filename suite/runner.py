@@ -28,7 +28,15 @@ from suite.metrics import is_finite_number
 from suite.registry import Registry
 from suite.results import ResultsStore, cell_key
 
-__all__ = ["Cell", "RunConfig", "build_matrix", "pick_device", "run_cell", "run_matrix", "seed_everything"]
+__all__ = [
+    "Cell",
+    "RunConfig",
+    "build_matrix",
+    "pick_device",
+    "run_cell",
+    "run_matrix",
+    "seed_everything",
+]
 
 
 @dataclass
@@ -73,7 +81,9 @@ def pick_device(requested: str) -> torch.device:
         return torch.device("cpu")
     if requested == "cuda":
         if not torch.cuda.is_available():
-            raise UsageError("--device cuda: CUDA is not available here (see `nlpsuite env`); use --device cpu")
+            raise UsageError(
+                "--device cuda: CUDA is not available here (see `nlpsuite env`); use --device cpu"
+            )
         return torch.device("cuda")
     raise UsageError(f"--device must be auto, cpu or cuda, got {requested!r}")
 
@@ -94,17 +104,24 @@ def build_matrix(registry: Registry, config: RunConfig) -> list[Cell]:
     known_names = {c.name for c in all_components} | {f"{c.kind}:{c.name}" for c in all_components}
     for name in config.components:
         if name not in known_names:
-            raise UsageError(f"unknown component {name!r}; see `nlpsuite list` (known: {', '.join(sorted(c.name for c in all_components))})")
+            raise UsageError(
+                f"unknown component {name!r}; see `nlpsuite list` (known: {', '.join(sorted(c.name for c in all_components))})"
+            )
     all_benchmarks = registry.benchmarks()
     for name in config.benchmarks:
         if name not in {b.name for b in all_benchmarks}:
-            raise UsageError(f"unknown benchmark {name!r}; see `nlpsuite list` (known: {', '.join(sorted(b.name for b in all_benchmarks))})")
+            raise UsageError(
+                f"unknown benchmark {name!r}; see `nlpsuite list` (known: {', '.join(sorted(b.name for b in all_benchmarks))})"
+            )
 
     def wanted(component: type[Component]) -> bool:
         if config.kinds and component.kind not in config.kinds:
             return False
         if config.components:
-            return component.name in config.components or f"{component.kind}:{component.name}" in config.components
+            return (
+                component.name in config.components
+                or f"{component.kind}:{component.name}" in config.components
+            )
         return True
 
     cells: list[Cell] = []
@@ -112,7 +129,11 @@ def build_matrix(registry: Registry, config: RunConfig) -> list[Cell]:
         if config.benchmarks and benchmark_cls.name not in config.benchmarks:
             continue
         benchmark = benchmark_cls()
-        chosen = [c for c in all_components if c.kind == benchmark.kind and wanted(c) and benchmark.applies_to(c)]
+        chosen = [
+            c
+            for c in all_components
+            if c.kind == benchmark.kind and wanted(c) and benchmark.applies_to(c)
+        ]
         if not chosen:
             continue
         for params in benchmark.params(config.quick):
@@ -138,7 +159,9 @@ def run_cell(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     seed_everything(ctx.seed)
     try:
         outcome = benchmark.run(component, dict(cell.params), ctx)
-        measurement = outcome if isinstance(outcome, Measurement) else Measurement(metrics=dict(outcome))
+        measurement = (
+            outcome if isinstance(outcome, Measurement) else Measurement(metrics=dict(outcome))
+        )
         row["metrics"] = _checked_metrics(measurement.metrics)
         if measurement.timing is not None:
             row["timing"] = measurement.timing.to_dict()
@@ -177,10 +200,16 @@ def _release_cuda_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def run_metadata(run_id: str, device: torch.device, config: RunConfig, benchmarks: Sequence[Benchmark]) -> dict[str, Any]:
+def run_metadata(
+    run_id: str, device: torch.device, config: RunConfig, benchmarks: Sequence[Benchmark]
+) -> dict[str, Any]:
     from suite import __version__
 
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    device_name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else (platform.processor() or platform.machine())
+    )
     return {
         "id": run_id,
         "started": now_iso(),
@@ -227,13 +256,21 @@ def run_matrix(
     run_id = new_run_id()
     out_dir = config.out_dir or Path("reports") / run_id
     if config.resume and not (out_dir / "results.json").exists():
-        raise UsageError(f"--resume: no results.json in {out_dir} to resume (pass the run folder with --out)")
+        raise UsageError(
+            f"--resume: no results.json in {out_dir} to resume (pass the run folder with --out)"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     benchmarks = list({id(cell.benchmark): cell.benchmark for cell in cells}.values())
-    store = ResultsStore.open(out_dir / "results.json", run_metadata(run_id, device, config, benchmarks), resume=config.resume)
+    store = ResultsStore.open(
+        out_dir / "results.json",
+        run_metadata(run_id, device, config, benchmarks),
+        resume=config.resume,
+    )
     store.run["finished"] = None
     store.flush()
-    ctx = RunContext(device=device, seed=config.seed, quick=config.quick, corpus_path=config.corpus_path)
+    ctx = RunContext(
+        device=device, seed=config.seed, quick=config.quick, corpus_path=config.corpus_path
+    )
     todo = [cell for cell in cells if not store.done(cell.key)]
     for index, cell in enumerate(todo):
         if on_progress is not None:

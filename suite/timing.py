@@ -87,7 +87,9 @@ def time_function(
     return Timing.from_samples(_time_host(fn, device, repeats, budget_s, min_repeats))
 
 
-def _time_host(fn: Callable[[], Any], device: torch.device, repeats: int, budget_s: float, min_repeats: int) -> list[float]:
+def _time_host(
+    fn: Callable[[], Any], device: torch.device, repeats: int, budget_s: float, min_repeats: int
+) -> list[float]:
     samples: list[float] = []
     deadline = time.perf_counter() + budget_s
     for i in range(repeats):
@@ -100,20 +102,35 @@ def _time_host(fn: Callable[[], Any], device: torch.device, repeats: int, budget
     return samples
 
 
-def _time_cuda(fn: Callable[[], Any], device: torch.device, repeats: int, budget_s: float, min_repeats: int) -> list[float]:
-    flush = torch.empty(_L2_FLUSH_BYTES, dtype=torch.int8, device=device)
+def _time_cuda(
+    fn: Callable[[], Any],
+    device: torch.device,
+    repeats: int,
+    budget_s: float,
+    min_repeats: int,
+    *,
+    event_factory: Callable[[], Any] | None = None,
+    flush_buffer: torch.Tensor | None = None,
+) -> list[float]:
+    """CUDA-event timing; `event_factory` and `flush_buffer` let the tests drive it on a CPU."""
+    make_event = event_factory or (lambda: torch.cuda.Event(enable_timing=True))
+    flush = (
+        flush_buffer
+        if flush_buffer is not None
+        else torch.empty(_L2_FLUSH_BYTES, dtype=torch.int8, device=device)
+    )
     events = []
     deadline = time.perf_counter() + budget_s
     for i in range(repeats):
-        flush.zero_()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        flush.zero_()  # evict the previous repeat's inputs from L2
+        start, end = make_event(), make_event()
         start.record()
         fn()
         end.record()
         events.append((start, end))
         if i + 1 >= min_repeats and time.perf_counter() > deadline:
             break
-    torch.cuda.synchronize(device)
+    synchronize(device)
     return [start.elapsed_time(end) for start, end in events]
 
 

@@ -21,7 +21,9 @@ __all__ = ["BatchNorm", "BatchNormConfig", "BatchNormModule", "batch_statistics"
 @dataclass
 class BatchNormConfig:
     eps: float = 1e-5  # added to the variance inside the square root, as nn.BatchNorm1d
-    momentum: float | None = 0.1  # weight of the new batch in the running stats; None = cumulative mean
+    momentum: float | None = (
+        0.1  # weight of the new batch in the running stats; None = cumulative mean
+    )
 
 
 def batch_statistics(flat: Tensor, keep: Tensor | None = None) -> tuple[Tensor, Tensor, int]:

@@ -61,7 +61,8 @@ class RMSNorm(Norm):
       feature changes the output. It is invariant to rescaling the token, like LayerNorm.
     - eps goes inside the square root; nn.RMSNorm's default eps is the float32 machine epsilon,
       LLaMA checkpoints expect 1e-6 (or 1e-5): match it when loading weights.
-    - Compute the mean square in float32: squares of bfloat16 activations overflow precision fast.
+    - Compute the mean square in float32: a sum of C squares kept in bfloat16 retains about
+      three significant digits.
     - Like LayerNorm it is per token: padding, batch size and train/eval mode change nothing.
     """
 

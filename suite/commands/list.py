@@ -14,12 +14,18 @@ tokenizer, attention, norm, loss, moe.
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("list", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "list",
+        help=HELP,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("kind", nargs="?", help="only this kind")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.table import Table
 
     from suite.components import KINDS
@@ -38,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
             table.add_column(column, overflow="fold")
         for cls in registry.components(kind):
             owner = registry.owner.get(("component", f"{kind}:{cls.name}"), "?")
-            table.add_row(cls.name, cls.reference or "-", cls.summary, owner)
+            table.add_row(
+                escape(cls.name), escape(cls.reference or "-"), escape(cls.summary), escape(owner)
+            )
         console.print(table)
         benchmarks = registry.benchmarks(kind)
         if benchmarks:
@@ -47,7 +55,12 @@ def run(args: argparse.Namespace) -> int:
                 btable.add_column(column, overflow="fold")
             for bcls in benchmarks:
                 bench = bcls()
-                btable.add_row(bcls.name, bcls.summary, str(len(bench.params(True))), str(len(bench.params(False))))
+                btable.add_row(
+                    escape(bcls.name),
+                    escape(bcls.summary),
+                    str(len(bench.params(True))),
+                    str(len(bench.params(False))),
+                )
             console.print(btable)
     failed = [r for r in host.records if r.status == "error"]
     if failed:

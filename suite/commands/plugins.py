@@ -20,8 +20,15 @@ plugins; NLPSUITE_BLOCK_PLUGINS=c never loads c.
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("plugins", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", action="store_true", help="print the list as JSON instead of a table")
+    parser = subparsers.add_parser(
+        "plugins",
+        help=HELP,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the list as JSON instead of a table"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -29,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
+    from rich.markup import escape
     from rich.table import Table
 
     from suite.console import console
@@ -43,15 +51,19 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column, overflow="fold")
     for record in records:
         style = {"ok": "green", "error": "red", "blocked": "yellow"}.get(record.status, "")
-        registers = f"{len(record.components)} components, {len(record.benchmarks)} benchmarks" if record.status == "ok" else ""
+        registers = (
+            f"{len(record.components)} components, {len(record.benchmarks)} benchmarks"
+            if record.status == "ok"
+            else ""
+        )
         table.add_row(
-            record.name,
-            record.version,
-            record.source,
+            escape(record.name),
+            escape(record.version),
+            escape(record.source),
             f"[{style}]{record.status}[/]",
             ", ".join(record.hooks),
             registers,
-            record.error or "",
+            escape(record.error or ""),
         )
     console.print(table)
     return 0

@@ -28,16 +28,66 @@ examples:
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("run", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kind", action="append", default=[], metavar="K", help="only this kind (repeatable): tokenizer, attention, norm, loss, moe")
-    parser.add_argument("--component", action="append", default=[], metavar="NAME", help="only this component (repeatable; NAME or kind:NAME)")
-    parser.add_argument("--benchmark", action="append", default=[], metavar="NAME", help="only this benchmark (repeatable)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto takes CUDA when available (default: auto)")
-    parser.add_argument("--quick", action="store_true", help="the quick grid: small sizes that run in seconds on a CPU")
-    parser.add_argument("--seed", type=int, default=0, help="seed for data and initialisation (default: 0)")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="run folder (default: reports/<run-id>/)")
-    parser.add_argument("--resume", action="store_true", help="complete the run in --out (default: the newest under reports/), skipping finished cells")
-    parser.add_argument("--corpus", type=Path, default=None, metavar="FILE", help="UTF-8 text file for the tokenizer benchmarks instead of the built-in corpus")
+    parser = subparsers.add_parser(
+        "run",
+        help=HELP,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        metavar="K",
+        help="only this kind (repeatable): tokenizer, attention, norm, loss, moe",
+    )
+    parser.add_argument(
+        "--component",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this component (repeatable; NAME or kind:NAME)",
+    )
+    parser.add_argument(
+        "--benchmark",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this benchmark (repeatable)",
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="auto takes CUDA when available (default: auto)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the quick grid: small sizes that run in seconds on a CPU",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed for data and initialisation (default: 0)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run folder (default: reports/<run-id>/)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="complete the run in --out (default: the newest under reports/), skipping finished cells",
+    )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="UTF-8 text file for the tokenizer benchmarks instead of the built-in corpus",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -51,7 +101,9 @@ def _check_corpus(path: Path | None) -> Path | None:
     except FileNotFoundError:
         raise UsageError(f"--corpus: no such file: {path}") from None
     except UnicodeDecodeError as exc:
-        raise UsageError(f"--corpus: {path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+        raise UsageError(
+            f"--corpus: {path} is not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
     except OSError as exc:
         raise UsageError(f"--corpus: cannot read {path}: {exc.strerror}") from None
     if not text.strip():

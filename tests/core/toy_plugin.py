@@ -78,7 +78,26 @@ class ToyBenchmark(suite.Benchmark):
         expected = nn.functional.layer_norm(x, (params["size"],))
         error = (module(x) - expected).abs().max().item()
         metrics = {"max_abs_error": error if mode != "nan" else float("nan")}
-        return suite.Measurement(metrics=metrics, timing=ctx.time(lambda: module(x), repeats=3, warmup=1))
+        return suite.Measurement(
+            metrics=metrics, timing=ctx.time(lambda: module(x), repeats=3, warmup=1)
+        )
+
+
+class ToySlowBenchmark(suite.Benchmark):
+    """Sleeps TOY_SLEEP_S per cell, so a test can kill the run between cells."""
+
+    name = "toy-slow"
+    kind = "norm"
+    summary = "slow test benchmark"
+    quick_grid = {"step": list(range(6))}
+    ratio_metric = None
+
+    def applies_to(self, component_cls: type) -> bool:
+        return component_cls.name.startswith("toy-")
+
+    def run(self, component_cls: type, params: dict, ctx: suite.RunContext) -> dict:
+        time.sleep(float(os.environ.get("TOY_SLEEP_S", "0.3")))
+        return {"step_squared": float(params["step"] ** 2)}
 
 
 @suite.hookimpl
@@ -90,3 +109,4 @@ def register_components(register):
 @suite.hookimpl
 def register_benchmarks(register):
     register(ToyBenchmark)
+    register(ToySlowBenchmark)

@@ -1,0 +1,191 @@
+"""Block-sparse attention by gathering: the engine under `sliding-window`, `strided` and `bigbird`.
+
+Why it exists: a sparse pattern only saves time if the work skips the pairs it does not attend.
+Building the dense T×T mask and calling dense attention computes every pair and throws most
+away. Here queries are cut into blocks of `block_size`; each block gathers only the keys some of
+its queries may attend (a short list, `K` wide, fixed per pattern); scores, softmax and the
+weighted sum run on `(T/b) × b × K` entries. Time and memory grow with T·K, the attended pairs
+rounded up to the block, not with T².
+
+What it concedes: the gathered keys are copied (`K/b` times the size of k), and a block's list
+is the union over its queries, so a band of width 2w+1 costs b+2w keys per block. On CUDA,
+`backend="auto"` hands the same pattern to FlexAttention (see `plugins.attention.flex`), which
+skips whole blocks inside one fused kernel instead.
+
+A subclass gives three things, all from the same `predicate`, so that the dense `pattern` used
+by the tests, the gathered mask and the FlexAttention `mask_mod` cannot drift apart:
+
+* `predicate(tq, tk, device)`: an elementwise `(qi, kj) -> bool` on broadcastable index tensors;
+* `candidate_keys(tq, tk, device)`: `(nQ, C)` key indices per query block, a superset of the
+  allowed keys (duplicates and out-of-range entries are fine, they are cleaned here);
+* `n_global_queries(tq)`: leading query rows that attend to every key (BigBird's global tokens),
+  computed as a few dense rows (O(g·T)).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+import suite
+from plugins.attention.common import attended_pairs_dense, dense_attention, masked_softmax
+
+__all__ = ["BACKENDS", "BlockSparseAttention", "GatherLayout", "gather_attention"]
+
+BACKENDS: tuple[str, ...] = ("auto", "gather", "flex")
+Predicate = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class GatherLayout:
+    """Which keys each query block reads, and which of those pairs count."""
+
+    key_index: Tensor  # (nQ, K) long: key positions per query block (0 where unused)
+    mask: Tensor  # (nQ, block, K) bool: query (block row) may attend this gathered key
+    block_size: int
+
+    @property
+    def pairs(self) -> int:
+        return int(self.mask.sum())
+
+
+class BlockSparseAttention(suite.Attention):
+    """Base of the sparse components; see the module docstring. Not registered itself."""
+
+    name: ClassVar[str] = "block-sparse"
+    summary: ClassVar[str] = "gathers only the key blocks each query block attends"
+    reference: ClassVar[str | None] = "sdpa"
+
+    def __init__(self, *, block_size: int = 64, backend: str = "auto", compile_flex: bool | None = None) -> None:
+        if block_size < 1:
+            raise ValueError(f"{self.name}: block_size must be >= 1, got {block_size}")
+        if backend not in BACKENDS:
+            raise ValueError(f"{self.name}: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.block_size = block_size  # query rows per gathered block
+        self.backend = backend  # auto: FlexAttention on CUDA, gathering elsewhere
+        self.compile_flex = compile_flex  # None: compile FlexAttention on CUDA only
+        self._layouts: dict[tuple[Any, ...], GatherLayout] = {}
+        self.flex_cache: dict[tuple[Any, ...], Any] = {}  # block masks, filled by plugins.attention.flex
+
+    # ------------------------------------------------------------------ subclass API
+    def predicate(self, tq: int, tk: int, device: torch.device) -> Predicate:
+        raise NotImplementedError
+
+    def candidate_keys(self, tq: int, tk: int, device: torch.device) -> Tensor:
+        raise NotImplementedError
+
+    def n_global_queries(self, tq: int) -> int:
+        return 0
+
+    # ------------------------------------------------------------------ contract
+    def pattern(self, tq: int, tk: int) -> Tensor:
+        device = torch.device("cpu")
+        allowed = self.predicate(tq, tk, device)(
+            torch.arange(tq, device=device)[:, None], torch.arange(tk, device=device)[None, :]
+        )
+        g = self.n_global_queries(tq)
+        if g:
+            allowed[:g] = True
+        return allowed
+
+    def forward(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        *,
+        causal: bool = False,
+        key_padding_mask: Tensor | None = None,
+    ) -> Tensor:
+        if self.resolved_backend(q.device) == "flex":
+            from plugins.attention.flex import flex_sparse_attention
+
+            return flex_sparse_attention(self, q, k, v, causal=causal, key_padding_mask=key_padding_mask)
+        tq, tk = q.shape[2], k.shape[2]
+        layout = self.layout(tq, tk, causal=causal, device=q.device)
+        out = gather_attention(q, k, v, layout, key_padding_mask)
+        g = min(self.n_global_queries(tq), tq)
+        if g:  # global query rows read every key: g dense rows, O(g·T)
+            rows = dense_attention(q[:, :, :g], k, v, causal=causal, key_padding_mask=key_padding_mask, dtype=_softmax_dtype(q))
+            out = torch.cat([rows.to(out.dtype), out[:, :, g:]], dim=2)
+        return out
+
+    def resolved_backend(self, device: torch.device) -> str:
+        if self.backend == "auto":
+            return "flex" if device.type == "cuda" else "gather"
+        return self.backend
+
+    def attended_pairs(self, tq: int, tk: int, *, causal: bool) -> int:
+        """Pairs this pattern computes (before padding): what a TFLOP/s figure should count."""
+        g = min(self.n_global_queries(tq), tq)
+        return self.layout(tq, tk, causal=causal, device=torch.device("cpu")).pairs + attended_pairs_dense(g, tk, causal=causal)
+
+    # ------------------------------------------------------------------ layout
+    def layout(self, tq: int, tk: int, *, causal: bool, device: torch.device) -> GatherLayout:
+        """The gathered key lists and their mask for this shape, built once and cached."""
+        key = (tq, tk, causal, str(device))
+        if key not in self._layouts:
+            self._layouts[key] = self._build_layout(tq, tk, causal, device)
+        return self._layouts[key]
+
+    def _build_layout(self, tq: int, tk: int, causal: bool, device: torch.device) -> GatherLayout:
+        b = self.block_size
+        nq = math.ceil(tq / b)
+        qpos = torch.arange(nq * b, device=device).view(nq, b)  # (nQ, b)
+        cand = self.candidate_keys(tq, tk, device).to(device)  # (nQ, C)
+        out_of_range = (cand < 0) | (cand >= tk)
+        if causal:  # keys after the block's last query can never count
+            out_of_range |= cand > qpos[:, -1:]
+        cand = cand.masked_fill(out_of_range, tk).sort(dim=1).values  # sentinel tk sorts last
+        duplicate = torch.zeros_like(cand, dtype=torch.bool)
+        duplicate[:, 1:] = cand[:, 1:] == cand[:, :-1]
+        cand = cand.masked_fill(duplicate, tk).sort(dim=1).values
+        width = max(int((cand < tk).sum(dim=1).max()), 1)
+        key_index = cand[:, :width]  # (nQ, K)
+        valid = key_index < tk
+        key_index = key_index.masked_fill(~valid, 0)
+        allowed = self.predicate(tq, tk, device)(qpos[:, :, None], key_index[:, None, :])
+        mask = allowed & valid[:, None, :] & (qpos < tq)[:, :, None]  # (nQ, b, K)
+        if causal:
+            mask &= key_index[:, None, :] <= qpos[:, :, None]
+        g = self.n_global_queries(tq)
+        if g:
+            mask &= qpos[:, :, None] >= g  # those rows are computed densely
+        return GatherLayout(key_index=key_index, mask=mask, block_size=b)
+
+
+def gather_attention(q: Tensor, k: Tensor, v: Tensor, layout: GatherLayout, key_padding_mask: Tensor | None) -> Tensor:
+    """Attention over the gathered keys of `layout`; rows with no key give zeros.
+
+    Query heads sharing a key/value head (GQA) are stacked inside each block, so k and v are
+    gathered once per key/value head, not once per query head.
+    """
+    bsz, h, tq, d = q.shape
+    hkv = k.shape[1]
+    g = h // hkv
+    b = layout.block_size
+    nq, width = layout.key_index.shape
+    if nq * b != tq:
+        q = torch.nn.functional.pad(q, (0, 0, 0, nq * b - tq))
+    qg = q.view(bsz, hkv, g, nq, b, d).transpose(2, 3).reshape(bsz, hkv, nq, g * b, d)
+    kg = k[:, :, layout.key_index]  # (B, Hkv, nQ, K, D)
+    vg = v[:, :, layout.key_index]
+    scores = (qg @ kg.transpose(-1, -2)) / math.sqrt(d)  # (B, Hkv, nQ, G*b, K)
+    scores = scores.view(bsz, hkv, nq, g, b, width)
+    mask = layout.mask[None, None, :, None]  # (1, 1, nQ, 1, b, K)
+    if key_padding_mask is not None:
+        real = key_padding_mask[:, layout.key_index]  # (B, nQ, K)
+        mask = mask & real[:, None, :, None, None, :]
+    probs = masked_softmax(scores.to(_softmax_dtype(scores)), mask).to(v.dtype)
+    out = probs.view(bsz, hkv, nq, g * b, width) @ vg  # (B, Hkv, nQ, G*b, D)
+    out = out.view(bsz, hkv, nq, g, b, d).transpose(2, 3).reshape(bsz, h, nq * b, d)
+    return out[:, :, :tq]
+
+
+def _softmax_dtype(x: Tensor) -> torch.dtype:
+    return x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32

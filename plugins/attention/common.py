@@ -1,0 +1,117 @@
+"""Helpers every attention component shares: masks, grouped-query reshapes, the float64 oracle.
+
+Conventions (the contract's, spelled out once):
+
+* q is `(B, H, Tq, D)`, k and v are `(B, Hkv, Tk, D)` with `Hkv` dividing `H`. Query head `h`
+  reads key/value head `h // (H // Hkv)`: consecutive query heads share a key/value head, as
+  `torch.repeat_interleave(k, H // Hkv, dim=1)` and SDPA's `enable_gqa=True` do.
+* `causal=True` lets query `i` see keys `j <= i` (top-left aligned, as `torch.tril` and SDPA's
+  `is_causal`); when `Tq != Tk` this is *not* the bottom-right alignment of a KV cache.
+* `key_padding_mask` is bool `(B, Tk)`, True for a real token.
+* A query row left with no key returns zeros. `masked_softmax` gets there without NaN in the
+  forward *or* the backward pass: masked scores are set to the most negative finite number
+  (never -inf, whose row max would be -inf and `exp(-inf - -inf)` NaN), and the probabilities
+  are multiplied by the mask so that an empty row sums to 0 rather than spreading uniformly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "attended_pairs_dense",
+    "combine_masks",
+    "dense_attention",
+    "group_queries",
+    "masked_softmax",
+    "ungroup_queries",
+]
+
+
+def group_queries(q: Tensor, hkv: int) -> Tensor:
+    """`(B, H, T, D)` -> `(B, Hkv, G*T, D)`: the G query heads sharing a key/value head, stacked."""
+    b, h, t, d = q.shape
+    return q.reshape(b, hkv, (h // hkv) * t, d)
+
+
+def ungroup_queries(x: Tensor, h: int) -> Tensor:
+    """Inverse of `group_queries`: `(B, Hkv, G*T, D)` -> `(B, H, T, D)`."""
+    b, _, gt, d = x.shape
+    return x.reshape(b, h, gt * x.shape[1] // h, d)
+
+
+def combine_masks(
+    allowed: Tensor | None,
+    tq: int,
+    tk: int,
+    *,
+    causal: bool,
+    key_padding_mask: Tensor | None,
+    device: torch.device,
+) -> Tensor | None:
+    """The bool mask broadcastable to `(B, 1, Tq, Tk)`, or `None` when every pair is allowed.
+
+    `allowed` is a component's `(Tq, Tk)` pattern (`None` = all pairs). For checks and for the
+    dense components only: it is quadratic in memory by construction.
+    """
+    mask = None if allowed is None else allowed.to(device)
+    if causal:
+        tril = torch.ones(tq, tk, dtype=torch.bool, device=device).tril()
+        mask = tril if mask is None else mask & tril
+    if key_padding_mask is not None:
+        pad = key_padding_mask[:, None, None, :]  # (B, 1, 1, Tk)
+        mask = pad if mask is None else mask & pad
+    return mask
+
+
+def masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
+    """Softmax over the last dim where `mask` is True; rows without a True give zeros, never NaN."""
+    if mask is None:
+        return scores.softmax(dim=-1)
+    filled = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+    return filled.softmax(dim=-1) * mask
+
+
+def dense_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    allowed: Tensor | None = None,
+    *,
+    causal: bool = False,
+    key_padding_mask: Tensor | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> Tensor:
+    """The oracle: full `(Tq, Tk)` attention in `dtype` (float64 by default) under a pattern.
+
+    Quadratic time and memory on purpose; every component is checked against it. The result is
+    cast back to `q.dtype`'s device but kept in `dtype`.
+    """
+    qd, kd, vd = (x.to(dtype) for x in (q, k, v))
+    h, hkv = q.shape[1], k.shape[1]
+    if hkv != h:
+        kd = kd.repeat_interleave(h // hkv, dim=1)
+        vd = vd.repeat_interleave(h // hkv, dim=1)
+    scores = qd @ kd.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (B, H, Tq, Tk)
+    mask = combine_masks(
+        allowed,
+        q.shape[2],
+        k.shape[2],
+        causal=causal,
+        key_padding_mask=key_padding_mask,
+        device=q.device,
+    )
+    return masked_softmax(scores, mask) @ vd
+
+
+def attended_pairs_dense(tq: int, tk: int, *, causal: bool) -> int:
+    """Number of (query, key) pairs full attention computes: `Tq*Tk`, or the lower triangle."""
+    if not causal:
+        return tq * tk
+    # query i sees keys 0..min(i, tk-1)
+    full_rows = max(tq - tk, 0)
+    tri = min(tq, tk)
+    return tri * (tri + 1) // 2 + full_rows * tk

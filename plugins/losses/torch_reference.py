@@ -1,0 +1,93 @@
+"""The references: each loss written with PyTorch's own fused functions.
+
+They take the same options and inputs as the from-scratch losses, run the same input checks
+(so bad input fails the same way for both), and then hand the arithmetic to
+`torch.nn.functional`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from plugins.losses._inputs import (
+    check_classification_inputs,
+    check_contrastive_inputs,
+    check_ranking_inputs,
+)
+from suite.components import Loss
+
+__all__ = ["TorchCrossEntropy", "TorchInfoNCE", "TorchRanking"]
+
+
+class TorchCrossEntropy(Loss):
+    """Reference cross-entropy: `torch.nn.functional.cross_entropy`.
+
+    One fused log-softmax + negative log-likelihood, with `label_smoothing` and `ignore_index`
+    as in PyTorch. Mean over the targets that are not `ignore_index`.
+    """
+
+    name: ClassVar[str] = "torch-cross-entropy"
+    summary: ClassVar[str] = "Reference: F.cross_entropy (label_smoothing, ignore_index)"
+    reference: ClassVar[str | None] = None
+    task: ClassVar[str] = "classification"
+
+    def __init__(self, label_smoothing: float = 0.0, ignore_index: int = -100) -> None:
+        if not 0.0 <= float(label_smoothing) <= 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
+        self.ignore_index = int(ignore_index)
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
+        check_classification_inputs(logits, target, ignore_index=self.ignore_index)
+        return F.cross_entropy(
+            logits,
+            target.long(),
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+        )
+
+
+class TorchInfoNCE(Loss):
+    """Reference InfoNCE: `F.cross_entropy` over the cosine-similarity matrix / temperature.
+
+    Logits `(N, N)` = `F.normalize(anchors) @ F.normalize(positives).T / τ`, labels `arange(N)`:
+    row i must pick column i out of the batch.
+    """
+
+    name: ClassVar[str] = "torch-infonce"
+    summary: ClassVar[str] = "Reference: F.cross_entropy over F.normalize cosine similarities / tau"
+    reference: ClassVar[str | None] = None
+    task: ClassVar[str] = "contrastive"
+
+    def __init__(self, temperature: float = 0.05) -> None:
+        if not float(temperature) > 0.0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.temperature = float(temperature)
+
+    def forward(self, anchors: Tensor, positives: Tensor) -> Tensor:  # type: ignore[override]
+        check_contrastive_inputs(anchors, positives)
+        logits = F.normalize(anchors, dim=1) @ F.normalize(positives, dim=1).T / self.temperature
+        labels = torch.arange(anchors.shape[0], device=anchors.device)  # (N,)
+        return F.cross_entropy(logits, labels)
+
+
+class TorchRanking(Loss):
+    """Reference pairwise ranking loss: `F.binary_cross_entropy_with_logits(chosen - rejected, 1)`.
+
+    The reward model's Bradley-Terry loss is a logistic regression on the score difference with
+    every label equal to 1 ("the chosen answer wins").
+    """
+
+    name: ClassVar[str] = "torch-ranking"
+    summary: ClassVar[str] = "Reference: F.binary_cross_entropy_with_logits(chosen - rejected, ones)"
+    reference: ClassVar[str | None] = None
+    task: ClassVar[str] = "ranking"
+
+    def forward(self, chosen: Tensor, rejected: Tensor) -> Tensor:  # type: ignore[override]
+        check_ranking_inputs(chosen, rejected)
+        margin = chosen - rejected  # (N,)
+        return F.binary_cross_entropy_with_logits(margin, torch.ones_like(margin))

@@ -1,0 +1,194 @@
+"""Dispatch: send each token to its experts and bring the results back, without a loop over tokens.
+
+The one idea: flatten the N·k (token, expert) assignments, sort them by expert (stable sort),
+and every expert's tokens become one contiguous slice of a gathered `(M, C)` matrix. Then:
+
+* `slices`: one matmul per expert on its slice (a Python loop over *experts*, E iterations);
+* `padded-bmm`: scatter the slices into a padded `(E, L, C)` tensor (L = capacity, or the
+  largest slice) and run two batched matmuls; wastes the padding, saves kernel launches;
+* `grouped-mm`: `torch._grouped_mm` with the slice offsets, one kernel for all experts and no
+  padding (a CUDA Hopper kernel for bf16; PyTorch also runs it on CPU for float32).
+
+Results come back with one `index_add_` into the `(N, C)` output, weighted by the router.
+
+Capacity: with a capacity factor, expert e keeps at most `⌈cf · N · k / E⌉` assignments. Which
+ones? All first choices of all tokens come before any second choice (GShard's order), then token
+order. The assignments beyond capacity are dropped: they add nothing to the output, so that
+token's output is only what its other experts (or, in a residual block, the skip path) give.
+
+Which strategy is fastest depends on the device: `choose_strategy` keeps a static preference
+per device and, when given a `measure` function, times the candidates and keeps the fastest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from suite.errors import ComponentInputError
+
+__all__ = [
+    "STRATEGIES",
+    "DispatchPlan",
+    "candidate_strategies",
+    "choose_strategy",
+    "combine",
+    "expert_capacity",
+    "plan_dispatch",
+    "run_experts",
+]
+
+STRATEGIES: tuple[str, ...] = ("slices", "padded-bmm", "grouped-mm")
+
+Activation = Callable[[Tensor], Tensor]
+
+
+@dataclass
+class DispatchPlan:
+    """The kept assignments, sorted by expert."""
+
+    token_index: Tensor  # (M,) int64: the token of each kept assignment
+    expert_index: Tensor  # (M,) int64: its expert, non-decreasing
+    weight: Tensor  # (M,) combine weight from the router
+    counts: Tensor  # (E,) int64: kept assignments per expert
+    capacity: int | None  # per-expert limit, None = unlimited
+    n_assignments: int  # N·k before dropping
+
+    @property
+    def n_dropped(self) -> int:
+        return self.n_assignments - self.token_index.numel()
+
+    @property
+    def dropped_fraction(self) -> float:
+        return self.n_dropped / self.n_assignments if self.n_assignments else 0.0
+
+
+def expert_capacity(capacity_factor: float | None, n_tokens: int, top_k: int, n_experts: int) -> int | None:
+    """`⌈capacity_factor · n_tokens · top_k / n_experts⌉`, or None when there is no capacity."""
+    if capacity_factor is None:
+        return None
+    if not capacity_factor > 0:
+        raise ComponentInputError(f"capacity_factor must be > 0 or None, got {capacity_factor}")
+    # round first so that 1.25 * 2048 * 2 / 8 = 640.0000000001 does not become 641
+    return math.ceil(round(capacity_factor * n_tokens * top_k / n_experts, 6))
+
+
+def plan_dispatch(expert_index: Tensor, expert_weight: Tensor, n_experts: int, capacity: int | None) -> DispatchPlan:
+    """Sort the `(N, k)` assignments by expert, first choices first, and drop beyond `capacity`."""
+    n_tokens, top_k = expert_index.shape
+    flat_expert = expert_index.t().reshape(-1)  # (k·N,), choice-major: all first choices first
+    flat_weight = expert_weight.t().reshape(-1)  # (k·N,)
+    order = torch.argsort(flat_expert, stable=True)  # (k·N,)
+    sorted_expert = flat_expert[order]
+    counts = torch.bincount(flat_expert, minlength=n_experts)  # (E,)
+    if capacity is not None:
+        starts = torch.cumsum(counts, 0) - counts  # (E,) first slot of each expert
+        rank = torch.arange(order.numel(), device=order.device) - starts[sorted_expert]
+        keep = rank < capacity
+        order, sorted_expert = order[keep], sorted_expert[keep]
+        counts = counts.clamp(max=capacity)
+    return DispatchPlan(
+        token_index=order % n_tokens,
+        expert_index=sorted_expert,
+        weight=flat_weight[order],
+        counts=counts,
+        capacity=capacity,
+        n_assignments=n_tokens * top_k,
+    )
+
+
+def run_experts(
+    strategy: str,
+    xs: Tensor,
+    plan: DispatchPlan,
+    w_in: Tensor,
+    w_out: Tensor,
+    activation: Activation,
+) -> Tensor:
+    """Expert FFNs on the expert-sorted tokens `xs` `(M, C)` -> `(M, C)`.
+
+    `w_in` `(E, C, H)`, `w_out` `(E, H, C)`; expert e maps `x -> activation(x @ w_in[e]) @ w_out[e]`.
+    """
+    if strategy == "slices":
+        return _run_slices(xs, plan, w_in, w_out, activation)
+    if strategy == "padded-bmm":
+        return _run_padded_bmm(xs, plan, w_in, w_out, activation)
+    if strategy == "grouped-mm":
+        offsets = torch.cumsum(plan.counts, 0).to(torch.int32)  # (E,) end of each slice
+        hidden = activation(torch._grouped_mm(xs, w_in, offs=offsets))  # (M, H)
+        return torch._grouped_mm(hidden, w_out, offs=offsets)  # (M, C)
+    raise ComponentInputError(f"unknown dispatch strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+
+
+def _run_slices(xs: Tensor, plan: DispatchPlan, w_in: Tensor, w_out: Tensor, activation: Activation) -> Tensor:
+    outputs = []
+    start = 0
+    for e, count in enumerate(plan.counts.tolist()):  # one host sync, then E matmul pairs
+        if count:
+            chunk = xs[start : start + count]  # (n_e, C), a view: no copy
+            outputs.append(activation(chunk @ w_in[e]) @ w_out[e])
+            start += count
+    if not outputs:
+        return xs.new_zeros(0, w_out.shape[-1])
+    return torch.cat(outputs) if len(outputs) > 1 else outputs[0]
+
+
+def _run_padded_bmm(xs: Tensor, plan: DispatchPlan, w_in: Tensor, w_out: Tensor, activation: Activation) -> Tensor:
+    n_experts = w_in.shape[0]
+    length = plan.capacity if plan.capacity is not None else int(plan.counts.max().item())
+    starts = torch.cumsum(plan.counts, 0) - plan.counts  # (E,)
+    slot = torch.arange(xs.shape[0], device=xs.device) - starts[plan.expert_index]  # (M,)
+    padded = xs.new_zeros(n_experts, max(length, 1), xs.shape[-1])  # (E, L, C)
+    padded = padded.index_put((plan.expert_index, slot), xs)
+    out = torch.bmm(activation(torch.bmm(padded, w_in)), w_out)  # (E, L, C)
+    return out[plan.expert_index, slot]  # (M, C)
+
+
+def combine(ys: Tensor, plan: DispatchPlan, n_tokens: int) -> Tensor:
+    """Weighted scatter-add of the expert outputs `ys` `(M, C)` back to `(N, C)`."""
+    weighted = ys * plan.weight.to(ys.dtype).unsqueeze(-1)  # (M, C)
+    return ys.new_zeros(n_tokens, ys.shape[-1]).index_add_(0, plan.token_index, weighted)
+
+
+def candidate_strategies(device: torch.device, dtype: torch.dtype, d_model: int, d_hidden: int) -> list[str]:
+    """The strategies that can run on this device and dtype.
+
+    `grouped-mm` needs `torch._grouped_mm`, rows aligned to 16 bytes, and on CUDA bf16 on a
+    Hopper-class GPU (compute capability 9.0+); on CPU PyTorch runs it for float32.
+    """
+    candidates = ["slices", "padded-bmm"]
+    if not hasattr(torch, "_grouped_mm"):
+        return candidates
+    aligned = all((size * torch.empty((), dtype=dtype).element_size()) % 16 == 0 for size in (d_model, d_hidden))
+    if device.type == "cuda":
+        ok = dtype == torch.bfloat16 and torch.cuda.get_device_capability(device) >= (9, 0)
+    else:
+        ok = dtype == torch.float32
+    if ok and aligned:
+        candidates.append("grouped-mm")
+    return candidates
+
+
+def choose_strategy(
+    device: torch.device,
+    candidates: Sequence[str],
+    measure: Callable[[str], float] | None = None,
+) -> str:
+    """The dispatch strategy to use.
+
+    With `measure` (a function returning the time of one candidate, lower is better) the fastest
+    candidate wins. Without it, the static preference: on CPU `slices` (measured fastest on a
+    2-core CPU; padding and the `_grouped_mm` CPU fallback cost more), on CUDA `grouped-mm` when
+    available (one kernel, no padding) else `padded-bmm` (two kernels instead of 2·E launches).
+    """
+    if not candidates:
+        raise ComponentInputError("no dispatch strategy to choose from")
+    if measure is not None:
+        times = {name: measure(name) for name in candidates}
+        return min(candidates, key=lambda name: times[name])
+    preference = ("slices", "grouped-mm", "padded-bmm") if device.type != "cuda" else ("grouped-mm", "padded-bmm", "slices")
+    return next(name for name in preference if name in candidates)

@@ -1,0 +1,70 @@
+"""`nlpsuite compare OLD.json NEW.json`: per-cell ratios between two runs, regressions flagged."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+HELP = "compare two results.json cell by cell; exit 1 on a regression beyond noise"
+DESCRIPTION = """\
+Match the cells of two runs by (kind, component, benchmark, params) and show new ÷ old for the
+median time and for each benchmark's ratio metric.
+
+A cell is flagged when
+  - it got slower beyond noise: new_median - old_median > max(THRESHOLD × old_median,
+    old_IQR + new_IQR), i.e. more than the relative threshold AND more than the spread
+    (interquartile range of the repeats) the two runs measured themselves;
+  - its ratio metric, when it is not the time (e.g. encode_mb_per_s, higher is better), moved
+    the wrong way by more than THRESHOLD × |old|;
+  - it was ok and now fails ("broke").
+Cells found in one file only ("added", "removed") and skipped cells are listed, not flagged.
+Compare runs of the same device: a CPU run against a GPU run compares hardware, not code.
+
+exit status: 0 no regression, 1 a regression flagged, 2 a usage error (unreadable file).
+
+examples:
+  nlpsuite compare reports/before/results.json reports/after/results.json
+  nlpsuite compare old.json new.json --threshold 0.25 --all
+"""
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.1, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a fraction >= 0 such as 0.1, got {text!r}")
+    return value
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help=HELP,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("old", type=Path, metavar="OLD.json", help="the baseline results.json")
+    parser.add_argument("new", type=Path, metavar="NEW.json", help="the results.json to judge")
+    parser.add_argument(
+        "--threshold",
+        type=_fraction,
+        default=0.1,
+        metavar="FRACTION",
+        help="relative change below which a cell counts as unchanged (default: 0.1, i.e. 10%%)",
+    )
+    parser.add_argument("--all", action="store_true", help="also list the unchanged cells")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from suite.console import console
+    from suite.reporting import compare_runs, print_comparison
+    from suite.results import load_results
+
+    old, new = load_results(args.old), load_results(args.new)
+    comparison = compare_runs(old, new, threshold=args.threshold)
+    print_comparison(comparison, console, show_all=args.all)
+    return 1 if comparison.regressions else 0

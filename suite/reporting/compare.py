@@ -1,0 +1,242 @@
+"""Compare two runs cell by cell: did my change make anything slower, or break it?
+
+Cells are matched by (kind, component, benchmark, params). Timings on a shared machine are noisy,
+so a slower median is only a regression when the slowdown exceeds both a relative threshold and
+the spread the two runs measured themselves:
+
+    regressed  ⇔  new_median − old_median > max(threshold × old_median, old_IQR + new_IQR)
+
+The benchmark's ratio metric, when it is not the time (e.g. `encode_mb_per_s`, higher is
+better), regresses when it moves the wrong way by more than `threshold × |old|`. A cell that
+was ok and now errors is flagged too ("broke"); cells found in one file only are listed, not
+flagged (a run filtered with `--kind` is not a regression).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from suite.reporting.formatting import format_number, format_param, format_ratio, one_line
+from suite.reporting.tables import TIME_METRIC, cell_value
+from suite.results import cell_key
+
+__all__ = ["CellComparison", "Comparison", "compare_runs", "print_comparison"]
+
+FLAGGED = ("regressed", "broke")
+_STYLES = {
+    "regressed": "bold red",
+    "broke": "bold red",
+    "improved": "green",
+    "fixed": "green",
+    "failing": "red",
+    "removed": "yellow",
+    "added": "cyan",
+    "skipped": "dim",
+}
+
+
+@dataclass
+class CellComparison:
+    """One cell of the matrix in both runs (or in one of them)."""
+
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+    verdict: str = (
+        "same"  # same, regressed, improved, broke, fixed, failing, skipped, removed, added
+    )
+    time_ratio: float | None = None  # new median ÷ old median
+    metric: str | None = None  # the benchmark's ratio metric when it is not the time
+    metric_ratio: float | None = None  # new ÷ old of that metric
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def row(self) -> dict[str, Any]:
+        return self.new if self.new is not None else self.old or {}
+
+    @property
+    def flagged(self) -> bool:
+        return self.verdict in FLAGGED
+
+
+@dataclass
+class Comparison:
+    old_run: dict[str, Any]
+    new_run: dict[str, Any]
+    threshold: float
+    cells: list[CellComparison]
+
+    @property
+    def regressions(self) -> list[CellComparison]:
+        return [cell for cell in self.cells if cell.flagged]
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for cell in self.cells:
+            counts[cell.verdict] = counts.get(cell.verdict, 0) + 1
+        return counts
+
+
+def _key(row: dict[str, Any]) -> str:
+    return cell_key(
+        row.get("kind", ""),
+        row.get("component", ""),
+        row.get("benchmark", ""),
+        row.get("params") or {},
+    )
+
+
+def _ratio(new: float | None, old: float | None) -> float | None:
+    return None if new is None or old is None or old == 0 else new / old
+
+
+def _iqr(row: dict[str, Any]) -> float:
+    return cell_value(row, "iqr_ms") or 0.0
+
+
+def _compare_ok(cell: CellComparison, threshold: float, higher_is_better: bool) -> None:
+    old, new = cell.old or {}, cell.new or {}
+    worse, better = [], []
+    old_ms, new_ms = cell_value(old, TIME_METRIC), cell_value(new, TIME_METRIC)
+    cell.time_ratio = _ratio(new_ms, old_ms)
+    if old_ms is not None and new_ms is not None:
+        bound = max(threshold * old_ms, _iqr(old) + _iqr(new))
+        change = f"{format_number(old_ms)} → {format_number(new_ms)} ms (noise bound {format_number(bound)} ms)"
+        if new_ms - old_ms > bound:
+            worse.append("slower: " + change)
+        elif old_ms - new_ms > bound:
+            better.append("faster: " + change)
+    if cell.metric is not None:
+        old_value, new_value = cell_value(old, cell.metric), cell_value(new, cell.metric)
+        cell.metric_ratio = _ratio(new_value, old_value)
+        if old_value is not None and new_value is not None:
+            delta = (new_value - old_value) * (1 if higher_is_better else -1)  # > 0: better
+            change = f"{cell.metric} {format_number(old_value)} → {format_number(new_value)}"
+            if delta < -threshold * abs(old_value):
+                worse.append(change)
+            elif delta > threshold * abs(old_value):
+                better.append(change)
+    cell.verdict = "regressed" if worse else "improved" if better else "same"
+    cell.reasons = worse + better
+
+
+def _judge(cell: CellComparison, threshold: float, higher_is_better: bool) -> None:
+    if cell.old is None or cell.new is None:
+        cell.verdict = "added" if cell.old is None else "removed"
+        return
+    before, after = cell.old.get("status"), cell.new.get("status")
+    if before == "ok" and after == "ok":
+        _compare_ok(cell, threshold, higher_is_better)
+    elif "skipped" in (before, after):
+        cell.verdict = "skipped"
+        cell.reasons = [f"{before} → {after}"]
+    elif before == "ok":
+        cell.verdict = "broke"
+        cell.reasons = [one_line(cell.new.get("error") or "error")]
+    else:
+        cell.verdict = "fixed" if after == "ok" else "failing"
+        if after != "ok":
+            cell.reasons = [one_line(cell.new.get("error") or "error")]
+
+
+def compare_runs(old: dict[str, Any], new: dict[str, Any], threshold: float = 0.1) -> Comparison:
+    """Match the cells of two results documents and judge each (see the module docstring)."""
+    if not threshold >= 0:
+        raise ValueError(f"threshold must be a fraction >= 0, got {threshold!r}")
+    old_rows = {_key(row): row for row in old.get("results") or []}
+    new_rows = {_key(row): row for row in new.get("results") or []}
+    infos = {
+        **((old.get("run") or {}).get("benchmarks") or {}),
+        **((new.get("run") or {}).get("benchmarks") or {}),
+    }
+    cells = []
+    for key in [*new_rows, *(key for key in old_rows if key not in new_rows)]:
+        cell = CellComparison(old_rows.get(key), new_rows.get(key))
+        info = infos.get(cell.row.get("benchmark")) or {}
+        metric = info.get("ratio_metric", TIME_METRIC)
+        cell.metric = None if metric in (None, TIME_METRIC) else metric
+        _judge(cell, threshold, bool(info.get("higher_is_better", False)))
+        cells.append(cell)
+    return Comparison(old.get("run") or {}, new.get("run") or {}, threshold, cells)
+
+
+def print_comparison(comparison: Comparison, console: Console, *, show_all: bool = False) -> None:
+    """A rich table of the cells that changed (all cells with `show_all`) and a summary line."""
+    old_run, new_run = comparison.old_run, comparison.new_run
+    console.print(
+        Text(
+            f"old {old_run.get('id', '?')} ({old_run.get('device', '?')})  →  new {new_run.get('id', '?')} ({new_run.get('device', '?')})"
+        )
+    )
+    if (old_run.get("device"), old_run.get("device_name")) != (
+        new_run.get("device"),
+        new_run.get("device_name"),
+    ):
+        console.print(
+            Text(
+                "the runs used different devices: time ratios compare hardware, not code",
+                style="yellow",
+            )
+        )
+    shown = [cell for cell in comparison.cells if show_all or cell.verdict != "same"]
+    has_metric = any(cell.metric for cell in shown)
+    table = RichTable(
+        title=Text(f"new ÷ old, threshold {comparison.threshold:.0%}"), title_justify="left"
+    )
+    for title in (
+        "kind · benchmark",
+        "component",
+        "params",
+        "time new÷old",
+        *(["metric new÷old"] if has_metric else []),
+        "verdict",
+        "why",
+    ):
+        table.add_column(Text(title), justify="right" if "÷" in title else "left", overflow="fold")
+    for cell in shown:
+        row = cell.row
+        params = ", ".join(f"{k}={format_param(v)}" for k, v in (row.get("params") or {}).items())
+        metric = (
+            [
+                Text(
+                    f"{format_ratio(cell.metric_ratio)} {cell.metric}"
+                    if cell.metric_ratio is not None
+                    else ""
+                )
+            ]
+            if has_metric
+            else []
+        )
+        style = _STYLES.get(cell.verdict, "")
+        table.add_row(
+            Text(f"{row.get('kind', '?')} · {row.get('benchmark', '?')}"),
+            Text(str(row.get("component", "?"))),
+            Text(params),
+            Text(format_ratio(cell.time_ratio) if cell.time_ratio is not None else ""),
+            *metric,
+            Text(cell.verdict, style=style),
+            Text(
+                "; ".join(one_line(reason, 100) for reason in cell.reasons),
+                style=style if cell.flagged else "",
+            ),
+        )
+    if shown:
+        console.print(table)
+    hidden = len(comparison.cells) - len(shown)
+    counts = ", ".join(
+        f"{count} {verdict}" for verdict, count in sorted(comparison.counts().items())
+    )
+    summary = Text(f"{len(comparison.cells)} cells: {counts or 'none'}")
+    if hidden:
+        summary.append(f" ({hidden} unchanged not shown; --all shows them)", style="dim")
+    console.print(summary)
+    flagged = len(comparison.regressions)
+    console.print(
+        Text(f"{flagged} regression(s) flagged", style="bold red")
+        if flagged
+        else Text("no regression beyond noise", style="green")
+    )

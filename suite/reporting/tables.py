@@ -1,0 +1,342 @@
+"""The table model every report shares: rows grouped per kind × benchmark × params, with the ratio.
+
+A results document is a flat list of cells. People read it as tables: one per kind × benchmark,
+rows grouped per parameter point, each reference followed by the from-scratch components that
+must agree with it, and a ratio column (component ÷ reference, on the benchmark's
+`ratio_metric`) so that "is my attention 3× slower than SDPA?" is answered at a glance.
+
+This module builds that model once (`build_tables`) and formats its cells as plain strings
+(`Table.header`, `Table.cells`); the terminal, Markdown and HTML renderers only add style. It
+tolerates old or hand-made files: without row `reference` keys every component stands alone
+(no ratio); without `run.benchmarks` the ratio metric defaults to `median_ms`, as `Benchmark`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from suite.reporting.formatting import (
+    MISSING,
+    format_bytes,
+    format_metric,
+    format_number,
+    format_param,
+    format_ratio,
+    one_line,
+)
+
+__all__ = [
+    "Column",
+    "Row",
+    "Table",
+    "build_tables",
+    "cell_value",
+    "run_header",
+    "status_counts",
+    "summary_line",
+]
+
+TIME_METRIC = "median_ms"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def cell_value(result: dict[str, Any], metric: str) -> float | None:
+    """The number `metric` names in one result row: `median_ms` is its timing, else a metric."""
+    timing = result.get("timing") or {}
+    metrics = result.get("metrics") or {}
+    memory = result.get("memory") or {}
+    if metric == TIME_METRIC and TIME_METRIC in timing:
+        return _number(timing[TIME_METRIC])
+    for source in (metrics, timing, memory):
+        if metric in source:
+            return _number(source[metric])
+    return None
+
+
+def _ratio(value: float | None, reference_value: float | None) -> float | None:
+    if value is None or reference_value is None or reference_value == 0:
+        return None
+    ratio = value / reference_value
+    return ratio if math.isfinite(ratio) else None
+
+
+class Column(NamedTuple):
+    role: str  # component, param, ratio, time, metric, memory or error
+    title: str
+
+
+@dataclass
+class Row:
+    """One result row placed in its table: its role beside the reference, and its ratio."""
+
+    result: dict[str, Any]
+    role: str  # "reference" (others are compared with it), "candidate" (compared), or "standalone"
+    ratio: float | None = None  # candidate's ratio_metric ÷ its reference's, same params
+
+    @property
+    def component(self) -> str:
+        return str(self.result.get("component", "?"))
+
+    @property
+    def status(self) -> str:
+        return str(self.result.get("status", "ok"))
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.result.get("params") or {}
+
+    @property
+    def note(self) -> str:
+        """The one-line error (or skip reason) of a row that did not finish; empty when ok."""
+        if self.status == "ok":
+            return ""
+        return one_line(self.result.get("error") or self.status)
+
+
+@dataclass
+class Table:
+    """One kind × benchmark: column names, rows grouped per parameter point."""
+
+    kind: str
+    benchmark: str
+    summary: str = ""
+    ratio_metric: str | None = TIME_METRIC
+    higher_is_better: bool = False
+    groups: list[list[Row]] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[Row]:
+        return [row for group in self.groups for row in group]
+
+    @property
+    def param_names(self) -> list[str]:
+        return _union(row.params for row in self.rows)
+
+    @property
+    def metric_names(self) -> list[str]:
+        return _union(row.result.get("metrics") or {} for row in self.rows)
+
+    @property
+    def references(self) -> list[str]:
+        return _union({row.component: None} for row in self.rows if row.role == "reference")
+
+    @property
+    def has_ratio(self) -> bool:
+        return self.ratio_metric is not None and any(row.role == "candidate" for row in self.rows)
+
+    @property
+    def has_timing(self) -> bool:
+        return any(row.result.get("timing") for row in self.rows)
+
+    @property
+    def has_memory(self) -> bool:
+        return any(
+            (row.result.get("memory") or {}).get("peak_bytes") is not None for row in self.rows
+        )
+
+    @property
+    def has_notes(self) -> bool:
+        return any(row.status != "ok" for row in self.rows)
+
+    @property
+    def ratio_header(self) -> str:
+        """What the ratio divides: `time ÷ sdpa` (one reference) or `encode_mb_per_s ÷ ref`."""
+        what = "time" if self.ratio_metric == TIME_METRIC else str(self.ratio_metric)
+        references = self.references
+        return f"{what} ÷ {references[0] if len(references) == 1 else 'ref'}"
+
+    @property
+    def ratio_hint(self) -> str:
+        if not self.has_ratio:
+            return ""
+        better = "above" if self.higher_is_better else "below"
+        return f"ratio = component ÷ its reference at the same params; {better} 1 is better"
+
+    def columns(self) -> list[Column]:
+        """The columns, each with its role so that renderers can style it."""
+        columns = [Column("component", "component")]
+        columns.extend(Column("param", name) for name in self.param_names)
+        if self.has_ratio:
+            columns.append(Column("ratio", self.ratio_header))
+        if self.has_timing:
+            columns.append(Column("time", "median ms ± IQR"))
+        columns.extend(Column("metric", name) for name in self.metric_names)
+        if self.has_memory:
+            columns.append(Column("memory", "peak memory"))
+        if self.has_notes:
+            columns.append(Column("error", "error"))
+        return columns
+
+    def header(self) -> list[str]:
+        return [column.title for column in self.columns()]
+
+    def cells(self, row: Row) -> list[str]:
+        """The formatted cells of `row`, in the order of `header()`."""
+        params = row.params
+        cells = [
+            row.component,
+            *(format_param(params[name]) if name in params else "" for name in self.param_names),
+        ]
+        if self.has_ratio:
+            cells.append(
+                "ref"
+                if row.role == "reference" and row.status == "ok"
+                else format_ratio(row.ratio)
+                if row.role == "candidate"
+                else ""
+            )
+        if self.has_timing:
+            timing = row.result.get("timing") or {}
+            median, iqr = timing.get("median_ms"), timing.get("iqr_ms")
+            cells.append(
+                MISSING
+                if median is None
+                else format_number(median) + ("" if iqr is None else f" ± {format_number(iqr)}")
+            )
+        metrics = row.result.get("metrics") or {}
+        cells.extend(
+            format_metric(name, metrics[name]) if name in metrics else ""
+            for name in self.metric_names
+        )
+        if self.has_memory:
+            cells.append(format_bytes((row.result.get("memory") or {}).get("peak_bytes")))
+        if self.has_notes:
+            cells.append(row.note)
+        return cells
+
+    def verdict(self, row: Row, tolerance: float = 0.05) -> str:
+        """`better`, `worse` or `same` (within `tolerance`) for a candidate's ratio; else ``."""
+        if row.ratio is None:
+            return ""
+        if abs(row.ratio - 1) <= tolerance:
+            return "same"
+        return "better" if (row.ratio > 1) == self.higher_is_better else "worse"
+
+
+def _union(mappings: Any) -> list[str]:
+    """Keys of every mapping, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for mapping in mappings:
+        for key in mapping:
+            seen.setdefault(str(key), None)
+    return list(seen)
+
+
+def _params_key(params: Any) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def _group_rows(results: list[dict[str, Any]], ratio_metric: str | None) -> list[Row]:
+    """Order one params point: each reference then its candidates, then rows standing alone."""
+    by_component: dict[str, dict[str, Any]] = {}
+    for result in results:
+        name = str(result.get("component", "?"))
+        if name not in by_component or result.get("status") == "ok":
+            by_component[name] = result  # a duplicated cell: prefer the finished one
+    referenced = {
+        r.get("reference")
+        for r in results
+        if r.get("reference") in by_component and r.get("reference") != r.get("component")
+    }
+    rows: list[Row] = []
+    placed: set[int] = set()
+
+    def place(result: dict[str, Any], role: str, ratio: float | None = None) -> None:
+        if id(result) not in placed:
+            placed.add(id(result))
+            rows.append(Row(result, role, ratio))
+
+    def ratio_of(candidate: dict[str, Any]) -> float | None:
+        reference = by_component[candidate["reference"]]
+        if (
+            ratio_metric is None
+            or candidate.get("status") != "ok"
+            or reference.get("status") != "ok"
+        ):
+            return None
+        return _ratio(cell_value(candidate, ratio_metric), cell_value(reference, ratio_metric))
+
+    def is_candidate(result: dict[str, Any]) -> bool:
+        return result.get("reference") in by_component and result.get("reference") != result.get(
+            "component"
+        )
+
+    for result in results:
+        if is_candidate(result):
+            continue  # placed right after its reference
+        name = str(result.get("component", "?"))
+        place(result, "reference" if name in referenced else "standalone")
+        for candidate in results:
+            if candidate.get("reference") == name and is_candidate(candidate):
+                place(candidate, "candidate", ratio_of(candidate))
+    for result in results:  # chains (a candidate that is itself a reference) end up here
+        if id(result) not in placed:
+            place(result, "candidate", ratio_of(result))
+    return rows
+
+
+def build_tables(document: dict[str, Any]) -> list[Table]:
+    """One `Table` per kind × benchmark, in order of first appearance in the results."""
+    run = document.get("run") or {}
+    infos = run.get("benchmarks") or {}
+    points: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+    for result in document.get("results") or []:
+        key = (str(result.get("kind", "?")), str(result.get("benchmark", "?")))
+        points.setdefault(key, {}).setdefault(_params_key(result.get("params") or {}), []).append(
+            result
+        )
+    tables = []
+    for (kind, benchmark), by_params in points.items():
+        info = infos.get(benchmark) or {}
+        table = Table(
+            kind=kind,
+            benchmark=benchmark,
+            summary=one_line(info.get("summary") or ""),
+            ratio_metric=info.get("ratio_metric", TIME_METRIC),
+            higher_is_better=bool(info.get("higher_is_better", False)),
+        )
+        table.groups = [_group_rows(results, table.ratio_metric) for results in by_params.values()]
+        tables.append(table)
+    return tables
+
+
+def status_counts(document: dict[str, Any]) -> dict[str, int]:
+    counts = {"ok": 0, "error": 0, "skipped": 0}
+    for result in document.get("results") or []:
+        status = str(result.get("status", "ok"))
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def summary_line(document: dict[str, Any]) -> str:
+    counts = status_counts(document)
+    total = sum(counts.values())
+    return f"{total} cells: " + ", ".join(f"{count} {status}" for status, count in counts.items())
+
+
+def run_header(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) pairs that identify a run: id, device, torch, seed, times."""
+    run = document.get("run") or {}
+    device = str(run.get("device") or "?")
+    if run.get("device_name"):
+        device += f" ({run['device_name']})"
+    pairs = [
+        ("run", run.get("id")),
+        ("device", device),
+        ("torch", run.get("torch")),
+        ("python", run.get("python")),
+        ("nlpsuite", run.get("suite_version")),
+        ("seed", run.get("seed")),
+        ("started", run.get("started")),
+        ("finished", run.get("finished") or "in progress"),
+    ]
+    return [(label, one_line(value)) for label, value in pairs if value is not None]

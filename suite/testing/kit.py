@@ -1,0 +1,219 @@
+"""The conformance kit: run every property of a component's kind with hypothesis, then time it.
+
+`check_component(cls)` returns a `ComponentReport`: one `PropertyResult` per property (passed,
+failed, skipped, xfailed, xpassed) with the failing sentence, the shrunk falsifying example and
+a one-line reproduction, plus a quick timing beside the reference. Nothing here prints; the
+`nlpsuite check` command and the pytest plugin render the reports.
+
+Like array-api-tests, the kit tests any implementation of a contract, not one library; like
+scikit-learn's `check_estimator`, every check is a plain function of the class under test, so
+a third-party test suite can run them one by one (see `suite.testing.pytest_plugin`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+
+from suite.components import Component
+from suite.errors import UnknownComponentError
+from suite.testing.properties._base import (
+    Example,
+    Property,
+    PropertyFailure,
+    PropertySkip,
+    Subject,
+    get_property,
+    properties_for,
+)
+
+__all__ = [
+    "DEFAULT_EXAMPLES",
+    "ComponentReport",
+    "PropertyResult",
+    "check_component",
+    "make_subject",
+    "run_property",
+]
+
+DEFAULT_EXAMPLES = 25  # hypothesis examples per property (tokenizer properties run a share)
+FAILING = ("failed", "xpassed")
+
+
+@dataclass
+class PropertyResult:
+    """The verdict of one property on one component."""
+
+    property_id: str
+    statement: str
+    status: str  # passed | failed | skipped | xfailed | xpassed
+    message: str = ""  # the failing sentence, the skip reason or the xfail reason
+    example: Example | None = None  # the shrunk falsifying example (JSON-able)
+    examples_run: int = 0
+    seconds: float = 0.0
+    reproduction: str = ""  # one shell line that replays the failing example
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in FAILING
+
+
+@dataclass
+class ComponentReport:
+    """Every property's verdict on one component, and its quick timing against the reference."""
+
+    kind: str
+    name: str
+    reference: str | None
+    results: list[PropertyResult] = field(default_factory=list)
+    timing: Any = None  # suite.testing.timing.TimingComparison or None
+
+    @property
+    def ok(self) -> bool:
+        return all(result.ok for result in self.results)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    def result(self, property_id: str) -> PropertyResult:
+        for result in self.results:
+            if result.property_id == property_id:
+                return result
+        raise KeyError(f"{self.label} has no result for {property_id!r}")
+
+    def failed(self) -> list[str]:
+        return [result.property_id for result in self.results if not result.ok]
+
+
+def make_subject(cls: type[Component]) -> Subject:
+    """The component with its reference from the global host (built-ins), or the reason it has none."""
+    reference_name = getattr(cls, "reference", None)
+    if reference_name is None:
+        return Subject(cls, None, f"{cls.name} is itself a reference")
+    import suite
+
+    try:
+        reference = suite.get(cls.kind, reference_name)
+    except (UnknownComponentError, KeyError):
+        return Subject(cls, None, f"reference {reference_name!r} is not registered")
+    if reference is cls:
+        return Subject(cls, None, f"{cls.name} names itself as reference")
+    return Subject(cls, reference, "")
+
+
+def run_property(
+    subject: Subject,
+    prop: Property,
+    *,
+    max_examples: int = DEFAULT_EXAMPLES,
+    seed: int = 0,
+    example: Example | None = None,
+    target: str | None = None,
+) -> PropertyResult:
+    """Check `prop` on `subject` with hypothesis (or on the one given `example`)."""
+    started = time.perf_counter()
+    result = PropertyResult(prop.id, prop.statement, "passed")
+    reason = prop.applies(subject)
+    if reason is not None:
+        result.status, result.message = "skipped", reason
+        return result
+    state: dict[str, Any] = {"runs": 0, "skips": 0, "skip_reason": "", "example": None, "message": ""}
+
+    def one(ex: Example) -> None:
+        state["runs"] += 1
+        try:
+            prop.check(subject, ex)
+        except PropertySkip as exc:
+            state["skips"] += 1
+            state["skip_reason"] = str(exc)
+        except PropertyFailure as exc:
+            state["example"], state["message"] = ex, str(exc)
+            raise
+        except NotImplementedError as exc:
+            state["example"], state["message"] = ex, f"not implemented yet: {exc}" if str(exc) else "not implemented yet"
+            raise PropertyFailure(state["message"]) from exc
+        except Exception as exc:
+            state["example"], state["message"] = ex, f"raised {type(exc).__name__}: {exc}"
+            raise
+
+    try:
+        if example is not None:
+            one(example)
+        else:
+            test = settings(
+                max_examples=prop.examples_for(max_examples),
+                deadline=None,
+                database=None,
+                derandomize=False,
+                report_multiple_bugs=False,
+                print_blob=False,
+                verbosity=Verbosity.quiet,
+                phases=(Phase.explicit, Phase.generate, Phase.shrink),
+                suppress_health_check=list(HealthCheck),
+            )(given(prop.strategy(subject))(one))
+            hypothesis_seed(seed)(test)()
+    except Exception as exc:  # the last failing call hypothesis replays is the shrunk example
+        result.status = "failed"
+        result.message = state["message"] or f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        result.example = state["example"]
+        if result.example is not None:
+            result.reproduction = reproduction_command(target or subject.label, prop.id, result.example)
+    if result.status == "passed" and state["runs"] and state["skips"] == state["runs"]:
+        result.status, result.message = "skipped", state["skip_reason"]
+    result.examples_run = state["runs"]
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def reproduction_command(target: str, property_id: str, example: Example) -> str:
+    """`nlpsuite check TARGET --only ID --example 'JSON'`: replays one example, shell-quoted."""
+    import shlex
+
+    payload = json.dumps(example, ensure_ascii=False, separators=(",", ":"))
+    return f"nlpsuite check {shlex.quote(target)} --only {property_id} --example {shlex.quote(payload)}"
+
+
+def check_component(
+    cls: type[Component],
+    *,
+    max_examples: int = DEFAULT_EXAMPLES,
+    seed: int = 0,
+    only: Iterable[str] = (),
+    xfail: Mapping[str, str] | None = None,
+    example: Example | None = None,
+    timing: bool = True,
+    target: str | None = None,
+) -> ComponentReport:
+    """Run every property of `cls.kind` (or those in `only`) and a quick timing; see the module doc.
+
+    `xfail` maps property ids to the reason they are expected to fail: a failure then reads
+    `xfailed`, a pass `xpassed` (which counts as a failure: the declaration is stale).
+    """
+    subject = make_subject(cls)
+    wanted = list(only)
+    props = [get_property(pid) for pid in wanted] if wanted else properties_for(cls.kind)
+    for prop in props:
+        if prop.kind != cls.kind:
+            raise KeyError(f"property {prop.id!r} is for {prop.kind}, not for {cls.kind}:{cls.name}")
+    report = ComponentReport(cls.kind, cls.name, getattr(cls, "reference", None))
+    expected = dict(xfail or {})
+    for prop in props:
+        result = run_property(subject, prop, max_examples=max_examples, seed=seed, example=example, target=target)
+        if prop.id in expected:
+            if result.status == "failed":
+                result.status, result.message = "xfailed", f"{expected[prop.id]} (failed as declared: {result.message})"
+            elif result.status == "passed":
+                result.status, result.message = "xpassed", f"declared to fail ({expected[prop.id]}) but passed"
+        report.results.append(result)
+    if timing and example is None:
+        from suite.testing.timing import compare_timing
+
+        report.timing = compare_timing(subject)
+    return report

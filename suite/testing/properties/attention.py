@@ -1,0 +1,215 @@
+"""Properties of attention: agreement with dense float64 attention, the scale, masks, GQA, NaN.
+
+Every check compares against `dense_attention` under the component's own `pattern`, so sparse
+components (sliding window, strided, BigBird) are held to exactly the pairs they claim to attend
+to. Approximate components (`exact = False`, e.g. linear attention) skip the checks that need
+exact agreement but keep every masking and shape property.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from suite.testing import strategies
+from suite.testing.properties._base import Example, Property, PropertySkip, Subject, fail, register_property
+from suite.testing.properties._tensors import call_component, dense_attention, mask_tensor, max_abs_diff, randn
+
+__all__: list[str] = []
+
+ATOL, RTOL = 1e-4, 1e-3  # float32 inputs against a float64 computation
+
+
+def _inputs(ex: Example) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    b, h, hkv, tq, tk, d = ex["batch"], ex["heads"], ex["kv_heads"], ex["tq"], ex["tk"], ex["head_dim"]
+    mag, seed = ex["magnitude"], ex["seed"]
+    q = randn((b, h, tq, d), seed, 0, scale=mag)  # (B, H, Tq, D)
+    k = randn((b, hkv, tk, d), seed, 1, scale=mag)  # (B, Hkv, Tk, D)
+    v = randn((b, hkv, tk, d), seed, 2)  # (B, Hkv, Tk, D)
+    return q, k, v, mask_tensor(ex["mask"])
+
+
+def _attend(subject: Subject, q: Tensor, k: Tensor, v: Tensor, *, causal: bool, mask: Tensor | None) -> Tensor:
+    att = call_component(f"{subject.cls.__name__}()", subject.cls)
+    with torch.no_grad():
+        out = call_component(
+            f"att(q {tuple(q.shape)}, k {tuple(k.shape)}, causal={causal}, mask={'given' if mask is not None else None})",
+            att,
+            q,
+            k,
+            v,
+            causal=causal,
+            key_padding_mask=mask,
+        )
+    if not isinstance(out, Tensor):
+        fail(f"attention returned {type(out).__name__}, not a Tensor")
+    if tuple(out.shape) != tuple(q.shape):
+        fail(f"output shape {tuple(out.shape)} != q shape {tuple(q.shape)}")
+    return out
+
+
+def _pattern(subject: Subject, tq: int, tk: int) -> Tensor | None:
+    att = subject.cls()
+    pattern = call_component(f"pattern({tq}, {tk})", att.pattern, tq, tk)
+    if pattern is None:
+        return None
+    if not isinstance(pattern, Tensor) or pattern.dtype != torch.bool or tuple(pattern.shape) != (tq, tk):
+        shape = tuple(pattern.shape) if isinstance(pattern, Tensor) else type(pattern).__name__
+        fail(f"pattern({tq}, {tk}) must be a bool tensor of shape ({tq}, {tk}) or None, got {shape}")
+    return pattern.cpu()
+
+
+def _where(diff: Tensor) -> str:
+    b, h, i, _ = (int(x) for x in torch.unravel_index(diff.argmax(), diff.shape))
+    return f"batch {b}, head {h}, query {i}"
+
+
+def _needs_exact(subject: Subject) -> str | None:
+    if not getattr(subject.cls, "exact", True):
+        return "approximate attention (exact = False): agreement is reported by benchmarks, not required"
+    return None
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_reference(subject: Subject, ex: Example) -> None:
+    q, k, v, mask = _inputs(ex)
+    out = _attend(subject, q, k, v, causal=ex["causal"], mask=mask)
+    ref = dense_attention(q, k, v, causal=ex["causal"], key_padding_mask=mask, pattern=_pattern(subject, ex["tq"], ex["tk"]))
+    diff = (out.double() - ref).abs().nan_to_num(nan=math.inf)
+    if not torch.allclose(out.double(), ref, atol=ATOL, rtol=RTOL):
+        fail(f"output differs from dense float64 attention under its pattern by {diff.max().item():.3g} at {_where(diff)} (tolerance {ATOL:g} + {RTOL:g}·|ref|)")
+
+
+def check_scale(subject: Subject, ex: Example) -> None:
+    q, k, v, _ = _inputs(ex)
+    d = ex["head_dim"]
+    out = _attend(subject, q, k, v, causal=False, mask=None).double()
+    pattern = _pattern(subject, ex["tq"], ex["tk"])
+    ref = dense_attention(q, k, v, causal=False, key_padding_mask=None, pattern=pattern)
+    if torch.allclose(out, ref, atol=ATOL, rtol=RTOL):
+        return
+    candidates = {"1 (no scaling)": 1.0, "1/d_k": 1.0 / d, "√d_k (multiplied)": math.sqrt(d), "1/√(d_k/2)": 1.0 / math.sqrt(d / 2)}
+    errors = {
+        label: max_abs_diff(out, dense_attention(q, k, v, causal=False, key_padding_mask=None, pattern=pattern, scale=s))
+        for label, s in candidates.items()
+    }
+    best = min(errors, key=errors.__getitem__)
+    error = max_abs_diff(out, ref)
+    if errors[best] < 1e-3:
+        fail(f"scores are scaled by {best}, not 1/√d_k = 1/√{d}: output matches softmax(q·kᵀ·{best.split(' ')[0]})v (off by {error:.3g} from the √d_k version)")
+    fail(f"output differs from softmax(q·kᵀ/√d_k)v with d_k={d} by {error:.3g} (no masks, no causal)")
+
+
+def check_causal(subject: Subject, ex: Example) -> None:
+    q, k, v, mask = _inputs(ex)
+    t = ex["tq"]
+    pivot = ex["pivot"] % max(t - 1, 1)  # positions <= pivot must not see positions > pivot
+    out = _attend(subject, q, k, v, causal=True, mask=mask)
+    k2, v2 = k.clone(), v.clone()
+    k2[:, :, pivot + 1 :] = randn(k2[:, :, pivot + 1 :].shape, ex["seed"], 7, scale=3.0)
+    v2[:, :, pivot + 1 :] = randn(v2[:, :, pivot + 1 :].shape, ex["seed"], 8, scale=3.0)
+    out2 = _attend(subject, q, k2, v2, causal=True, mask=mask)
+    diff = (out[:, :, : pivot + 1] - out2[:, :, : pivot + 1]).abs().double().nan_to_num(nan=math.inf)
+    if diff.numel() and diff.max() > ATOL:
+        per_position = diff.amax(dim=(0, 1, 3))
+        leaked = int((per_position > ATOL).nonzero()[0])
+        fail(f"future token leaked into position {leaked}: with causal=True, changing keys/values at positions {pivot + 1}..{t - 1} changed its output by {per_position[leaked].item():.3g}")
+
+
+def check_padding(subject: Subject, ex: Example) -> None:
+    q, k, v, mask = _inputs(ex)
+    assert mask is not None
+    out = _attend(subject, q, k, v, causal=ex["causal"], mask=mask)
+    padded = ~mask[:, None, :, None]  # (B, 1, Tk, 1)
+    k2 = torch.where(padded, randn(k.shape, ex["seed"], 9, scale=10.0), k)
+    v2 = torch.where(padded, randn(v.shape, ex["seed"], 10, scale=10.0), v)
+    out2 = _attend(subject, q, k2, v2, causal=ex["causal"], mask=mask)
+    diff = (out - out2).abs().double().nan_to_num(nan=math.inf)
+    if diff.numel() and diff.max() > ATOL:
+        b, h, i, _ = (int(x) for x in torch.unravel_index(diff.argmax(), diff.shape))
+        pads = [j for j, real in enumerate(mask[b].tolist()) if not real]
+        fail(f"padding keys {pads} of batch {b} changed the output at query {i}, head {h} by {diff.max().item():.3g}: key_padding_mask (True = real) is not honoured")
+
+
+def check_gqa(subject: Subject, ex: Example) -> None:
+    q, k, v, mask = _inputs(ex)
+    h, hkv = ex["heads"], ex["kv_heads"]
+    group = h // hkv
+    out = _attend(subject, q, k, v, causal=ex["causal"], mask=mask)
+    full = _attend(subject, q, k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1), causal=ex["causal"], mask=mask)
+    diff = (out - full).abs().double().nan_to_num(nan=math.inf)
+    if diff.max() > ATOL:
+        head = int(diff.amax(dim=(0, 2, 3)).argmax())
+        fail(f"with H={h} query heads sharing Hkv={hkv} key/value heads, query head {head} must read key/value head {head // group} (heads grouped as repeat_interleave); output differs from the repeated-heads call by {diff.max().item():.3g}")
+
+
+def check_no_nan(subject: Subject, ex: Example) -> None:
+    q, k, v, mask = _inputs(ex)
+    out = _attend(subject, q, k, v, causal=ex["causal"], mask=mask)
+    row = out[-1]  # the last batch row has every key padded
+    bad = int((~torch.isfinite(out)).sum())
+    if bad:
+        fail(f"batch {ex['batch'] - 1} has every key padded: output has {bad} NaN/inf values (expected zeros)")
+    if row.abs().max() > ATOL:
+        fail(f"batch {ex['batch'] - 1} has every key padded: output should be zeros, got max |out| {row.abs().max().item():.3g}")
+
+
+def _with_pivot(strategy: Any) -> Any:
+    from hypothesis import strategies as st
+
+    return st.tuples(strategy, st.integers(0, 1000)).map(lambda pair: {**pair[0], "pivot": pair[1]})
+
+
+
+for _prop in (
+    Property(
+        "attention.reference-agreement",
+        "attention",
+        "output equals dense float64 softmax(q·kᵀ/√d)·v under the component's pattern, causal and padding masks",
+        lambda s: strategies.attention_inputs(),
+        check_reference,
+        applies=_needs_exact,
+    ),
+    Property(
+        "attention.scale",
+        "attention",
+        "scores are divided by √d_k (not 1, not d_k) before the softmax",
+        lambda s: strategies.attention_inputs(causal=False, padding=False, head_dims=(16, 64)),
+        check_scale,
+        applies=_needs_exact,
+    ),
+    Property(
+        "attention.causal-no-leak",
+        "attention",
+        "with causal=True, changing future keys and values does not change earlier outputs",
+        lambda s: _with_pivot(strategies.attention_inputs(causal=True)),
+        check_causal,
+    ),
+    Property(
+        "attention.padding-ignored",
+        "attention",
+        "keys and values at padded positions (mask False) have no effect on any output",
+        lambda s: strategies.attention_inputs(padding=True),
+        check_padding,
+    ),
+    Property(
+        "attention.gqa-shapes",
+        "attention",
+        "with Hkv < H key/value heads, output is (B, H, Tq, D) and equals the call with k, v repeated per group",
+        lambda s: strategies.attention_inputs(min_group=2),
+        check_gqa,
+    ),
+    Property(
+        "attention.no-nan-padded-rows",
+        "attention",
+        "a batch row whose keys are all padded gives zeros, never NaN",
+        lambda s: strategies.attention_inputs(fully_padded_row=True),
+        check_no_nan,
+    ),
+):
+    register_property(_prop)

@@ -1,0 +1,215 @@
+"""Properties of norms: agreement with the reference, train/eval behaviour, mask handling.
+
+The reference is the registered `reference` component when it is loaded (torch-batchnorm, ...),
+else a closed form chosen by name (batchnorm, layernorm, rmsnorm). Both are built fresh, so
+they start from the same affine parameters (weight 1, bias 0) and running statistics (0, 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from suite.testing import strategies
+from suite.testing.properties._base import Example, Property, PropertySkip, Subject, fail, register_property
+from suite.testing.properties._tensors import call_component, mask_tensor, max_abs_diff, randn
+
+__all__: list[str] = []
+
+ATOL, RTOL = 1e-3, 1e-3  # float32; eps conventions (1e-5 vs 1e-6) stay inside this
+EPS, MOMENTUM = 1e-5, 0.1  # PyTorch's defaults, which the closed forms follow
+
+
+class _ClosedForm(nn.Module):
+    """A norm written from its formula, used when no reference component is registered."""
+
+    def __init__(self, kind: str, features: int) -> None:
+        super().__init__()
+        self.kind = kind
+        self.register_buffer("running_mean", torch.zeros(features, dtype=torch.float64))
+        self.register_buffer("running_var", torch.ones(features, dtype=torch.float64))
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        x = x.double()
+        if self.kind == "layernorm":
+            return (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + EPS)
+        if self.kind == "rmsnorm":
+            return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + EPS)
+        flat = x.reshape(-1, x.shape[-1])  # (B*T, C)
+        if self.training:
+            mean, var = flat.mean(0), flat.var(0, unbiased=False)
+            n = flat.shape[0]
+            self.running_mean.mul_(1 - MOMENTUM).add_(MOMENTUM * mean)
+            self.running_var.mul_(1 - MOMENTUM).add_(MOMENTUM * var * n / max(n - 1, 1))
+        else:
+            mean, var = self.running_mean, self.running_var
+        return (x - mean) / torch.sqrt(var + EPS)
+
+
+_CLOSED_FORM_NAMES = {
+    "batchnorm": "batchnorm",
+    "torch-batchnorm": "batchnorm",
+    "masked-batchnorm": "batchnorm",
+    "layernorm": "layernorm",
+    "torch-layernorm": "layernorm",
+    "rmsnorm": "rmsnorm",
+    "torch-rmsnorm": "rmsnorm",
+}
+
+
+def _reference_builder(subject: Subject) -> tuple[str, Callable[[int], nn.Module]] | None:
+    if subject.reference is not None:
+        ref = subject.reference
+        return ref.name, lambda c: ref().build(c)
+    for name in (subject.cls.reference, subject.cls.name):
+        if name in _CLOSED_FORM_NAMES:
+            form = _CLOSED_FORM_NAMES[name]
+            return f"the {form} formula", lambda c: _ClosedForm(form, c)
+    return None
+
+
+def _needs_reference(subject: Subject) -> str | None:
+    if _reference_builder(subject) is None:
+        return f"no reference in reach ({subject.reference_note}) and no closed form for {subject.cls.name!r}"
+    return None
+
+
+def _x(ex: Example, offset: int = 0) -> Tensor:
+    x = randn((ex["batch"], ex["length"], ex["features"]), ex["seed"], offset, scale=ex["scale"])
+    return x + ex["offset"]  # (B, T, C)
+
+
+def _build(subject: Subject, features: int) -> nn.Module:
+    mod = call_component(f"{subject.cls.__name__}().build({features})", lambda: subject.cls().build(features))
+    if not isinstance(mod, nn.Module):
+        fail(f"build({features}) returned {type(mod).__name__}, not an nn.Module")
+    return mod
+
+
+def _run(mod: nn.Module, x: Tensor, mask: Tensor | None = None) -> Tensor:
+    with torch.no_grad():
+        out = call_component(f"mod(x {tuple(x.shape)}{', mask' if mask is not None else ''})", mod, x, mask=mask) if mask is not None else call_component(f"mod(x {tuple(x.shape)})", mod, x)
+    if not isinstance(out, Tensor) or out.shape != x.shape:
+        fail(f"mod(x) must return a tensor shaped like x {tuple(x.shape)}, got {getattr(out, 'shape', type(out).__name__)}")
+    return out
+
+
+def _close(a: Tensor, b: Tensor) -> bool:
+    return bool(torch.allclose(a.double(), b.double(), atol=ATOL, rtol=RTOL))
+
+
+def _batch_dependent(mod: nn.Module, ex: Example) -> bool:
+    """Whether sample 0's output depends on the other samples in train mode (batch statistics)."""
+    if ex["batch"] < 2:
+        return False
+    x = _x(ex)
+    x2 = x.clone()
+    x2[1:] = x2[1:] * 3.0 + 2.0
+    mod.train()
+    return not _close(_run(mod, x)[0], _run(mod, x2)[0])
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_reference(subject: Subject, ex: Example) -> None:
+    label, build_ref = _reference_builder(subject)  # type: ignore[misc]
+    x = _x(ex)
+    mod, ref = _build(subject, ex["features"]), build_ref(ex["features"])
+    mod.train(), ref.train()
+    out, expected = _run(mod, x), _run(ref, x)
+    if not _close(out, expected):
+        fail(f"train-mode output differs from {label} by {max_abs_diff(out, expected):.3g} on x {tuple(x.shape)} (scale {ex['scale']}, offset {ex['offset']})")
+
+
+def check_train_eval(subject: Subject, ex: Example) -> None:
+    label, build_ref = _reference_builder(subject)  # type: ignore[misc]
+    c = ex["features"]
+    if not _batch_dependent(_build(subject, c), ex):
+        mod = _build(subject, c)
+        x = _x(ex)
+        mod.train()
+        train_out = _run(mod, x)
+        mod.eval()
+        eval_out = _run(mod, x)
+        if not _close(train_out, eval_out):
+            fail(f"a per-token norm must behave the same in train and eval; outputs differ by {max_abs_diff(train_out, eval_out):.3g}")
+        return
+    mod, ref = _build(subject, c), build_ref(c)
+    for step in range(ex["train_steps"]):
+        batch = _x(ex, 100 + step)
+        mod.train(), ref.train()
+        _run(mod, batch), _run(ref, batch)
+    mod.eval(), ref.eval()
+    probe = _x(ex, 50)
+    out, expected = _run(mod, probe), _run(ref, probe)
+    changed = probe.clone()
+    changed[1:] = changed[1:] * 3.0 + 2.0
+    if not _close(out[0], _run(mod, changed)[0]):
+        fail("in eval mode, sample 0's output changed when the other samples changed: eval must use the running statistics, not the batch's")
+    if not _close(out, expected):
+        fail(f"after {ex['train_steps']} training batch(es), eval output differs from {label} by {max_abs_diff(out, expected):.3g}: running statistics must follow momentum {MOMENTUM} with the unbiased batch variance")
+
+
+def check_mask(subject: Subject, ex: Example) -> None:
+    label, build_ref = _reference_builder(subject)  # type: ignore[misc]
+    mask = mask_tensor(ex["mask"])
+    assert mask is not None
+    real = mask[..., None]  # (B, T, 1)
+    x = _x(ex)
+    x2 = torch.where(real, x, randn(x.shape, ex["seed"], 11, scale=50.0) + 20.0)
+    mod = _build(subject, ex["features"])
+    mod.train()
+    out, out2 = _run(mod, x, mask), _run(mod, x2, mask)
+    if not _close(out[mask], out2[mask]):
+        if _close(_run(_build(subject, ex["features"]), x, mask), _run(_build(subject, ex["features"]), x)):
+            raise PropertySkip("ignores the mask (allowed by the contract: padding then enters its statistics)")
+        fail(f"values at padded positions changed the outputs at real tokens by {max_abs_diff(out[mask], out2[mask]):.3g}: statistics must use real tokens only")
+    ref = build_ref(ex["features"])
+    ref.train()
+    tokens = x[mask][None]  # (1, N_real, C): the real tokens alone
+    expected = _run(ref, tokens)[0]
+    if not _close(out[mask], expected):
+        fail(f"outputs at real tokens differ by {max_abs_diff(out[mask], expected):.3g} from {label} applied to the real tokens alone")
+    probe = _x(ex, 60)
+    clean, dirty = _build(subject, ex["features"]), _build(subject, ex["features"])
+    clean.train(), dirty.train()
+    _run(clean, x, mask), _run(dirty, x2, mask)
+    clean.eval(), dirty.eval()
+    a, b = _run(clean, probe), _run(dirty, probe)
+    if not _close(a, b):
+        fail(f"padding values in a training batch changed the running statistics (eval outputs differ by {max_abs_diff(a, b):.3g})")
+    if not math.isfinite(float(out[mask].abs().max())):
+        fail("outputs at real tokens are not finite")
+
+
+for _prop in (
+    Property(
+        "norm.reference-agreement",
+        "norm",
+        "train-mode output equals the reference (or the closed form) on x of any scale and offset",
+        lambda s: strategies.norm_inputs(),
+        check_reference,
+        applies=_needs_reference,
+    ),
+    Property(
+        "norm.train-eval",
+        "norm",
+        "batch-statistics norms use running statistics in eval, as the reference; per-token norms act the same in both",
+        lambda s: strategies.norm_inputs(min_batch=2, train_steps=True),
+        check_train_eval,
+        applies=_needs_reference,
+    ),
+    Property(
+        "norm.mask-handling",
+        "norm",
+        "a norm that takes the mask computes its statistics over real tokens only (padding has no effect)",
+        lambda s: strategies.norm_inputs(padding=True),
+        check_mask,
+        applies=_needs_reference,
+    ),
+):
+    register_property(_prop)

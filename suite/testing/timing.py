@@ -1,0 +1,120 @@
+"""The kit's quick timing: one small fixed workload per kind, the component beside its reference.
+
+This is a sanity check ("is my attention 40× slower than SDPA?"), not a benchmark: one size,
+a few repeats, the CPU. `nlpsuite run` measures properly over grids and devices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from suite.components import Component
+from suite.testing.properties._base import Subject
+from suite.timing import time_function
+
+__all__ = ["TimingComparison", "compare_timing"]
+
+
+@dataclass
+class TimingComparison:
+    """Median milliseconds of the component and its reference on one workload, and the ratio."""
+
+    workload: str
+    component_ms: float | None
+    reference: str | None = None
+    reference_ms: float | None = None
+    note: str = ""  # why a number is missing
+
+    @property
+    def ratio(self) -> float | None:
+        if self.component_ms is None or not self.reference_ms:
+            return None
+        return self.component_ms / self.reference_ms
+
+
+def _attention(cls: type[Component]) -> Callable[[], Any]:
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 128, 32, generator=g) for _ in range(3))  # (B, H, T, D)
+    att = cls()
+    return lambda: att(q, k, v, causal=True)
+
+
+def _norm(cls: type[Component]) -> Callable[[], Any]:
+    x = torch.randn(16, 64, 128, generator=torch.Generator().manual_seed(0))  # (B, T, C)
+    mod = cls().build(128)
+    return lambda: mod(x)
+
+
+def _loss(cls: type[Component]) -> Callable[[], Any]:
+    g = torch.Generator().manual_seed(0)
+    task = getattr(cls, "task", "classification")
+    if task == "classification":
+        inputs = (torch.randn(2048, 100, generator=g), torch.randint(0, 100, (2048,), generator=g))
+    elif task == "contrastive":
+        inputs = (torch.randn(256, 128, generator=g), torch.randn(256, 128, generator=g))
+    else:
+        inputs = (torch.randn(8192, generator=g), torch.randn(8192, generator=g))
+    loss = cls()
+
+    def step() -> None:
+        leaves = [t.clone().requires_grad_(t.is_floating_point()) for t in inputs]
+        loss(*leaves).backward()
+
+    return step
+
+
+def _moe(cls: type[Component]) -> Callable[[], Any]:
+    torch.manual_seed(0)
+    mod = cls().build(64, 128, 8, 2)
+    x = torch.randn(4, 64, 64, generator=torch.Generator().manual_seed(0))  # (B, T, C)
+    return lambda: mod(x)
+
+
+def _tokenizer(cls: type[Component]) -> Callable[[], Any]:
+    from suite.testing.strategies import SCRIPTS
+
+    corpus = [text for text in SCRIPTS.values() for _ in range(10)]
+    tok = cls()
+    tok.train(corpus, 400)
+    text = " ".join(corpus)
+    return lambda: tok.encode(text)
+
+
+_WORKLOADS: dict[str, tuple[str, Callable[[type[Component]], Callable[[], Any]]]] = {
+    "attention": ("q, k, v (2, 4, 128, 32), causal", _attention),
+    "norm": ("x (16, 64, 128), train mode", _norm),
+    "loss": ("forward + backward, N = 2048 (classification) / 256 / 8192", _loss),
+    "moe": ("x (4, 64, 64), 8 experts, top-2", _moe),
+    "tokenizer": ("encode 70 multi-script sentences", _tokenizer),
+}
+
+
+def _median_ms(cls: type[Component]) -> tuple[float | None, str]:
+    _, make = _WORKLOADS[cls.kind]
+    try:
+        with torch.no_grad() if cls.kind != "loss" else torch.enable_grad():
+            fn = make(cls)
+            return time_function(fn, warmup=1, repeats=5, budget_s=0.5).median_ms, ""
+    except NotImplementedError:
+        return None, "not implemented yet"
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def compare_timing(subject: Subject) -> TimingComparison:
+    """Time the component and, when registered, its reference on the kind's fixed workload."""
+    workload, _ = _WORKLOADS[subject.cls.kind]
+    component_ms, note = _median_ms(subject.cls)
+    result = TimingComparison(workload, component_ms, note=note and f"component: {note}")
+    if subject.reference is None:
+        result.note = result.note or subject.reference_note
+        return result
+    result.reference = subject.reference.name
+    result.reference_ms, ref_note = _median_ms(subject.reference)
+    if ref_note:
+        result.note = (result.note + "; " if result.note else "") + f"reference: {ref_note}"
+    return result
