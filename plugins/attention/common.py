@@ -52,14 +52,14 @@ def combine_masks(
     key_padding_mask: Tensor | None,
     device: torch.device,
 ) -> Tensor | None:
-    """The bool mask broadcastable to `(B, 1, Tq, Tk)`, or `None` when every pair is allowed.
+    """A 4-D bool mask `(B|1, 1, Tq|1, Tk)`, or `None` when every pair is allowed.
 
     `allowed` is a component's `(Tq, Tk)` pattern (`None` = all pairs). For checks and for the
     dense components only: it is quadratic in memory by construction.
     """
-    mask = None if allowed is None else allowed.to(device)
+    mask = None if allowed is None else allowed.to(device)[None, None]  # (1, 1, Tq, Tk)
     if causal:
-        tril = torch.ones(tq, tk, dtype=torch.bool, device=device).tril()
+        tril = torch.ones(tq, tk, dtype=torch.bool, device=device).tril()[None, None]
         mask = tril if mask is None else mask & tril
     if key_padding_mask is not None:
         pad = key_padding_mask[:, None, None, :]  # (B, 1, 1, Tk)

@@ -64,7 +64,7 @@ class NaiveAttention(suite.Attention):
         scores = scores.view(b, hkv, h // hkv, tq, tk)  # (B, Hkv, G, Tq, Tk)
         mask = combine_masks(None, tq, tk, causal=causal, key_padding_mask=key_padding_mask, device=q.device)
         if mask is not None:
-            mask = mask.unsqueeze(1)  # (B|1, 1, 1, Tq|1, Tk): broadcast over Hkv and G
+            mask = mask.unsqueeze(2)  # (B|1, 1, 1, Tq|1, Tk): broadcast over Hkv and G
         probs = masked_softmax(_upcast(scores), mask).to(v.dtype)  # softmax in fp32 at least
         out = probs.view(b, hkv, -1, tk) @ v  # (B, Hkv, G*Tq, D)
         return ungroup_queries(out, h)

@@ -75,9 +75,10 @@ class BPE(Tokenizer):
         counts = count_pieces(texts, word_pieces)
         if not counts:
             raise empty_corpus_error(self.name)
-        inner = sorted({c for word in counts for c in word[:-1]})
+        # As HuggingFace: every character of the corpus, then each word-final one + "</w>".
+        chars = sorted({c for word in counts for c in word})
         final = sorted({word[-1] + self.suffix for word in counts})
-        alphabet = [self.unk_token, *inner, *final]
+        alphabet = [self.unk_token, *chars, *final]
         check_vocab_size(vocab_size, len(alphabet), "[UNK], characters and characters + </w>")
         ids = {token: i for i, token in enumerate(alphabet)}
         words = [[ids[c] for c in word[:-1]] + [ids[word[-1] + self.suffix]] for word in counts]

@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import decoders, models, pre_tokenizers, trainers
 
-from plugins.tokenizers import progress as _progress
 from plugins.tokenizers.base import check_ids, check_vocab_size, empty_corpus_error
+from plugins.tokenizers.progress import is_quiet
 from suite import Tokenizer
 from suite.errors import ComponentInputError
 
@@ -53,7 +53,7 @@ class _HFTokenizer(Tokenizer):
             raise empty_corpus_error(self.name)
         show = bool(self.progress) if self.progress is not None else sys.stderr.isatty()
         tok = self._pipeline()
-        tok.train_from_iterator(texts, self._trainer(vocab_size, show and not _progress._quiet_depth))
+        tok.train_from_iterator(texts, self._trainer(vocab_size, show and not is_quiet()))
         if tok.get_vocab_size() > vocab_size:
             raise ComponentInputError(
                 f"vocab_size {vocab_size} is smaller than the base alphabet of "

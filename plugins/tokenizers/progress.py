@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from types import TracebackType
 
-__all__ = ["TrainingProgress", "quiet_training"]
+__all__ = ["TrainingProgress", "is_quiet", "quiet_training"]
 
 _quiet_depth = 0
 
@@ -28,6 +28,11 @@ def quiet_training() -> Iterator[None]:
         yield
     finally:
         _quiet_depth -= 1
+
+
+def is_quiet() -> bool:
+    """True inside `quiet_training()`."""
+    return _quiet_depth > 0
 
 
 class TrainingProgress:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from collections import Counter
 from typing import Any
 
@@ -71,7 +72,9 @@ def sweep_parameter(table: Table) -> str | None:
 
 def _png(figure: Any) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
+    with warnings.catch_warnings():  # log axes over 1e-300..1e300 overflow harmlessly in numpy
+        warnings.simplefilter("ignore", RuntimeWarning)
+        figure.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
 
 

@@ -12,8 +12,10 @@ __all__ = ["REPORT_FILES", "write_reports"]
 REPORT_FILES = ("results.csv", "report.md", "report.html")
 
 
-def write_reports(document: dict[str, Any], out_dir: str | Path) -> list[Path]:
+def write_reports(document: dict[str, Any], out_dir: str | Path, *, plots: bool = True) -> list[Path]:
     """Write `results.csv`, `report.md` and `report.html` into `out_dir`; return their paths.
+
+    `plots=False` leaves the plots out of the HTML page (matplotlib costs ~0.3 s per plot).
 
     Each file is complete or absent (temporary file, then rename), so a run killed while
     reporting never leaves half a report; `nlpsuite report results.json` writes them again.
@@ -23,10 +25,10 @@ def write_reports(document: dict[str, Any], out_dir: str | Path) -> list[Path]:
     from suite.reporting.markdown import render_markdown
 
     out_dir = Path(out_dir)
-    renderers = (results_csv, render_markdown, render_html)
+    texts = (results_csv(document), render_markdown(document), render_html(document, plots=plots))
     written = []
-    for name, render in zip(REPORT_FILES, renderers):
+    for name, text in zip(REPORT_FILES, texts):
         path = out_dir / name
-        atomic_write_text(path, render(document))
+        atomic_write_text(path, text)
         written.append(path)
     return written
