@@ -298,6 +298,7 @@ def validate_component_class(cls: object) -> str | None:
     reference = getattr(cls, "reference", None)
     if reference is not None and not isinstance(reference, str):
         return f"{kind} {name!r}: `reference` must be a component name or None, got {reference!r}"
-    if kind == "loss" and getattr(cls, "task", None) not in LOSS_TASKS:
-        return f"loss {name!r}: `task` must be one of {', '.join(LOSS_TASKS)}, got {cls.task!r}"
+    task = getattr(cls, "task", None)
+    if kind == "loss" and task not in LOSS_TASKS:
+        return f"loss {name!r}: `task` must be one of {', '.join(LOSS_TASKS)}, got {task!r}"
     return None

@@ -12,6 +12,7 @@ Environment variables:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -83,7 +84,7 @@ class PluginHost:
             record = PluginRecord(module_name, "built-in", __version__)
             if self._skip(record, allowed, blocked):
                 continue
-            self._load_one(record, lambda name=module_name: importlib.import_module(name))
+            self._load_one(record, functools.partial(importlib.import_module, module_name))
         if self._entry_points:
             for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT_NAME):
                 dist = getattr(ep, "dist", None)
@@ -155,8 +156,8 @@ class PluginHost:
         if problem is not None:
             return problem
         self.registry.commit(staged_components, staged_benchmarks, owner=record.name)
-        record.components = [f"{cls.kind}:{cls.name}" for cls in staged_components]
-        record.benchmarks = [f"{cls.kind}:{cls.name}" for cls in staged_benchmarks]
+        record.components = [f"{cls.kind}:{cls.name}" for cls in staged_components]  # type: ignore[attr-defined]
+        record.benchmarks = [f"{cls.kind}:{cls.name}" for cls in staged_benchmarks]  # type: ignore[attr-defined]
         return None
 
     @staticmethod

@@ -147,12 +147,12 @@ def measure_peak_memory(fn: Callable[[], Any], *, device: torch.device | str = "
     if not _reset_peak_rss():
         fn()
         return None
-    before = _read_status_kib("VmRSS")
+    rss_before = _read_status_kib("VmRSS")
     fn()
-    peak = _read_status_kib("VmHWM")
-    if before is None or peak is None:
+    rss_peak = _read_status_kib("VmHWM")
+    if rss_before is None or rss_peak is None:
         return None
-    return max(peak - before, 0) * 1024
+    return max(rss_peak - rss_before, 0) * 1024
 
 
 def _reset_peak_rss() -> bool:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from suite.components import Component
 
 HELP = "concept cards: the interview points, and the suite's own evidence for them"
 DESCRIPTION = """\
@@ -35,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def resolve_topic(topic: str, registry: Any) -> list[type]:
+def resolve_topic(topic: str, registry: Any) -> list[type[Component]]:
     """The component classes a topic names; a `UsageError` listing the topics when none."""
     from suite.components import KINDS
     from suite.errors import UsageError
@@ -69,7 +72,7 @@ def newest_results(explicit: Path | None) -> dict[str, Any] | None:
     return None
 
 
-def evidence_rows(document: dict[str, Any], component: type) -> list[dict[str, Any]]:
+def evidence_rows(document: dict[str, Any], component: type[Component]) -> list[dict[str, Any]]:
     """The ok rows of `component` and of its reference, so the two can be read side by side."""
     names = {component.name, component.reference} - {None}
     return [
