@@ -8,6 +8,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# Imported eagerly on purpose: the function `components()` below must be defined after the
+# submodule `suite.components` is loaded, or the import system would replace it with the module.
 from suite.benchmark import Benchmark, Measurement, RunContext
 from suite.components import KINDS, Attention, Component, Loss, MoE, MoEOutput, Norm, Tokenizer
 from suite.hookspecs import hookimpl

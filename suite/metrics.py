@@ -27,6 +27,7 @@ __all__ = [
     "alignment",
     "best_f1_threshold",
     "binary_report",
+    "brier_score",
     "classification_report",
     "confusion_matrix",
     "is_finite_number",
@@ -206,6 +207,13 @@ def best_f1_threshold(
         return float(s.min())
     f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
     return float(thresholds[int(np.argmax(f1))])
+
+
+def brier_score(target: torch.Tensor | np.ndarray, probability: torch.Tensor | np.ndarray) -> float:
+    """Mean squared error of the predicted probability of class 1: calibration and sharpness in one."""
+    y = _numpy(target).astype(int).reshape(-1)
+    p = _numpy(probability).astype(np.float64).reshape(-1)
+    return float(skm.brier_score_loss(y, p, pos_label=1))
 
 
 # --------------------------------------------------------------------------- retrieval

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 import suite
-from plugins.attention.common import attended_pairs_dense, dense_attention, masked_softmax
+from plugins.attention.common import attended_pairs_dense, dense_attention
 
 __all__ = ["BACKENDS", "BlockSparseAttention", "GatherLayout", "gather_attention"]
 
@@ -172,18 +172,22 @@ def gather_attention(q: Tensor, k: Tensor, v: Tensor, layout: GatherLayout, key_
     nq, width = layout.key_index.shape
     if nq * b != tq:
         q = torch.nn.functional.pad(q, (0, 0, 0, nq * b - tq))
+    q = q * (1.0 / math.sqrt(d))  # scale the T·D queries, not the T·K scores
     qg = q.view(bsz, hkv, g, nq, b, d).transpose(2, 3).reshape(bsz, hkv, nq, g * b, d)
     kg = k[:, :, layout.key_index]  # (B, Hkv, nQ, K, D)
     vg = v[:, :, layout.key_index]
-    scores = (qg @ kg.transpose(-1, -2)) / math.sqrt(d)  # (B, Hkv, nQ, G*b, K)
-    scores = scores.view(bsz, hkv, nq, g, b, width)
+    scores = (qg @ kg.transpose(-1, -2)).view(bsz, hkv, nq, g, b, width)  # (B, Hkv, nQ, G, b, K)
     mask = layout.mask[None, None, :, None]  # (1, 1, nQ, 1, b, K)
     if key_padding_mask is not None:
         real = key_padding_mask[:, layout.key_index]  # (B, nQ, K)
         mask = mask & real[:, None, :, None, None, :]
-    probs = masked_softmax(scores.to(_softmax_dtype(scores)), mask).to(v.dtype)
+    has_key = mask.any(dim=-1, keepdim=True)  # (B|1, 1, nQ, 1, b, 1)
+    scores = scores.to(_softmax_dtype(scores))
+    # masked pairs get exp(min - max) = 0 exactly; an empty row is uniform here, zeroed below
+    probs = scores.masked_fill_(~mask, torch.finfo(scores.dtype).min).softmax(dim=-1).to(v.dtype)
     out = probs.view(bsz, hkv, nq, g * b, width) @ vg  # (B, Hkv, nQ, G*b, D)
-    out = out.view(bsz, hkv, nq, g, b, d).transpose(2, 3).reshape(bsz, h, nq * b, d)
+    out = out.view(bsz, hkv, nq, g, b, d) * has_key.to(out.dtype)
+    out = out.transpose(2, 3).reshape(bsz, h, nq * b, d)
     return out[:, :, :tq]
 
 

@@ -36,10 +36,10 @@ __all__ = [
     "DispatchPlan",
     "candidate_strategies",
     "choose_strategy",
-    "combine",
+    "dispatch_and_combine",
     "expert_capacity",
+    "padded_length",
     "plan_dispatch",
-    "run_experts",
 ]
 
 STRATEGIES: tuple[str, ...] = ("slices", "padded-bmm", "grouped-mm")
@@ -101,57 +101,67 @@ def plan_dispatch(expert_index: Tensor, expert_weight: Tensor, n_experts: int, c
     )
 
 
-def run_experts(
+def dispatch_and_combine(
     strategy: str,
-    xs: Tensor,
+    x: Tensor,
     plan: DispatchPlan,
     w_in: Tensor,
     w_out: Tensor,
     activation: Activation,
 ) -> Tensor:
-    """Expert FFNs on the expert-sorted tokens `xs` `(M, C)` -> `(M, C)`.
+    """Run the kept assignments of `plan` through their experts and sum them back per token.
 
-    `w_in` `(E, C, H)`, `w_out` `(E, H, C)`; expert e maps `x -> activation(x @ w_in[e]) @ w_out[e]`.
+    `x` `(N, C)`, `w_in` `(E, C, H)`, `w_out` `(E, H, C)`; expert e maps
+    `x -> activation(x @ w_in[e]) @ w_out[e]`. Returns `(N, C)`: `Σ_kept weight · expert(x)`.
     """
-    if strategy == "slices":
-        return _run_slices(xs, plan, w_in, w_out, activation)
     if strategy == "padded-bmm":
-        return _run_padded_bmm(xs, plan, w_in, w_out, activation)
-    if strategy == "grouped-mm":
+        return _padded_bmm(x, plan, w_in, w_out, activation)
+    xs = x.index_select(0, plan.token_index)  # (M, C) gathered, sorted by expert
+    if strategy == "slices":
+        ys = _slices(xs, plan, w_in, w_out, activation)
+    elif strategy == "grouped-mm":
         offsets = torch.cumsum(plan.counts, 0).to(torch.int32)  # (E,) end of each slice
         hidden = activation(torch._grouped_mm(xs, w_in, offs=offsets))  # (M, H)
-        return torch._grouped_mm(hidden, w_out, offs=offsets)  # (M, C)
-    raise ComponentInputError(f"unknown dispatch strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+        ys = torch._grouped_mm(hidden, w_out, offs=offsets)  # (M, C)
+    else:
+        raise ComponentInputError(f"unknown dispatch strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+    weighted = ys * plan.weight.to(ys.dtype).unsqueeze(-1)  # (M, C)
+    return x.new_zeros(x.shape).index_add_(0, plan.token_index, weighted)
 
 
-def _run_slices(xs: Tensor, plan: DispatchPlan, w_in: Tensor, w_out: Tensor, activation: Activation) -> Tensor:
+def _slices(xs: Tensor, plan: DispatchPlan, w_in: Tensor, w_out: Tensor, activation: Activation) -> Tensor:
     outputs = []
+    # unbind once: indexing w_in[e] per expert would make autograd build E full-size (E, C, H)
+    # gradients and add them up, O(E²·C·H) work in the backward pass
+    experts = zip(w_in.unbind(0), w_out.unbind(0), plan.counts.tolist())  # one host sync
     start = 0
-    for e, count in enumerate(plan.counts.tolist()):  # one host sync, then E matmul pairs
+    for expert_in, expert_out, count in experts:
         if count:
             chunk = xs[start : start + count]  # (n_e, C), a view: no copy
-            outputs.append(activation(chunk @ w_in[e]) @ w_out[e])
+            outputs.append(activation(chunk @ expert_in) @ expert_out)
             start += count
     if not outputs:
         return xs.new_zeros(0, w_out.shape[-1])
     return torch.cat(outputs) if len(outputs) > 1 else outputs[0]
 
 
-def _run_padded_bmm(xs: Tensor, plan: DispatchPlan, w_in: Tensor, w_out: Tensor, activation: Activation) -> Tensor:
-    n_experts = w_in.shape[0]
-    length = plan.capacity if plan.capacity is not None else int(plan.counts.max().item())
+def padded_length(plan: DispatchPlan) -> int:
+    """Rows per expert in the padded layout: the capacity, or else the largest slice."""
+    return plan.capacity if plan.capacity is not None else max(int(plan.counts.max().item()), 1)
+
+
+def _padded_bmm(x: Tensor, plan: DispatchPlan, w_in: Tensor, w_out: Tensor, activation: Activation) -> Tensor:
+    n_experts, length = w_in.shape[0], padded_length(plan)
     starts = torch.cumsum(plan.counts, 0) - plan.counts  # (E,)
-    slot = torch.arange(xs.shape[0], device=xs.device) - starts[plan.expert_index]  # (M,)
-    padded = xs.new_zeros(n_experts, max(length, 1), xs.shape[-1])  # (E, L, C)
-    padded = padded.index_put((plan.expert_index, slot), xs)
-    out = torch.bmm(activation(torch.bmm(padded, w_in)), w_out)  # (E, L, C)
-    return out[plan.expert_index, slot]  # (M, C)
-
-
-def combine(ys: Tensor, plan: DispatchPlan, n_tokens: int) -> Tensor:
-    """Weighted scatter-add of the expert outputs `ys` `(M, C)` back to `(N, C)`."""
-    weighted = ys * plan.weight.to(ys.dtype).unsqueeze(-1)  # (M, C)
-    return ys.new_zeros(n_tokens, ys.shape[-1]).index_add_(0, plan.token_index, weighted)
+    slot = torch.arange(plan.token_index.numel(), device=x.device) - starts[plan.expert_index]  # (M,)
+    row = plan.expert_index * length + slot  # (M,) row in the (E·L) padded layout
+    # padding rows read token 0 and get weight 0: no zero buffer, no second scatter
+    source = plan.token_index.new_zeros(n_experts * length).index_put((row,), plan.token_index)  # (E·L,)
+    weight = plan.weight.new_zeros(n_experts * length).index_put((row,), plan.weight)  # (E·L,)
+    padded = x.index_select(0, source).view(n_experts, length, -1)  # (E, L, C)
+    ys = torch.bmm(activation(torch.bmm(padded, w_in)), w_out).view(n_experts * length, -1)  # (E·L, C)
+    weighted = ys * weight.to(ys.dtype).unsqueeze(-1)
+    return x.new_zeros(x.shape).index_add_(0, source, weighted)
 
 
 def candidate_strategies(device: torch.device, dtype: torch.dtype, d_model: int, d_hidden: int) -> list[str]:

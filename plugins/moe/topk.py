@@ -15,10 +15,9 @@ from plugins.moe.dispatch import (
     DispatchPlan,
     candidate_strategies,
     choose_strategy,
-    combine,
+    dispatch_and_combine,
     expert_capacity,
     plan_dispatch,
-    run_experts,
 )
 from plugins.moe.router import Router, load_balancing_loss, router_z_loss
 from suite.components import MoE, MoEOutput
@@ -88,10 +87,8 @@ class TopKMoELayer(nn.Module):
         route = self.router(flat)  # indices, weights (N, k); probs, logits (N, E)
         capacity = expert_capacity(self.capacity_factor, n_tokens, self.top_k, self.n_experts)
         plan = plan_dispatch(route.expert_index, route.expert_weight, self.n_experts, capacity)
-        xs = flat.index_select(0, plan.token_index)  # (M, C) sorted by expert
-        strategy = self._strategy(xs, plan)
-        ys = run_experts(strategy, xs, plan, self.w_in, self.w_out, expert_activation)  # (M, C)
-        out = combine(ys, plan, n_tokens)  # (N, C)
+        strategy = self._strategy(flat, plan)
+        out = dispatch_and_combine(strategy, flat, plan, self.w_in, self.w_out, expert_activation)  # (N, C)
         if self.shared is not None:
             out = out + self.shared(x).output.reshape(-1, channels)
         balance = load_balancing_loss(route.probs, route.expert_index, self.n_experts)
@@ -106,26 +103,26 @@ class TopKMoELayer(nn.Module):
             dropped_fraction=plan.dropped_fraction,
         )
 
-    def _strategy(self, xs: Tensor, plan: DispatchPlan) -> str:
+    def _strategy(self, x: Tensor, plan: DispatchPlan) -> str:
         wanted = self.config.strategy
         if wanted in STRATEGIES:
             return wanted
-        device = xs.device
+        device = x.device
         candidates = candidate_strategies(device, self.w_in.dtype, self.d_model, self.d_hidden)
-        if xs.dtype != self.w_in.dtype:
+        if x.dtype != self.w_in.dtype:
             candidates = [name for name in candidates if name != "grouped-mm"]
         if wanted == "auto" and device.type != "cuda":
             return choose_strategy(device, candidates)
-        key = (str(device), str(xs.dtype), max(xs.shape[0], 1).bit_length())
+        key = (str(device), str(x.dtype), max(x.shape[0], 1).bit_length())
         if key not in self.tuned:
-            self.tuned[key] = choose_strategy(device, candidates, measure=lambda name: self._time(name, xs, plan))
+            self.tuned[key] = choose_strategy(device, candidates, measure=lambda name: self._time(name, x, plan))
         return self.tuned[key]
 
-    def _time(self, strategy: str, xs: Tensor, plan: DispatchPlan) -> float:
+    def _time(self, strategy: str, x: Tensor, plan: DispatchPlan) -> float:
         with torch.no_grad():
             return time_function(
-                lambda: run_experts(strategy, xs, plan, self.w_in, self.w_out, expert_activation),
-                device=xs.device,
+                lambda: dispatch_and_combine(strategy, x, plan, self.w_in, self.w_out, expert_activation),
+                device=x.device,
                 warmup=1,
                 repeats=3,
                 budget_s=0.5,

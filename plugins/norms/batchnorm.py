@@ -74,8 +74,11 @@ class BatchNormModule(nn.Module):
             self._update_running_stats(mean, var, count)
         else:
             mean, var = self.running_mean.to(work), self.running_var.to(work)
-        y = (flat - mean) * torch.rsqrt(var + self.eps)  # (N, C)
-        y = y * self.weight.to(work) + self.bias.to(work)
+        # Fold normalisation and affine into one per-feature map y = x·scale + shift, as ATen's
+        # CPU kernel does: one pass over the (N, C) tokens instead of four.
+        scale = self.weight.to(work) * torch.rsqrt(var + self.eps)  # (C,)
+        shift = self.bias.to(work) - mean * scale  # (C,)
+        y = torch.addcmul(shift, flat, scale)  # (N, C)
         return y.reshape(x.shape).to(x.dtype)
 
     @torch.no_grad()
@@ -102,6 +105,7 @@ class BatchNorm(Norm):
     Forgetting `model.eval()` therefore changes predictions; so does a batch of size 1.
 
     Formula, per feature c, over the N = B·T tokens of the batch:
+
         μ_c = mean(x_c)        σ²_c = mean((x_c - μ_c)²)           (biased, divides by N)
         y   = γ_c · (x - μ_c) / sqrt(σ²_c + eps) + β_c
         running_μ ← (1 - m)·running_μ + m·μ_c
@@ -118,6 +122,9 @@ class BatchNorm(Norm):
       `masked-batchnorm` and the `norm-padding-sensitivity` benchmark).
     - Statistics couple the examples of a batch: an output depends on its batch-mates, and
       small batches give noisy statistics. That is why NLP uses LayerNorm.
+    - At inference BatchNorm is a fixed per-feature affine map, y = x·scale + shift with
+      scale = γ/sqrt(running_σ² + eps) and shift = β - running_μ·scale, which deployment folds
+      into the weights of the preceding linear or convolution layer.
     """
 
     name = "batchnorm"

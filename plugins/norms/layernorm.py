@@ -59,6 +59,7 @@ class LayerNorm(Norm):
     padding, no running statistics.
 
     Formula, per token t, over its C features:
+
         μ_t = mean_c(x_tc)      σ²_t = mean_c((x_tc - μ_t)²)       (biased)
         y_tc = γ_c · (x_tc - μ_t) / sqrt(σ²_t + eps) + β_c
 

@@ -23,6 +23,7 @@ class MaskedBatchNorm(BatchNorm):
     are still noisy, and training and inference still differ (running statistics in eval).
 
     Formula, per feature c, over the set R of real tokens (|R| = n):
+
         μ_c = (1/n) Σ_{t∈R} x_tc       σ²_c = (1/n) Σ_{t∈R} (x_tc - μ_c)²
         y   = γ_c · (x - μ_c) / sqrt(σ²_c + eps) + β_c        (at every position)
         running_σ² is updated with σ²_c · n/(n - 1), n the number of real tokens.

@@ -53,6 +53,7 @@ class RMSNorm(Norm):
     quality is on par. T5, LLaMA, Mistral and most recent LLMs use it (in pre-norm position).
 
     Formula, per token t over its C features:
+
         rms_t = sqrt(mean_c(x_tc²) + eps)
         y_tc = γ_c · x_tc / rms_t
 

@@ -126,6 +126,11 @@ class BPE(Tokenizer):
     def vocab_size(self) -> int:
         return len(self._tokens)
 
+    @property
+    def unk_id(self) -> int:
+        """Id of `[UNK]`, emitted once per character never seen in training."""
+        return 0
+
     def token(self, token_id: int) -> str:
         """The string of one token id (`</w>` marks a word end)."""
         return self._tokens[check_ids([token_id], len(self._tokens))[0]]

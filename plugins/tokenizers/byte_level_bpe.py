@@ -132,6 +132,11 @@ class ByteLevelBPE(Tokenizer):
     def vocab_size(self) -> int:
         return len(self._bytes)
 
+    @property
+    def unk_id(self) -> None:
+        """None: every byte is in the vocabulary, so there is no unknown token."""
+        return None
+
     def token_bytes(self, token_id: int) -> bytes:
         """The bytes of one token id."""
         return self._bytes[check_ids([token_id], len(self._bytes))[0]]

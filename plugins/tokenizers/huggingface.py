@@ -77,6 +77,11 @@ class _HFTokenizer(Tokenizer):
     def vocab_size(self) -> int:
         return 0 if self._tok is None else self._tok.get_vocab_size()
 
+    @property
+    def unk_id(self) -> int | None:
+        """Id of `[UNK]`, or None when the model has no unknown token (byte level)."""
+        return None if self._tok is None else self._tok.token_to_id("[UNK]")
+
     def save(self, path: str | Path) -> None:
         self._trained().save(str(path))
 

@@ -63,8 +63,10 @@ class WordPiece(Tokenizer):
     prefix: ClassVar[str] = "##"
     max_input_chars_per_word: ClassVar[int] = 100
 
-    def __init__(self, *, progress: bool | None = None) -> None:
+    def __init__(self, *, progress: bool | None = None, min_pair_count: int = 20) -> None:
         self.progress = progress  # None: a bar only on a terminal and after a moment
+        self.min_pair_count = min_pair_count  # pairs seen less often wait (see the trainer)
+        self._merges: list[tuple[int, int, int]] = []  # kept for inspection; encode needs none
         self._tokens: list[str] = [self.unk_token]
         self._ids: dict[str, int] = {self.unk_token: 0}
         self._max_piece = 1  # longest token, in characters, without the ## prefix
@@ -85,8 +87,11 @@ class WordPiece(Tokenizer):
         words = [[ids[word[0]], *(ids[prefix + c] for c in word[1:])] for word in counts]
         tokens = list(alphabet)
         with TrainingProgress(vocab_size - len(tokens), "wordpiece merges", enabled=self.progress) as bar:
-            learn_wordpiece_merges(words, list(counts.values()), tokens, vocab_size, progress=bar)
+            merges = learn_wordpiece_merges(
+                words, list(counts.values()), tokens, vocab_size, min_pair_count=self.min_pair_count, progress=bar
+            )
         self._build(tokens)
+        self._merges = merges
 
     def _build(self, tokens: list[str]) -> None:
         self._tokens = tokens
@@ -136,6 +141,11 @@ class WordPiece(Tokenizer):
     @property
     def vocab_size(self) -> int:
         return len(self._tokens)
+
+    @property
+    def unk_id(self) -> int:
+        """Id of `[UNK]`, emitted for a whole word that the vocabulary cannot cover."""
+        return 0
 
     def token(self, token_id: int) -> str:
         """The string of one token id (`##` marks a continuation)."""

@@ -70,5 +70,5 @@ def run(args: argparse.Namespace) -> int:
             f"cannot write the reports into {out_dir}: {exc.strerror or exc}"
         ) from None
     for path in written:
-        console.print(f"wrote {path}", highlight=False, markup=False)
+        console.print(f"wrote {path}", highlight=False, markup=False, soft_wrap=True)
     return 0

@@ -44,7 +44,7 @@ def _e(value: Any) -> str:
 def _table_html(table: Table, plot: bytes | None) -> str:
     anchor = _e(f"{table.kind}-{table.benchmark}")
     parts = [f'<h2 id="{anchor}">{_e(table.kind)} · {_e(table.benchmark)}</h2>']
-    for text in (table.summary, table.ratio_hint):
+    for text in table.notes:
         if text:
             parts.append(f'<p class="muted">{_e(text)}</p>')
     if plot:

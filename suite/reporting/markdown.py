@@ -25,7 +25,7 @@ def escape_markdown(text: Any) -> str:
 
 def _table_markdown(table: Table) -> list[str]:
     lines = [f"## {escape_markdown(table.kind)} · {escape_markdown(table.benchmark)}", ""]
-    for part in (table.summary, table.ratio_hint):
+    for part in table.notes:
         if part:
             lines += [escape_markdown(part), ""]
     columns = table.columns()

@@ -18,7 +18,7 @@ import warnings
 from collections import Counter
 from typing import Any
 
-from suite.reporting.formatting import format_param
+from suite.reporting.formatting import format_number, format_param
 from suite.reporting.tables import TIME_METRIC, Row, Table, cell_value
 
 __all__ = ["plot_metric", "plot_table", "sweep_parameter"]
@@ -33,7 +33,7 @@ SWEEP_PREFERENCE = (
     "batch_size",
 )
 MAX_SERIES = 8  # more lines than this: fix the other parameters at their most common values
-MAX_BARS = 40
+MAX_BARS = 48  # more bars than this: only the first parameter points
 
 
 def _label(text: Any) -> str:
@@ -56,6 +56,16 @@ def _ok_rows(table: Table) -> list[Row]:
     return [row for row in table.rows if row.status == "ok"]
 
 
+def _values(table: Table, metric: str) -> list[tuple[Row, float]]:
+    """(row, value) for every ok row of `table` that has `metric`."""
+    return _values_of(table.rows, metric)
+
+
+def _values_of(rows: list[Row], metric: str) -> list[tuple[Row, float]]:
+    pairs = [(row, cell_value(row.result, metric)) for row in rows if row.status == "ok"]
+    return [(row, value) for row, value in pairs if value is not None]
+
+
 def sweep_parameter(table: Table) -> str | None:
     """The numeric parameter this benchmark sweeps (two or more values), preferring sizes."""
     rows = _ok_rows(table)
@@ -72,9 +82,7 @@ def sweep_parameter(table: Table) -> str | None:
 
 def _png(figure: Any) -> bytes:
     buffer = io.BytesIO()
-    with warnings.catch_warnings():  # log axes over 1e-300..1e300 overflow harmlessly in numpy
-        warnings.simplefilter("ignore", RuntimeWarning)
-        figure.savefig(buffer, format="png", bbox_inches="tight")
+    figure.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
 
 
@@ -90,8 +98,7 @@ def _axis_label(metric: str) -> str:
 
 
 def _line_plot(table: Table, metric: str, sweep: str) -> bytes | None:
-    points = [(row, cell_value(row.result, metric)) for row in _ok_rows(table)]
-    points = [(row, value) for row, value in points if value is not None]
+    points = _values(table, metric)
     others = [name for name in table.param_names if name != sweep]
 
     def rest(row: Row) -> tuple[str, ...]:
@@ -119,6 +126,12 @@ def _line_plot(table: Table, metric: str, sweep: str) -> bytes | None:
     all_y = [y for values in series.values() for _, y, _ in values]
     if min(all_x) > 0 and max(all_x) / min(all_x) >= 4:
         axes.set_xscale("log")
+        ticks = sorted(set(all_x))
+        if len(ticks) <= 12:  # label the measured sizes, not powers of ten
+            from matplotlib.ticker import NullLocator
+
+            axes.set_xticks(ticks, [format_number(x) for x in ticks])
+            axes.xaxis.set_minor_locator(NullLocator())
     if min(all_y) > 0 and max(all_y) / min(all_y) >= 4:
         axes.set_yscale("log")
     axes.set_xlabel(_label(sweep))
@@ -130,37 +143,45 @@ def _line_plot(table: Table, metric: str, sweep: str) -> bytes | None:
 
 
 def _bar_plot(table: Table, metric: str) -> bytes | None:
-    bars = [(row, cell_value(row.result, metric)) for row in _ok_rows(table)]
-    bars = [(row, value) for row, value in bars if value is not None][:MAX_BARS]
-    if len({row.component for row, _ in bars}) < 2:
+    """Grouped bars: one group per parameter point, one bar per component, references hatched."""
+    values = {
+        (id(group), row.component): value
+        for group in table.groups
+        for row, value in _values_of(group, metric)
+    }
+    components = list(dict.fromkeys(component for _, component in values))
+    if len(components) < 2:
         return None
-    several_points = len(table.groups) > 1
-
-    def label(row: Row) -> str:
-        if not several_points:
-            return row.component
-        return (
-            row.component
-            + "\n"
-            + ", ".join(f"{k}={format_param(v)}" for k, v in row.params.items())
-        )
-
+    groups = [group for group in table.groups if any((id(group), c) in values for c in components)]
+    note = ""
+    if len(groups) * len(components) > MAX_BARS:
+        keep = max(1, MAX_BARS // len(components))
+        note = f" (first {keep} of {len(groups)} points)"
+        groups = groups[:keep]
+    varying = [
+        name
+        for name in table.param_names
+        if len({format_param(g[0].params.get(name)) for g in groups}) > 1
+    ]
+    references = {row.component for row in table.rows if row.role == "reference"}
     figure, axes = _new_figure()
-    values = [value for _, value in bars]
-    colors = ["#4c72b0" if row.role == "reference" else "#dd8452" for row, _ in bars]
-    axes.bar(range(len(bars)), values, color=colors)
-    axes.set_xticks(
-        range(len(bars)),
-        [_label(label(row)) for row, _ in bars],
-        rotation=45,
-        ha="right",
-        fontsize=7,
-    )
-    if min(values) > 0 and max(values) / min(values) >= 100:
+    width = 0.8 / len(components)
+    for index, component in enumerate(components):
+        xs = [g + (index - (len(components) - 1) / 2) * width for g in range(len(groups))]
+        heights = [values.get((id(group), component), math.nan) for group in groups]
+        label = component + (" (ref)" if component in references else "")
+        axes.bar(
+            xs, heights, width, label=_label(label), hatch="//" if component in references else None
+        )
+    labels = ["\n".join(f"{n}={format_param(g[0].params.get(n))}" for n in varying) for g in groups]
+    axes.set_xticks(range(len(groups)), [_label(text) for text in labels], fontsize=7)
+    present = [value for value in values.values()]
+    if min(present) > 0 and max(present) / min(present) >= 100:
         axes.set_yscale("log")
     axes.set_ylabel(_axis_label(metric))
-    axes.set_title(_label(f"{table.kind} · {table.benchmark} (blue: reference)"), fontsize=10)
+    axes.set_title(_label(f"{table.kind} · {table.benchmark}{note}"), fontsize=10)
     axes.grid(True, axis="y", alpha=0.3)
+    axes.legend(fontsize=7, loc="best")
     return _png(figure)
 
 
@@ -170,4 +191,6 @@ def plot_table(table: Table) -> bytes | None:
     if metric is None:
         return None
     sweep = sweep_parameter(table)
-    return _line_plot(table, metric, sweep) if sweep else _bar_plot(table, metric)
+    with warnings.catch_warnings():  # log axes over 1e-300..1e300 overflow harmlessly in numpy
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _line_plot(table, metric, sweep) if sweep else _bar_plot(table, metric)

@@ -119,7 +119,32 @@ class Table:
 
     @property
     def param_names(self) -> list[str]:
-        return _union(row.params for row in self.rows)
+        """Parameters that vary within the table (the constant ones are in `fixed_params`)."""
+        fixed = self.fixed_params
+        return [name for name in _union(row.params for row in self.rows) if name not in fixed]
+
+    @property
+    def fixed_params(self) -> dict[str, Any]:
+        """Parameters with one value in every row: said once above the table, not per row."""
+        rows = self.rows
+        if not rows:
+            return {}
+        first = rows[0].params
+        return {
+            name: value
+            for name, value in first.items()
+            if all(name in row.params and _same(row.params[name], value) for row in rows)
+        }
+
+    @property
+    def notes(self) -> list[str]:
+        """Lines to print with the table: summary, fixed parameters, how to read the ratio."""
+        fixed = ", ".join(
+            f"{name}={format_param(value)}" for name, value in self.fixed_params.items()
+        )
+        return [
+            text for text in (self.summary, f"at {fixed}" if fixed else "", self.ratio_hint) if text
+        ]
 
     @property
     def metric_names(self) -> list[str]:
@@ -229,6 +254,10 @@ def _union(mappings: Any) -> list[str]:
         for key in mapping:
             seen.setdefault(str(key), None)
     return list(seen)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and _params_key(a) == _params_key(b)
 
 
 def _params_key(params: Any) -> str:

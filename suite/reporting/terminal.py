@@ -62,17 +62,22 @@ def _row_texts(table: Table, row: Row) -> list[Text]:
 
 def render_table(table: Table) -> RichTable:
     """The rich table of one kind × benchmark; a line between parameter points."""
-    caption = "  ".join(part for part in (table.summary, table.ratio_hint) if part)
+    caption = "\n".join(table.notes)
     rich_table = RichTable(
         title=Text(f"{table.kind} · {table.benchmark}", style="bold"),
         title_justify="left",
         caption=Text(caption) if caption else None,
         caption_justify="left",
     )
+    names = [len(row.component) + (2 if row.role == "candidate" else 0) for row in table.rows]
     for column in table.columns():
         numeric = column.role in ("ratio", "time", "metric", "memory")
         rich_table.add_column(
-            Text(column.title), justify="right" if numeric else "left", overflow="fold"
+            Text(column.title),
+            justify="right" if numeric else "left",
+            overflow="fold",
+            # component names stay whole (up to 32 characters); the number columns give way
+            min_width=min(max(names, default=0), 32) if column.role == "component" else None,
         )
     for group in table.groups:
         for position, row in enumerate(group):

@@ -12,7 +12,9 @@ __all__ = ["REPORT_FILES", "write_reports"]
 REPORT_FILES = ("results.csv", "report.md", "report.html")
 
 
-def write_reports(document: dict[str, Any], out_dir: str | Path, *, plots: bool = True) -> list[Path]:
+def write_reports(
+    document: dict[str, Any], out_dir: str | Path, *, plots: bool = True
+) -> list[Path]:
     """Write `results.csv`, `report.md` and `report.html` into `out_dir`; return their paths.
 
     `plots=False` leaves the plots out of the HTML page (matplotlib costs ~0.3 s per plot).

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
+
+import torch
 
 from suite.components import Component
 from suite.errors import UnknownComponentError
@@ -108,6 +111,17 @@ def make_subject(cls: type[Component]) -> Subject:
     return Subject(cls, reference, "")
 
 
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread: the kit's tensors are tiny, and thread start-up dominates."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def run_property(
     subject: Subject,
     prop: Property,
@@ -144,21 +158,8 @@ def run_property(
             raise
 
     try:
-        if example is not None:
-            one(example)
-        else:
-            test = settings(
-                max_examples=prop.examples_for(max_examples),
-                deadline=None,
-                database=None,
-                derandomize=False,
-                report_multiple_bugs=False,
-                print_blob=False,
-                verbosity=Verbosity.quiet,
-                phases=(Phase.explicit, Phase.generate, Phase.shrink),
-                suppress_health_check=list(HealthCheck),
-            )(given(prop.strategy(subject))(one))
-            hypothesis_seed(seed)(test)()
+        with single_thread():
+            _drive(prop, subject, one, max_examples=max_examples, seed=seed, example=example)
     except Exception as exc:  # the last failing call hypothesis replays is the shrunk example
         result.status = "failed"
         result.message = state["message"] or f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -170,6 +171,24 @@ def run_property(
     result.examples_run = state["runs"]
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _drive(prop: Property, subject: Subject, one: Callable[[Example], None], *, max_examples: int, seed: int, example: Example | None) -> None:
+    """Call `one` on the given example, or let hypothesis generate and shrink examples."""
+    if example is not None:
+        one(example)
+        return
+    test = settings(
+        max_examples=prop.examples_for(max_examples),
+        deadline=None,
+        database=None,
+        report_multiple_bugs=False,
+        print_blob=False,
+        verbosity=Verbosity.quiet,
+        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+    )(given(prop.strategy(subject))(one))
+    hypothesis_seed(seed)(test)()
 
 
 def reproduction_command(target: str, property_id: str, example: Example) -> str:

@@ -58,12 +58,12 @@ def texts(*, any_unicode: bool = False, max_size: int = 40) -> st.SearchStrategy
 
 @st.composite
 def tokenizer_corpora(draw: Any, *, any_unicode_probe: bool = False) -> dict[str, Any]:
-    """A training corpus (the sample scripts plus drawn texts), a vocabulary size, probe texts.
+    """A training corpus (two or more sample scripts plus drawn texts), a vocabulary size, probes.
 
     Vocabulary sizes start at 300, above the 256 byte tokens of a byte-level tokenizer and the
     few hundred characters of the sample scripts, so that every correct tokenizer can honour it.
     """
-    scripts = draw(st.lists(st.sampled_from(sorted(SCRIPTS)), min_size=1, max_size=len(SCRIPTS), unique=True))
+    scripts = draw(st.lists(st.sampled_from(sorted(SCRIPTS)), min_size=2, max_size=len(SCRIPTS), unique=True))
     extra = draw(st.lists(texts(max_size=30), max_size=4))
     corpus = [SCRIPTS[name] for name in scripts] + [text for text in extra if text]
     vocab_size = draw(st.integers(min_value=300, max_value=420))
@@ -72,9 +72,27 @@ def tokenizer_corpora(draw: Any, *, any_unicode_probe: bool = False) -> dict[str
 
 
 def mask_rows(batch: int, length: int, *, min_real: int = 1, max_real: int | None = None) -> st.SearchStrategy[list[list[bool]]]:
-    """`batch` rows of `length` booleans (True = real) with between min_real and max_real True."""
+    """`batch` rows of `length` booleans (True = real) with between min_real and max_real True.
+
+    Rows are drawn freely and then repaired (the last positions switched on or the first ones
+    off) rather than filtered, so generation never rejects and shrinking stays cheap.
+    """
     top = length if max_real is None else min(max_real, length)
-    row = st.lists(st.booleans(), min_size=length, max_size=length).filter(lambda r: min_real <= sum(r) <= top)
+    low = min(min_real, top)
+
+    def repair(row: list[bool]) -> list[bool]:
+        row = list(row)
+        for j in reversed(range(length)):
+            if sum(row) >= low:
+                break
+            row[j] = True
+        for j in range(length):
+            if sum(row) <= top:
+                break
+            row[j] = False
+        return row
+
+    row = st.lists(st.booleans(), min_size=length, max_size=length).map(repair)
     return st.lists(row, min_size=batch, max_size=batch)
 
 
@@ -85,6 +103,7 @@ def attention_inputs(
     causal: bool | None = None,
     padding: bool | None = None,
     min_group: int = 1,
+    max_group: int = 4,
     max_t: int = 16,
     fully_padded_row: bool = False,
     same_length: bool = False,
@@ -92,12 +111,13 @@ def attention_inputs(
 ) -> dict[str, Any]:
     """Shapes of q (B, H, Tq, D) and k, v (B, Hkv, Tk, D), causal, a padding mask, a seed.
 
-    `min_group` > 1 forces grouped-query attention (H = Hkv x group); `fully_padded_row` makes
+    `min_group` > 1 forces grouped-query attention (H = Hkv x group), `max_group` = 1 forbids it;
+    `fully_padded_row` makes
     the last batch row padding only; `same_length` forces Tq = Tk (causal masks need it).
     """
     batch = draw(st.integers(1, 3))
     kv_heads = draw(st.sampled_from([1, 2]))
-    group = draw(st.sampled_from([g for g in (1, 2, 4) if g >= min_group]))
+    group = draw(st.sampled_from([g for g in (1, 2, 4) if min_group <= g <= max_group]))
     is_causal = draw(st.booleans()) if causal is None else causal
     tq = draw(st.integers(1 if not fully_padded_row else 1, max_t))
     tk = tq if (same_length or is_causal) else draw(st.integers(1, max_t))
@@ -130,7 +150,7 @@ def norm_inputs(draw: Any, *, padding: bool = False, min_batch: int = 1, train_s
     mask = None
     if padding:
         length = max(length, 3)
-        mask = draw(mask_rows(batch, length).filter(lambda rows: sum(map(sum, rows)) >= 2 and not all(map(all, rows))))
+        mask = draw(mask_rows(batch, length, min_real=2 if batch == 1 else 1, max_real=length - 1))
     return {
         "batch": batch,
         "length": length,

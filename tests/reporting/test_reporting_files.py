@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 import pytest
-from conftest import HOSTILE, cell, make_run
+from reporting_samples import cell, make_run
 from rich.console import Console
 
 from suite.reporting import print_tables, write_reports
@@ -29,14 +29,29 @@ def test_write_reports_writes_three_files(document, tmp_path):
 def test_csv_has_one_row_per_cell_and_flattened_columns(document):
     frame = pd.read_csv(io.StringIO(results_csv(document)))
     assert len(frame) == len(document["results"])
-    for column in ("kind", "component", "benchmark", "status", "error", "params.seq_len", "params.vocab_size",
-                   "metrics.encode_mb_per_s", "timing.median_ms", "timing.iqr_ms", "memory.peak_bytes", "ratio"):
+    for column in (
+        "kind",
+        "component",
+        "benchmark",
+        "status",
+        "error",
+        "params.seq_len",
+        "params.vocab_size",
+        "metrics.encode_mb_per_s",
+        "timing.median_ms",
+        "timing.iqr_ms",
+        "memory.peak_bytes",
+        "ratio",
+    ):
         assert column in frame.columns, column
     naive = frame[(frame.component == "naive") & (frame["params.seq_len"] == 256)]
     assert naive["ratio"].item() == pytest.approx(2.0)
     assert naive["timing.median_ms"].item() == pytest.approx(6.0)
     bpe = frame[frame.component == "bpe"]
-    assert bpe["ratio"].item() == pytest.approx(0.25) and bpe["ratio_metric"].item() == "encode_mb_per_s"
+    assert (
+        bpe["ratio"].item() == pytest.approx(0.25)
+        and bpe["ratio_metric"].item() == "encode_mb_per_s"
+    )
     failed = frame[frame.status == "error"]
     assert failed["error"].item().startswith("RuntimeError: <b>&")
     assert failed["timing.median_ms"].isna().all()
@@ -54,8 +69,32 @@ def test_html_escapes_every_hostile_string(document):
     assert "<i>run</i>" not in page and "<em>metric" not in page and "<p>" not in page
     # the only tags are the report's own
     tags = set(re.findall(r"<([a-zA-Z0-9]+)", page))
-    assert tags <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "dl", "dt", "dd", "p", "strong",
-                    "span", "ul", "li", "a", "img", "table", "thead", "tbody", "tr", "th", "td"}
+    assert tags <= {
+        "html",
+        "head",
+        "meta",
+        "title",
+        "style",
+        "body",
+        "h1",
+        "h2",
+        "dl",
+        "dt",
+        "dd",
+        "p",
+        "strong",
+        "span",
+        "ul",
+        "li",
+        "a",
+        "img",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+    }
 
 
 def test_html_is_self_contained_with_embedded_plots(document):
@@ -82,19 +121,33 @@ def test_sweep_detection_and_line_plot(document):
 
 
 def test_dollar_signs_in_names_do_not_break_plots():
-    rows = [cell("$x^$", 1.0, params={"seq_len": n}) for n in (64, 128)] + [cell("a$b", 2.0, params={"seq_len": 64})]
+    rows = [cell("$x^$", 1.0, params={"seq_len": n}) for n in (64, 128)] + [
+        cell("a$b", 2.0, params={"seq_len": 64})
+    ]
     table = build_tables({"run": make_run(), "results": rows})[0]
     assert plot_table(table).startswith(b"\x89PNG")
 
 
 ODD_DOCUMENTS = {
     "empty": [],
-    "all errors": [cell("sdpa", None, status="error", error="boom"), cell("naive", None, status="error", error="")],
-    "no timing": [cell("sdpa", None, metrics={"roc_auc": 0.5}), cell("naive", None, reference="sdpa", metrics={"roc_auc": 0.7})],
-    "huge numbers": [cell("sdpa", 1e300, params={"seq_len": n}, peak_bytes=10**30, metrics={"n": 10**40}) for n in (1, 10**12)]
+    "all errors": [
+        cell("sdpa", None, status="error", error="boom"),
+        cell("naive", None, status="error", error=""),
+    ],
+    "no timing": [
+        cell("sdpa", None, metrics={"roc_auc": 0.5}),
+        cell("naive", None, reference="sdpa", metrics={"roc_auc": 0.7}),
+    ],
+    "huge numbers": [
+        cell("sdpa", 1e300, params={"seq_len": n}, peak_bytes=10**30, metrics={"n": 10**40})
+        for n in (1, 10**12)
+    ]
     + [cell("naive", 1e-300, reference="sdpa", params={"seq_len": 1}, metrics={"n": -(10**40)})],
-    "odd params": [cell("sdpa", 1.0, params={}), cell("naive", 2.0, reference="sdpa", params={}),
-                   cell("x", 1.0, params={"shape": [1, 2], "flag": True, "dtype": "float32"})],
+    "odd params": [
+        cell("sdpa", 1.0, params={}),
+        cell("naive", 2.0, reference="sdpa", params={}),
+        cell("x", 1.0, params={"shape": [1, 2], "flag": True, "dtype": "float32"}),
+    ],
 }
 
 

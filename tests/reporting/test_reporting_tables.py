@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import HOSTILE, cell, make_run
+from reporting_samples import HOSTILE, cell, make_run
 
 from suite.reporting.formatting import format_bytes, format_number, one_line
 from suite.reporting.tables import build_tables, cell_value, status_counts
@@ -57,7 +57,9 @@ def test_error_and_skipped_rows_keep_their_own_row_with_one_line_note(document):
     header, cells = table.header(), table.cells(error)
     assert cells[header.index("error")] == "RuntimeError: <b>& broke"
     assert cells[header.index("median ms ± IQR")] == "—"
-    skipped = next(row for row in _table(document, "tokenizer-throughput").rows if row.status == "skipped")
+    skipped = next(
+        row for row in _table(document, "tokenizer-throughput").rows if row.status == "skipped"
+    )
     assert skipped.note == "needs a corpus"
 
 
@@ -91,7 +93,9 @@ def test_missing_benchmark_info_defaults_to_time_ratio_and_null_metric_disables_
 def test_candidate_whose_reference_is_missing_stands_alone_and_zero_reference_gives_no_ratio():
     table = build_tables({"run": make_run(), "results": [cell("naive", 2.0, reference="sdpa")]})[0]
     assert table.rows[0].role == "standalone" and table.rows[0].ratio is None
-    table = build_tables({"run": make_run(), "results": [cell("sdpa", 0.0), cell("naive", 2.0, reference="sdpa")]})[0]
+    table = build_tables(
+        {"run": make_run(), "results": [cell("sdpa", 0.0), cell("naive", 2.0, reference="sdpa")]}
+    )[0]
     assert table.rows[1].ratio is None
 
 
@@ -127,7 +131,13 @@ def test_format_number(value, text):
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(512, "512 B"), (1536, "1.5 KiB"), (1000 * 1024, "0.977 MiB"), (3 * 1024**3, "3 GiB"), (10**30, "8.67e+11 EiB")],
+    [
+        (512, "512 B"),
+        (1536, "1.5 KiB"),
+        (1000 * 1024, "0.977 MiB"),
+        (3 * 1024**3, "3 GiB"),
+        (10**30, "8.67e+11 EiB"),
+    ],
 )
 def test_format_bytes(value, text):
     assert format_bytes(value) == text
@@ -136,3 +146,10 @@ def test_format_bytes(value, text):
 def test_one_line_keeps_the_first_line_and_cuts():
     assert one_line("\n  first \nsecond") == "first"
     assert one_line("x" * 50, 10) == "x" * 9 + "…"
+
+
+def test_parameters_constant_over_the_table_are_said_once(document):
+    table = _table(document, "attention-latency")
+    assert table.param_names == ["seq_len"]
+    assert table.fixed_params == {"heads": 4}
+    assert "at heads=4" in table.notes

@@ -61,13 +61,14 @@ _FORMS: dict[str, tuple[str, Any]] = {
     "infonce": ("contrastive", _infonce),
     "torch-infonce": ("contrastive", _infonce),
     "ranking": ("ranking", _ranking),
+    "torch-ranking": ("ranking", _ranking),
 }
 
 
 def _form_name(subject: Subject) -> str | None:
     for name in (subject.cls.name, subject.cls.reference):
         if name in _FORMS and _FORMS[name][0] == subject.cls.task:
-            return {"torch-cross-entropy": "cross-entropy", "torch-infonce": "infonce"}.get(name, name)
+            return {"torch-cross-entropy": "cross-entropy", "torch-infonce": "infonce", "torch-ranking": "ranking"}.get(name, name)
     return None
 
 
@@ -161,7 +162,7 @@ def check_gradients(subject: Subject, ex: Example) -> None:
     inputs = [t.clone().requires_grad_(t.is_floating_point()) for t in _inputs(subject, ex)]
     value = _value(_make(subject, ex["options"]), *inputs)
     if not torch.isfinite(value):
-        fail(f"the loss is {float(value)} for inputs of scale {ex['scale']}: use log-softmax / logsigmoid, not log of a softmax")
+        fail(f"the loss is {float(value.detach())} for inputs of magnitude {ex['scale']}: compute in log space (log_softmax, logsigmoid), never the log of a softmax")
     call_component("loss.backward()", value.backward)
     for position, tensor in enumerate(inputs):
         if not tensor.is_floating_point():

@@ -23,23 +23,20 @@ TOLERANCE = {
     torch.float32: {"atol": 2e-5, "rtol": 1e-4},
     torch.float64: {"atol": 1e-10, "rtol": 1e-9},
 }
+# Input gradients subtract near-equal terms (the mean and the projection on x̂), so they keep
+# fewer correct digits than the outputs; a wrong formula is still off by O(1).
+GRAD_TOLERANCE = {
+    torch.float32: {"atol": 2e-4, "rtol": 1e-3},
+    torch.float64: {"atol": 1e-8, "rtol": 1e-7},
+}
 
+BATCHNORM_OPTIONS = st.fixed_dictionaries(
+    {"eps": st.sampled_from([1e-5, 1e-3]), "momentum": st.sampled_from([0.1, 0.5, None])}
+)
 # (from-scratch class, reference class, strategy of constructor options shared by both)
 PAIRS: list[tuple[type, type, st.SearchStrategy[dict[str, Any]]]] = [
-    (
-        BatchNorm,
-        TorchBatchNorm,
-        st.fixed_dictionaries(
-            {"eps": st.sampled_from([1e-5, 1e-3]), "momentum": st.sampled_from([0.1, 0.5, None])}
-        ),
-    ),
-    (
-        MaskedBatchNorm,
-        TorchBatchNorm,
-        st.fixed_dictionaries(
-            {"eps": st.sampled_from([1e-5, 1e-3]), "momentum": st.sampled_from([0.1, 0.5, None])}
-        ),
-    ),
+    (BatchNorm, TorchBatchNorm, BATCHNORM_OPTIONS),
+    (MaskedBatchNorm, TorchBatchNorm, BATCHNORM_OPTIONS),
     (
         LayerNorm,
         TorchLayerNorm,
@@ -79,8 +76,8 @@ def test_agrees_with_torch_in_train_and_eval(
     all_true_mask: bool,
     seed: int,
 ) -> None:
-    if b * t < 2:  # BatchNorm needs two values per feature to estimate a variance
-        t = 2
+    if b * t < 3:  # two tokens: BatchNorm outputs are ±1 and the gradients rounding noise
+        t = 3
     if cls is LayerNorm:  # C <= 2 is degenerate: outputs are constant (0 or ±1), gradients are
         c = max(c, 3)  # zero in exact arithmetic and pure rounding noise in floating point
     opts = data.draw(options)
@@ -96,8 +93,8 @@ def test_agrees_with_torch_in_train_and_eval(
         torch.testing.assert_close(y_mod, y_ref, **tol)
         (y_mod * upstream).sum().backward()
         (y_ref * upstream).sum().backward()
-        torch.testing.assert_close(x_mod.grad, x_ref.grad, **tol)
-        torch.testing.assert_close(mod.weight.grad, ref.weight.grad, **tol)
+        torch.testing.assert_close(x_mod.grad, x_ref.grad, **GRAD_TOLERANCE[dtype])
+        torch.testing.assert_close(mod.weight.grad, ref.weight.grad, **GRAD_TOLERANCE[dtype])
     for buffer in ("running_mean", "running_var", "num_batches_tracked"):
         if hasattr(ref, buffer):
             torch.testing.assert_close(getattr(mod, buffer), getattr(ref, buffer), **tol)

@@ -1,0 +1,112 @@
+"""FlexAttention backend for the sparse components: the same pattern, skipped block by block in one kernel.
+
+`torch.nn.attention.flex_attention` takes a `mask_mod(b, h, q_idx, kv_idx) -> bool` and a
+`BlockMask`: per query block of 128 rows, the list of key blocks that hold any allowed pair.
+Compiled (`torch.compile`), it generates one fused kernel (Triton on CUDA, C++ on CPU) that
+visits only the listed blocks, keeps FlashAttention's online softmax, and applies `mask_mod`
+element-wise inside partial blocks. Uncompiled, it runs a reference implementation that
+materialises every score: correct, and used in the CPU tests, but dense.
+
+Two choices here:
+
+* the `BlockMask` is built from the component's gathered layout (O(T·K) work, then a bool table
+  of (T/128)² blocks), not with `create_block_mask`, which evaluates `mask_mod` on all T² pairs;
+  it is cached per (Tq, Tk, causal, device) on the component, as the compiled function is cached
+  once per process.
+* key padding goes through `score_mod` (a padded key scores -inf), so one cached `BlockMask`
+  serves every batch; a query with no key left gets zeros.
+
+When does compiling pay off? On CUDA always (the eager path is dense). On CPU, compiling costs
+tens of seconds the first time, then runs the sparse kernel; the suite's quick CPU grid uses the
+gathering backend instead, which needs no compilation.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+from torch.nn.attention.flex_attention import BlockMask, flex_attention
+
+if TYPE_CHECKING:
+    from plugins.attention.block_sparse import BlockSparseAttention
+
+__all__ = ["FLEX_BLOCK_SIZE", "compiled_flex_attention", "flex_block_mask", "flex_sparse_attention"]
+
+FLEX_BLOCK_SIZE = 128
+_compiled: Callable[..., Any] | None = None
+
+
+def compiled_flex_attention() -> Callable[..., Any]:
+    """`torch.compile(flex_attention)`, created once per process (recompiles per shape only)."""
+    global _compiled
+    if _compiled is None:
+        _compiled = torch.compile(flex_attention, dynamic=False)
+    return _compiled
+
+
+def flex_block_mask(att: BlockSparseAttention, tq: int, tk: int, *, causal: bool, device: torch.device) -> BlockMask:
+    """The component's pattern (with the causal mask) as a cached FlexAttention `BlockMask`."""
+    key = ("block_mask", tq, tk, causal, str(device))
+    if key in att.flex_cache:
+        return att.flex_cache[key]
+    fb = FLEX_BLOCK_SIZE
+    nqf, nkf = math.ceil(tq / fb), math.ceil(tk / fb)
+    layout = att.layout(tq, tk, causal=causal, device=device)
+    b = layout.block_size
+    qpos = torch.arange(layout.mask.shape[0] * b, device=device).view(-1, b)  # (nQ, b)
+    pair_block = (qpos // fb).clamp(max=nqf - 1)[:, :, None] * nkf + (layout.key_index // fb)[:, None, :]
+    table = torch.zeros(nqf * nkf, dtype=torch.bool, device=device)
+    table[pair_block[layout.mask]] = True
+    table = table.view(nqf, nkf)
+    g = att.n_global_queries(tq)
+    if g:  # global query rows read every key block
+        table[: math.ceil(g / fb)] = True
+    kv_num_blocks = table.sum(dim=-1, dtype=torch.int32)  # (nQf,)
+    kv_indices = table.to(torch.int32).argsort(dim=-1, descending=True, stable=True).to(torch.int32)
+    allowed = att.predicate(tq, tk, device)
+
+    def mask_mod(b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
+        keep = allowed(q_idx, kv_idx)
+        return keep & (kv_idx <= q_idx) if causal else keep
+
+    block_mask = BlockMask.from_kv_blocks(
+        kv_num_blocks[None, None],
+        kv_indices[None, None],
+        BLOCK_SIZE=fb,
+        mask_mod=mask_mod,
+        seq_lengths=(tq, tk),
+    )
+    att.flex_cache[key] = block_mask
+    return block_mask
+
+
+def flex_sparse_attention(
+    att: BlockSparseAttention,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    causal: bool,
+    key_padding_mask: Tensor | None,
+) -> Tensor:
+    """Run `att`'s pattern through FlexAttention; compiled on CUDA unless `att.compile_flex` says."""
+    block_mask = flex_block_mask(att, q.shape[2], k.shape[2], causal=causal, device=q.device)
+    score_mod = None
+    if key_padding_mask is not None:
+        real = key_padding_mask
+
+        def score_mod(score: Tensor, b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
+            return torch.where(real[b, kv_idx], score, -float("inf"))
+
+    compile_it = att.compile_flex if att.compile_flex is not None else q.device.type == "cuda"
+    gqa = k.shape[1] != q.shape[1]
+    if compile_it:
+        return compiled_flex_attention()(q, k, v, score_mod=score_mod, block_mask=block_mask, enable_gqa=gqa)
+    with warnings.catch_warnings():  # the eager path warns that it is dense; we know
+        warnings.simplefilter("ignore", UserWarning)
+        return flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask, enable_gqa=gqa)

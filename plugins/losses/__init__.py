@@ -1,0 +1,69 @@
+"""Built-in losses: cross-entropy, focal, InfoNCE and the reward model's pairwise loss.
+
+Four from-scratch losses, each beside a PyTorch reference (`torch-cross-entropy`,
+`torch-infonce`, `torch-ranking`), and the benchmarks that check and compare them: agreement
+with the reference and the closed form, gradcheck, an imbalanced classification task, a
+retrieval task and a preference (reward-model) task. Registered through the same hooks as any
+third-party plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import suite
+from plugins.losses.benchmarks import LossAgreement, LossGradcheck
+from plugins.losses.cross_entropy import CrossEntropy
+from plugins.losses.focal import FocalLoss
+from plugins.losses.infonce import InfoNCE
+from plugins.losses.ranking import PairwiseRankingLoss
+from plugins.losses.task_benchmarks import LossImbalanced, LossPreference, LossRetrieval
+from plugins.losses.torch_reference import TorchCrossEntropy, TorchInfoNCE, TorchRanking
+
+__all__ = [
+    "BENCHMARKS",
+    "COMPONENTS",
+    "CrossEntropy",
+    "FocalLoss",
+    "InfoNCE",
+    "LossAgreement",
+    "LossGradcheck",
+    "LossImbalanced",
+    "LossPreference",
+    "LossRetrieval",
+    "PairwiseRankingLoss",
+    "TorchCrossEntropy",
+    "TorchInfoNCE",
+    "TorchRanking",
+    "register_benchmarks",
+    "register_components",
+]
+
+COMPONENTS: tuple[type[suite.Loss], ...] = (
+    TorchCrossEntropy,
+    CrossEntropy,
+    FocalLoss,
+    TorchInfoNCE,
+    InfoNCE,
+    TorchRanking,
+    PairwiseRankingLoss,
+)
+BENCHMARKS: tuple[type[suite.Benchmark], ...] = (
+    LossAgreement,
+    LossGradcheck,
+    LossImbalanced,
+    LossRetrieval,
+    LossPreference,
+)
+
+
+@suite.hookimpl
+def register_components(register: Callable[[type], None]) -> None:
+    for cls in COMPONENTS:
+        register(cls)
+
+
+@suite.hookimpl
+def register_benchmarks(register: Callable[[type], None]) -> None:
+    for cls in BENCHMARKS:
+        register(cls)

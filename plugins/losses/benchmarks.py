@@ -1,0 +1,180 @@
+"""Correctness benchmarks of the losses: agreement with the reference and the closed form, gradcheck.
+
+* `loss-agreement`: the same random inputs through the loss, its reference (under the options
+  where they must agree: focal only at gamma=0, no alpha) and its NumPy closed form (under the
+  options asked for); value and input-gradient differences, plus forward+backward time.
+* `loss-gradcheck`: `torch.autograd.gradcheck` in float64 on small inputs: the analytic
+  gradient against central finite differences. A mismatch fails the cell with gradcheck's message.
+
+Inputs are drawn from the run seed, so every loss of a task sees the same tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from plugins.losses.closed_forms import CLOSED_FORMS
+from plugins.losses.options import VARIANTS, option_default, options_for, reference_options_for
+from plugins.losses.torch_reference import TorchCrossEntropy, TorchInfoNCE, TorchRanking
+from suite.benchmark import Benchmark, Measurement, RunContext
+from suite.components import Component
+
+__all__ = ["LossAgreement", "LossGradcheck", "make_inputs", "resolve_reference"]
+
+_BUILTIN_REFERENCES: dict[str, type[Component]] = {
+    cls.name: cls for cls in (TorchCrossEntropy, TorchInfoNCE, TorchRanking)
+}
+_CLOSED_FORM_ROWS = 256  # the NumPy closed form is checked on the first rows only (it is slow)
+_PADDED_SHARE = 0.1  # share of classification targets set to ignore_index, as padding
+
+
+def resolve_reference(cls: type[Component]) -> type[Component] | None:
+    """The reference class of `cls`: a built-in torch reference, else the registry's look-up."""
+    if cls.reference is None:
+        return None
+    if cls.reference in _BUILTIN_REFERENCES:
+        return _BUILTIN_REFERENCES[cls.reference]
+    import suite
+
+    return suite.get("loss", cls.reference)
+
+
+def make_inputs(
+    task: str,
+    batch: int,
+    width: int,
+    generator: torch.Generator,
+    *,
+    ignore_index: int | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> tuple[Tensor, ...]:
+    """Random inputs of `task`: width is C (classification) or D (contrastive); unused for ranking.
+
+    With `ignore_index`, about 10% of the targets (never the first) are padding.
+    """
+    if task == "classification":
+        logits = 3.0 * torch.randn(batch, width, generator=generator)  # (N, C)
+        target = torch.randint(0, width, (batch,), generator=generator)  # (N,)
+        if ignore_index is not None:
+            padded = torch.rand(batch, generator=generator) < _PADDED_SHARE
+            padded[0] = False  # keep one real target: an all-padding batch has a NaN mean
+            target[padded] = ignore_index
+        return logits.to(device, dtype), target.to(device)
+    if task == "contrastive":
+        anchors = torch.randn(batch, width, generator=generator)  # (N, D)
+        positives = anchors + 0.5 * torch.randn(batch, width, generator=generator)  # noisy views
+        return anchors.to(device, dtype), positives.to(device, dtype)
+    if task == "ranking":
+        chosen = 2.0 * torch.randn(batch, generator=generator)  # (N,) reward of the preferred answer
+        rejected = 2.0 * torch.randn(batch, generator=generator)  # (N,)
+        return chosen.to(device, dtype), rejected.to(device, dtype)
+    raise ValueError(f"unknown loss task {task!r}")
+
+
+def _leaves(inputs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    return tuple(t.detach().clone().requires_grad_(t.is_floating_point()) for t in inputs)
+
+
+def _ignore_index(cls: type[Component]) -> int | None:
+    return option_default(cls, "ignore_index") if cls.task == "classification" else None
+
+
+class LossAgreement(Benchmark):
+    """Value and gradient agreement with the reference and the closed form, and forward+backward time."""
+
+    name: ClassVar[str] = "loss-agreement"
+    kind: ClassVar[str] = "loss"
+    summary: ClassVar[str] = "|loss - reference|, |grad - reference grad|, |loss - closed form|; fwd+bwd time"
+    quick_grid: ClassVar[Any] = {"variant": list(VARIANTS), "batch": [256], "width": [64]}
+    full_grid: ClassVar[Any] = {
+        "variant": list(VARIANTS),
+        "batch": [1024, 8192],
+        "width": [128, 32768],  # 32768: a language model's vocabulary (C) or a wide embedding (D)
+        "dtype": ["float32", "bfloat16"],
+    }
+    ratio_metric: ClassVar[str | None] = "median_ms"
+    higher_is_better: ClassVar[bool] = False
+
+    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> Measurement:
+        task, batch, width = component_cls.task, int(params["batch"]), int(params["width"])  # type: ignore[attr-defined]
+        dtype = getattr(torch, params.get("dtype", "float32"))
+        options = options_for(component_cls, params["variant"], num_classes=width)
+        inputs = make_inputs(
+            task, batch, width, ctx.generator(1), ignore_index=_ignore_index(component_cls), dtype=dtype, device=ctx.device
+        )
+        loss = component_cls(**options)
+        metrics: dict[str, float] = {}
+
+        form = CLOSED_FORMS.get(component_cls.name)
+        if form is not None:
+            rows = tuple(t[:_CLOSED_FORM_ROWS].cpu() for t in inputs)
+            rows = tuple(t.double() if t.is_floating_point() else t for t in rows)
+            with torch.no_grad():
+                got = float(component_cls(**options)(*rows))
+            metrics["closed_form_abs_error"] = abs(got - form(*rows, **options))
+
+        reference_cls = resolve_reference(component_cls)
+        if reference_cls is not None:
+            own_options, ref_options = reference_options_for(component_cls, reference_cls, options)
+            mine, theirs = _leaves(inputs), _leaves(inputs)
+            value = component_cls(**own_options)(*mine)
+            expected = reference_cls(**ref_options)(*theirs)
+            value.backward()
+            expected.backward()
+            metrics["max_abs_error"] = float((value.detach().float() - expected.detach().float()).abs())
+            grad_errors = [
+                float((a.grad.float() - b.grad.float()).abs().max())
+                for a, b in zip(mine, theirs)
+                if a.grad is not None and b.grad is not None
+            ]
+            metrics["grad_max_abs_error"] = max(grad_errors, default=0.0)
+
+        leaves = _leaves(inputs)
+
+        def step() -> None:
+            loss(*leaves).backward()
+
+        timing = ctx.time(step)
+        peak = ctx.peak_memory(step)
+        return Measurement(metrics=metrics, timing=timing, peak_bytes=peak)
+
+
+class LossGradcheck(Benchmark):
+    """`torch.autograd.gradcheck` in float64: analytic gradients against finite differences."""
+
+    name: ClassVar[str] = "loss-gradcheck"
+    kind: ClassVar[str] = "loss"
+    summary: ClassVar[str] = "torch.autograd.gradcheck in float64 on small inputs (default and tuned options)"
+    quick_grid: ClassVar[Any] = {"variant": list(VARIANTS)}
+    full_grid: ClassVar[Any] = {"variant": list(VARIANTS), "batch": [6, 32]}
+    ratio_metric: ClassVar[str | None] = None
+
+    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
+        task = component_cls.task  # type: ignore[attr-defined]
+        batch, width = int(params.get("batch", 6)), 5
+        options = options_for(component_cls, params["variant"], num_classes=width)
+        inputs = make_inputs(
+            task,
+            batch,
+            width,
+            ctx.generator(2),
+            ignore_index=_ignore_index(component_cls),
+            dtype=torch.float64,
+            device=ctx.device,
+        )
+        loss = component_cls(**options)
+        positions = [i for i, t in enumerate(inputs) if t.is_floating_point()]
+
+        def as_function(*floats: Tensor) -> Tensor:
+            full = list(inputs)
+            for i, tensor in zip(positions, floats):
+                full[i] = tensor
+            return loss(*full)
+
+        floats = tuple(inputs[i].clone().requires_grad_(True) for i in positions)
+        torch.autograd.gradcheck(as_function, floats, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
+        return {"gradcheck_passed": 1.0, "checked_entries": float(sum(t.numel() for t in floats))}

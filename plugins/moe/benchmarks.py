@@ -1,0 +1,215 @@
+"""Benchmarks of the moe kind: speed at equal active size, load balance, token dropping, accuracy.
+
+* `moe-throughput`: tokens/s of one forward pass, beside `dense-ffn` of the same active size;
+  a routed layer also gets `time_vs_dense`, the median of interleaved (layer, dense) timing pairs,
+  which survives a busy machine better than two cells timed seconds apart.
+* `moe-load-balance`: coefficient of variation of `expert_counts` after a short training run on
+  the mixture-of-clusters task, with and without the layer's `aux_loss` added to the task loss.
+* `moe-capacity`: share of token-expert assignments dropped at each capacity factor, and how much
+  the output changes against the same layer without capacity.
+* `moe-cluster-accuracy`: accuracy and macro F1 on the mixture-of-clusters task, beside the dense
+  layer; for routed layers also how purely each expert serves one cluster.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any, ClassVar
+
+import torch
+
+from plugins.moe.dense_ffn import DenseFFN
+from plugins.moe.tasks import ClusterTaskConfig, TrainConfig, evaluate, make_cluster_task, train_classifier
+from suite.benchmark import Benchmark, Measurement, RunContext
+from suite.components import Component
+from suite.metrics import classification_report
+from suite.timing import synchronize
+
+__all__ = ["MoECapacity", "MoEClusterAccuracy", "MoELoadBalance", "MoEThroughput", "coefficient_of_variation"]
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def coefficient_of_variation(counts: torch.Tensor) -> float:
+    """std / mean of the per-expert counts (population std); 0 is perfect balance."""
+    values = counts.detach().double()
+    mean = values.mean()
+    return float(values.std(unbiased=False) / mean) if mean > 0 else 0.0
+
+
+def _routes(component_cls: type[Component]) -> bool:
+    # the moe reference (dense-ffn) routes nothing: balance and capacity do not apply to it
+    return component_cls.kind == "moe" and not component_cls.is_reference()
+
+
+def _paired_ratio(fn: Any, baseline: Any, device: torch.device, pairs: int) -> float:
+    """Median over `pairs` of time(fn) / time(baseline), the two timed back to back."""
+    ratios = []
+    for _ in range(pairs):
+        times = []
+        for call in (fn, baseline):
+            synchronize(device)
+            start = time.perf_counter()
+            call()
+            synchronize(device)
+            times.append(time.perf_counter() - start)
+        ratios.append(times[0] / times[1])
+    return statistics.median(ratios)
+
+
+class MoEThroughput(Benchmark):
+    name: ClassVar[str] = "moe-throughput"
+    kind: ClassVar[str] = "moe"
+    summary: ClassVar[str] = "forward tokens/s at equal active size (top_k*d_hidden) as dense-ffn"
+    _base: ClassVar[dict[str, Any]] = {"top_k": 2, "d_model": 256, "d_hidden": 512, "dtype": "float32"}
+    quick_grid: ClassVar[list[dict[str, Any]]] = [
+        {"tokens": 2048, "n_experts": 8, **_base},
+        {"tokens": 512, "n_experts": 8, **_base},
+        {"tokens": 2048, "n_experts": 32, **_base},
+    ]
+    full_grid: ClassVar[dict[str, list[Any]]] = {
+        "tokens": [2048, 8192, 32768],
+        "n_experts": [8, 64],
+        "top_k": [2],
+        "d_model": [1024],
+        "d_hidden": [2048],
+        "dtype": ["float32", "bfloat16"],
+    }
+    ratio_metric: ClassVar[str | None] = "median_ms"
+
+    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> Measurement:
+        tokens, d_model = params["tokens"], params["d_model"]
+        dims = (d_model, params["d_hidden"], params["n_experts"], params["top_k"])
+        dtype = _DTYPES[params["dtype"]]
+        torch.manual_seed(ctx.seed)
+        layer = component_cls().build(*dims).to(ctx.device, dtype).eval()  # type: ignore[attr-defined]
+        x = torch.randn(4, tokens // 4, d_model, generator=ctx.generator()).to(ctx.device, dtype)
+        with torch.inference_mode():
+            timing = ctx.time(lambda: layer(x))
+            metrics = {
+                "tokens_per_s": tokens / (timing.median_ms / 1e3),
+                "total_params": sum(p.numel() for p in layer.parameters()),
+            }
+            if _routes(component_cls):
+                dense = DenseFFN().build(*dims).to(ctx.device, dtype).eval()
+                dense(x)
+                metrics["time_vs_dense"] = _paired_ratio(lambda: layer(x), lambda: dense(x), ctx.device, ctx.repeats)
+        return Measurement(metrics=metrics, timing=timing)
+
+
+class MoELoadBalance(Benchmark):
+    name: ClassVar[str] = "moe-load-balance"
+    kind: ClassVar[str] = "moe"
+    summary: ClassVar[str] = "CV of expert_counts after a short training run, with and without aux_loss"
+    quick_grid: ClassVar[dict[str, list[Any]]] = {"balance_loss": [True, False]}
+    full_grid: ClassVar[dict[str, list[Any]]] = {"balance_loss": [True, False], "n_experts": [8, 16], "steps": [600]}
+    ratio_metric: ClassVar[str | None] = None
+
+    def applies_to(self, component_cls: type[Component]) -> bool:
+        return _routes(component_cls)
+
+    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
+        task_config = ClusterTaskConfig()
+        task = make_cluster_task(task_config, ctx.generator(1))
+        config = TrainConfig(
+            n_experts=params.get("n_experts", 8),
+            steps=params.get("steps", 150),
+            use_aux_loss=params["balance_loss"],
+        )
+        model = train_classifier(
+            component_cls,  # type: ignore[arg-type]
+            task,
+            config,
+            n_classes=task_config.n_classes,
+            device=ctx.device,
+            seed=ctx.seed,
+        )
+        _, routed = evaluate(model, task.x_test.to(ctx.device))
+        counts = routed.expert_counts.detach().double().cpu()
+        return {
+            "expert_counts_cv": coefficient_of_variation(counts),
+            "max_expert_share": float(counts.max() / counts.sum()),
+            "idle_experts": int((counts == 0).sum()),
+        }
+
+
+class MoECapacity(Benchmark):
+    name: ClassVar[str] = "moe-capacity"
+    kind: ClassVar[str] = "moe"
+    summary: ClassVar[str] = "dropped fraction and output change over capacity factors (clustered tokens)"
+    quick_grid: ClassVar[dict[str, list[Any]]] = {"capacity_factor": [0.5, 1.0, 1.25, 2.0, None]}
+    full_grid: ClassVar[dict[str, list[Any]]] = {
+        "capacity_factor": [0.5, 1.0, 1.25, 1.5, 2.0, 4.0, None],
+        "n_experts": [8, 64],
+    }
+    ratio_metric: ClassVar[str | None] = None
+
+    def applies_to(self, component_cls: type[Component]) -> bool:
+        return _routes(component_cls)
+
+    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> Measurement:
+        capacity_factor = params["capacity_factor"]
+        n_experts, top_k, d_model, tokens = params.get("n_experts", 8), 2, 64, 2048
+        # clustered tokens, as real hidden states are: the untrained router then loads experts unevenly
+        task = make_cluster_task(ClusterTaskConfig(d_input=d_model, n_train=tokens, n_test=1), ctx.generator(2))
+        x = task.x_train.reshape(4, tokens // 4, d_model).to(ctx.device)
+        layers = []
+        for factor in (capacity_factor, None):
+            torch.manual_seed(ctx.seed)  # same weights with and without capacity
+            layers.append(component_cls().build(d_model, 128, n_experts, top_k, capacity_factor=factor).to(ctx.device))  # type: ignore[attr-defined]
+        with torch.inference_mode():
+            capped, free = layers[0](x), layers[1](x)
+            change = (capped.output - free.output).norm() / free.output.norm()
+            timing = ctx.time(lambda: layers[0](x))
+        counts = capped.expert_counts.detach().double().cpu()
+        return Measurement(
+            metrics={
+                "dropped_fraction": float(capped.dropped_fraction),
+                "max_expert_load": int(counts.max()),
+                "output_rel_change": float(change),
+                "expert_counts_cv": coefficient_of_variation(counts),
+            },
+            timing=timing,
+        )
+
+
+class MoEClusterAccuracy(Benchmark):
+    name: ClassVar[str] = "moe-cluster-accuracy"
+    kind: ClassVar[str] = "moe"
+    summary: ClassVar[str] = "accuracy / macro F1 on a mixture-of-clusters task where experts can specialise"
+    quick_grid: ClassVar[dict[str, list[Any]]] = {"n_clusters": [8]}
+    full_grid: ClassVar[dict[str, list[Any]]] = {"n_clusters": [4, 8, 16], "steps": [600]}
+    ratio_metric: ClassVar[str | None] = "accuracy"
+    higher_is_better: ClassVar[bool] = True
+
+    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
+        task_config = ClusterTaskConfig(n_clusters=params["n_clusters"])
+        task = make_cluster_task(task_config, ctx.generator(3))
+        config = TrainConfig(steps=params.get("steps", 150))
+        model = train_classifier(
+            component_cls,  # type: ignore[arg-type]
+            task,
+            config,
+            n_classes=task_config.n_classes,
+            device=ctx.device,
+            seed=ctx.seed,
+        )
+        x_test = task.x_test.to(ctx.device)
+        logits, _ = evaluate(model, x_test)
+        report = classification_report(task.y_test, logits.cpu(), num_classes=task_config.n_classes)
+        metrics = {"accuracy": report["accuracy"], "f1_macro": report["f1_macro"]}
+        if _routes(component_cls):
+            metrics["expert_cluster_purity"] = _purity(model, x_test, task.cluster_test, task_config.n_clusters)
+        return metrics
+
+
+def _purity(model: Any, x: torch.Tensor, cluster: torch.Tensor, n_clusters: int) -> float:
+    """Share of routed assignments that go to an expert's majority cluster (1.0 = fully specialised)."""
+    rows = []
+    for c in range(n_clusters):
+        members = x[cluster.to(x.device) == c]
+        if len(members):
+            rows.append(evaluate(model, members)[1].expert_counts.detach().double().cpu())
+    table = torch.stack(rows)  # (clusters present, E)
+    return float(table.max(dim=0).values.sum() / table.sum()) if table.sum() > 0 else 0.0

@@ -1,0 +1,195 @@
+"""Tokenizer benchmarks: training time, encoding speed, compression, and the cost of other scripts.
+
+Every cell trains on the same text (the default corpus or `--corpus FILE`) with the same
+`vocab_size`, so each from-scratch tokenizer is compared with its HuggingFace reference on
+equal terms. A trained tokenizer is cached per (class, corpus, vocab size) and reused by the
+later benchmarks of the same run; `tokenizer-train` times fresh trainings.
+
+Metrics (per cell):
+* `tokenizer-train`: `train_s` (median seconds per training), `train_kb`, `vocab_size`.
+* `tokenizer-encode`: `encode_mb_per_s` on the held-out documents, one `encode` call each
+  (HuggingFace's single-text `encode`, no batching); `tokens_per_s`.
+* `tokenizer-compression`: on held-out text, `bytes_per_token` (higher is better compression),
+  `tokens_per_word` (fertility: tokens per whitespace-separated word), `unk_rate` (share of
+  unknown tokens), `roundtrip_exact` (1.0 when `decode(encode(d)) == d` for every document).
+* `tokenizer-mixed-script`: per script (zh, ja, emoji, code) of the held-out mixed sample,
+  `<script>_tokens_per_char`, `<script>_utf8_bytes_per_char` and `<script>_unk_rate`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from plugins.tokenizers.corpus import Corpus, corpus_for, mixed_script_sample
+from plugins.tokenizers.progress import quiet_training
+from suite import Benchmark, Measurement, RunContext, Tokenizer
+
+__all__ = [
+    "CompressionBenchmark",
+    "EncodeBenchmark",
+    "MixedScriptBenchmark",
+    "TrainBenchmark",
+    "trained_tokenizer",
+]
+
+_QUICK_GRID = {"vocab_size": [1000], "train_kb": [100]}  # a 100 KB slice: seconds on a CPU
+_FULL_GRID = {"vocab_size": [1000, 4000]}  # the whole corpus; the targets are judged at 4000
+_CACHE: OrderedDict[tuple[Any, ...], Tokenizer] = OrderedDict()
+_CACHE_SIZE = 12
+
+
+def _corpus(params: dict[str, Any], ctx: RunContext) -> Corpus:
+    return corpus_for(ctx.corpus_path).sliced(params.get("train_kb"))
+
+
+def _key(cls: type, corpus: Corpus, params: dict[str, Any]) -> tuple[Any, ...]:
+    return (cls, corpus.name, params["vocab_size"])
+
+
+def _remember(key: tuple[Any, ...], tok: Tokenizer) -> None:
+    _CACHE[key] = tok
+    _CACHE.move_to_end(key)
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+
+
+def trained_tokenizer(cls: type[Tokenizer], params: dict[str, Any], ctx: RunContext) -> Tokenizer:
+    """A `cls` trained on the cell's corpus at `params["vocab_size"]` (cached for the run)."""
+    corpus = _corpus(params, ctx)
+    key = _key(cls, corpus, params)
+    if key not in _CACHE:
+        tok = cls()
+        with quiet_training():
+            tok.train(corpus.train, params["vocab_size"])
+        _remember(key, tok)
+    return _CACHE[key]
+
+
+def unk_id(tok: Tokenizer) -> int | None:
+    """The id of the unknown token, when the tokenizer has one and says so (`unk_id`)."""
+    value = getattr(tok, "unk_id", None)
+    return value if isinstance(value, int) else None
+
+
+class _TokenizerBenchmark(Benchmark):
+    kind: ClassVar[str] = "tokenizer"
+    quick_grid: ClassVar[dict[str, list[Any]]] = _QUICK_GRID
+    full_grid: ClassVar[dict[str, list[Any]]] = _FULL_GRID
+
+
+class TrainBenchmark(_TokenizerBenchmark):
+    """Wall-clock time of `train` on the corpus (median of a few fresh trainings)."""
+
+    name: ClassVar[str] = "tokenizer-train"
+    summary: ClassVar[str] = "training time on the corpus at a given vocabulary size"
+
+    def run(self, component_cls: type[Tokenizer], params: dict[str, Any], ctx: RunContext) -> Measurement:
+        corpus = _corpus(params, ctx)
+        texts = list(corpus.train)
+        last: list[Tokenizer] = []
+
+        def train() -> None:
+            tok = component_cls()
+            tok.train(texts, params["vocab_size"])
+            last[:] = [tok]
+
+        with quiet_training():
+            timing = ctx.time(train, warmup=0 if ctx.quick else 1, repeats=3 if ctx.quick else 5)
+        _remember(_key(component_cls, corpus, params), last[0])
+        train_bytes = sum(len(t.encode("utf-8")) for t in texts)
+        return Measurement(
+            metrics={
+                "train_s": timing.median_ms / 1e3,
+                "train_kb": train_bytes / 1e3,
+                "vocab_size": last[0].vocab_size,
+            },
+            timing=timing,
+        )
+
+
+class EncodeBenchmark(_TokenizerBenchmark):
+    """Encoding throughput over the held-out documents, one `encode(text)` call per document."""
+
+    name: ClassVar[str] = "tokenizer-encode"
+    summary: ClassVar[str] = "encoding throughput (MB/s) on held-out text"
+    ratio_metric: ClassVar[str | None] = "encode_mb_per_s"
+    higher_is_better: ClassVar[bool] = True
+
+    def run(self, component_cls: type[Tokenizer], params: dict[str, Any], ctx: RunContext) -> Measurement:
+        tok = trained_tokenizer(component_cls, params, ctx)
+        documents = list(_corpus(params, ctx).heldout)
+        n_bytes = sum(len(d.encode("utf-8")) for d in documents)
+        n_tokens = sum(len(tok.encode(d)) for d in documents)
+        encode = tok.encode
+
+        def encode_all() -> None:
+            for document in documents:
+                encode(document)
+
+        timing = ctx.time(encode_all)
+        seconds = timing.median_ms / 1e3
+        return Measurement(
+            metrics={"encode_mb_per_s": n_bytes / 1e6 / seconds, "tokens_per_s": n_tokens / seconds},
+            timing=timing,
+        )
+
+
+def _unk_rate(tok: Tokenizer, encoded: Sequence[list[int]]) -> float | None:
+    """Share of unknown tokens: 0 for a lossless tokenizer, `None` when it cannot be told."""
+    unk = unk_id(tok)
+    if unk is None:
+        return 0.0 if tok.lossless else None
+    return sum(ids.count(unk) for ids in encoded) / max(1, sum(len(ids) for ids in encoded))
+
+
+class CompressionBenchmark(_TokenizerBenchmark):
+    """How many tokens held-out text takes, how many are unknown, and whether decode restores it."""
+
+    name: ClassVar[str] = "tokenizer-compression"
+    summary: ClassVar[str] = "bytes per token, tokens per word, unknown rate, exact round trip"
+    ratio_metric: ClassVar[str | None] = "tokens_per_word"
+    higher_is_better: ClassVar[bool] = False
+
+    def run(self, component_cls: type[Tokenizer], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
+        tok = trained_tokenizer(component_cls, params, ctx)
+        documents = list(_corpus(params, ctx).heldout)
+        encoded = [tok.encode(d) for d in documents]
+        n_tokens = max(1, sum(len(ids) for ids in encoded))
+        exact = sum(tok.decode(ids) == d for ids, d in zip(encoded, documents))
+        metrics = {
+            "bytes_per_token": sum(len(d.encode("utf-8")) for d in documents) / n_tokens,
+            "tokens_per_word": n_tokens / max(1, sum(len(d.split()) for d in documents)),
+            "tokens": float(n_tokens),
+            "roundtrip_exact": 1.0 if exact == len(documents) else 0.0,
+            "roundtrip_fraction": exact / max(1, len(documents)),
+            "vocab_size": float(tok.vocab_size),
+        }
+        unk = _unk_rate(tok, encoded)
+        if unk is not None:
+            metrics["unk_rate"] = unk
+        return metrics
+
+
+class MixedScriptBenchmark(_TokenizerBenchmark):
+    """What a vocabulary learned on (mostly) English costs on Chinese, Japanese, emoji and code."""
+
+    name: ClassVar[str] = "tokenizer-mixed-script"
+    summary: ClassVar[str] = "tokens per character and unknown rate on zh, ja, emoji and code"
+    ratio_metric: ClassVar[str | None] = "zh_tokens_per_char"
+    higher_is_better: ClassVar[bool] = False
+
+    def run(self, component_cls: type[Tokenizer], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
+        tok = trained_tokenizer(component_cls, params, ctx)
+        metrics: dict[str, float] = {}
+        for script, (_, heldout) in mixed_script_sample().items():
+            encoded = [tok.encode(p) for p in heldout]
+            chars = sum(len(p) for p in heldout)
+            metrics[f"{script}_tokens_per_char"] = sum(len(ids) for ids in encoded) / chars
+            metrics[f"{script}_utf8_bytes_per_char"] = sum(len(p.encode("utf-8")) for p in heldout) / chars
+            unk = _unk_rate(tok, encoded)
+            if unk is not None:
+                metrics[f"{script}_unk_rate"] = unk
+            metrics[f"{script}_roundtrip_exact"] = float(all(tok.decode(i) == p for i, p in zip(encoded, heldout)))
+        return metrics

@@ -1,0 +1,127 @@
+"""Text for the tokenizer benchmarks: a train part, a held-out part, and a mixed-script sample.
+
+* Default: the English prose of Python's own help topics (`pydoc_data.topics`, shipped with
+  every CPython, about 465 KB), cut into paragraphs; every 10th paragraph is held out.
+* `--corpus FILE`: the user's UTF-8 text, cut the same way (by paragraphs, else by lines, else
+  into 2,000-character chunks).
+* `data/mixed_script.txt`: Chinese, Japanese, emoji and code written for this project. Half of
+  each section joins the default training text; the other half measures what a vocabulary
+  learned mostly on English costs on other scripts.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from suite.errors import ComponentInputError
+
+__all__ = [
+    "Corpus",
+    "corpus_for",
+    "default_corpus",
+    "load_corpus",
+    "mixed_script_sample",
+    "read_text_file",
+    "train_and_heldout",
+]
+
+HELDOUT_EVERY = 10  # every 10th unit (paragraph, line or chunk) is held out
+CHUNK_CHARS = 2_000  # unit size for a text with too few paragraphs and lines
+MIXED_SCRIPT_PATH = Path(__file__).with_name("data") / "mixed_script.txt"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Training and held-out texts (each a tuple of documents)."""
+
+    name: str
+    train: tuple[str, ...]
+    heldout: tuple[str, ...]
+
+    def sliced(self, train_kb: int | None) -> Corpus:
+        """A corpus whose train part is about `train_kb` KB, taken evenly across the documents."""
+        if not train_kb:
+            return self
+        total = sum(len(t.encode("utf-8")) for t in self.train)
+        stride = max(1, round(total / (train_kb * 1000)))
+        return Corpus(f"{self.name}[{train_kb}kb]", self.train[::stride], self.heldout)
+
+
+def _units(text: str) -> list[str]:
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    if len(paragraphs) >= 2 * HELDOUT_EVERY:
+        return paragraphs
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) >= 2 * HELDOUT_EVERY:
+        return lines
+    return [text[i : i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS) if text[i : i + CHUNK_CHARS].strip()]
+
+
+def _split(name: str, text: str) -> Corpus:
+    units = _units(text)
+    if not units:
+        raise ComponentInputError(f"corpus {name!r} is empty (no non-blank text)")
+    if len(units) == 1:
+        return Corpus(name, tuple(units), tuple(units))
+    heldout = tuple(u for i, u in enumerate(units) if i % HELDOUT_EVERY == HELDOUT_EVERY - 1)
+    train = tuple(u for i, u in enumerate(units) if i % HELDOUT_EVERY != HELDOUT_EVERY - 1)
+    return Corpus(name, train, heldout or (units[-1],))
+
+
+def read_text_file(path: str | Path) -> str:
+    """The UTF-8 text of `path`; a one-line `ComponentInputError` when it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ComponentInputError(
+            f"{str(path)!r} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise ComponentInputError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+
+
+@functools.lru_cache(maxsize=4)
+def load_corpus(path: str | Path) -> Corpus:
+    """The user's text file split into train and held-out parts."""
+    return _split(Path(path).name, read_text_file(path))
+
+
+@functools.lru_cache(maxsize=1)
+def mixed_script_sample() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """`{script: (train paragraphs, held-out paragraphs)}` for zh, ja, emoji and code."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in read_text_file(MIXED_SCRIPT_PATH).split("\n"):
+        if line.startswith("## "):
+            current = sections.setdefault(line[3:].strip(), [])
+        elif current is not None:
+            current.append(line)
+    sample = {}
+    for script, lines in sections.items():
+        paragraphs = [p.strip("\n") for p in "\n".join(lines).split("\n\n") if p.strip()]
+        sample[script] = (tuple(paragraphs[0::2]), tuple(paragraphs[1::2]))
+    return sample
+
+
+@functools.lru_cache(maxsize=1)
+def default_corpus() -> Corpus:
+    """Python's help topics (English prose and some code), plus half of the mixed-script sample."""
+    from pydoc_data.topics import topics
+
+    text = "\n\n".join(topics[key] for key in sorted(topics))
+    english = _split("pydoc-topics", text)
+    mixed_train = tuple(p for train, _ in mixed_script_sample().values() for p in train)
+    return Corpus("pydoc-topics+mixed", english.train + mixed_train, english.heldout)
+
+
+def corpus_for(path: str | Path | None = None) -> Corpus:
+    """The user's corpus when `path` is given (`--corpus FILE`), else the default one."""
+    return default_corpus() if path is None else load_corpus(str(path))
+
+
+def train_and_heldout(path: str | Path | None = None) -> tuple[list[str], list[str]]:
+    """`(train_texts, heldout_texts)` of the default corpus or of the user's file."""
+    corpus = corpus_for(path)
+    return list(corpus.train), list(corpus.heldout)

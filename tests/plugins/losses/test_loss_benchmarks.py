@@ -1,0 +1,177 @@
+"""The loss plugin registers its components and benchmarks, and every benchmark measures them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import pytest
+import torch
+
+import plugins.losses as losses
+from plugins.losses.benchmarks import LossAgreement, LossGradcheck, make_inputs, resolve_reference
+from plugins.losses.options import VARIANTS, accepted_options, options_for, reference_options_for
+from plugins.losses.task_benchmarks import LossImbalanced, LossPreference, LossRetrieval, single_thread
+from torch.autograd.gradcheck import GradcheckError
+
+from suite import Loss, Measurement, RunContext
+from suite.plugins import PluginHost
+
+EXPECTED_COMPONENTS = {
+    "cross-entropy",
+    "focal",
+    "infonce",
+    "ranking",
+    "torch-cross-entropy",
+    "torch-infonce",
+    "torch-ranking",
+}
+
+
+@pytest.fixture(scope="module")
+def host() -> PluginHost:
+    return PluginHost(["plugins.losses"], entry_points=False).load()
+
+
+def test_plugin_registers_every_loss_and_benchmark(host: PluginHost) -> None:
+    (record,) = host.records
+    assert record.status == "ok", record.error
+    names = {cls.name for cls in host.registry.components("loss")}
+    assert names == EXPECTED_COMPONENTS
+    assert {b.name for b in host.registry.benchmarks("loss")} == {
+        "loss-agreement",
+        "loss-gradcheck",
+        "loss-imbalanced",
+        "loss-retrieval",
+        "loss-preference",
+    }
+
+
+def test_every_reference_is_registered_with_the_same_task(host: PluginHost) -> None:
+    for cls in host.registry.components("loss"):
+        assert cls.__doc__ and cls.summary
+        if cls.reference is not None:
+            reference = host.registry.get("loss", cls.reference)
+            assert reference.task == cls.task and reference.reference is None
+
+
+def test_focal_agrees_with_its_reference_only_at_gamma_zero() -> None:
+    own, ref = reference_options_for(losses.FocalLoss, losses.TorchCrossEntropy, {"gamma": 0.5, "alpha": [1, 2]})
+    assert own == {"gamma": 0.0, "alpha": None} and ref == {}
+    own, ref = reference_options_for(losses.CrossEntropy, losses.TorchCrossEntropy, {"label_smoothing": 0.1})
+    assert own == ref == {"label_smoothing": 0.1}
+
+
+def test_option_variants_only_pass_accepted_options() -> None:
+    assert accepted_options(losses.FocalLoss) == {"gamma", "alpha"}
+    assert accepted_options(losses.PairwiseRankingLoss) == set()
+    assert options_for(losses.FocalLoss, "tuned", num_classes=3) == {"gamma": 0.5, "alpha": [0.5, 1.0, 1.5]}
+    assert options_for(losses.CrossEntropy, "default") == {}
+    with pytest.raises(ValueError, match="unknown option variant"):
+        options_for(losses.CrossEntropy, "fancy")
+
+
+def test_make_inputs_pads_but_keeps_a_real_target() -> None:
+    logits, target = make_inputs("classification", 64, 5, torch.Generator().manual_seed(0), ignore_index=-100)
+    assert logits.shape == (64, 5) and target.shape == (64,)
+    assert target[0] != -100 and (target == -100).any()
+    with pytest.raises(ValueError, match="unknown loss task"):
+        make_inputs("regression", 4, 4, torch.Generator())
+
+
+@pytest.mark.parametrize("cls", losses.COMPONENTS, ids=lambda c: c.name)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_agreement_is_exact_to_float32_rounding(cls: type[Loss], variant: str) -> None:
+    ctx = RunContext(repeats=3, warmup=1)
+    out = LossAgreement().run(cls, {"variant": variant, "batch": 64, "width": 16}, ctx)
+    assert isinstance(out, Measurement) and out.timing is not None and out.timing.median_ms > 0
+    assert out.metrics["closed_form_abs_error"] < 1e-10  # float64 on the first rows
+    if cls.reference is not None:
+        assert out.metrics["max_abs_error"] < 1e-5
+        assert out.metrics["grad_max_abs_error"] < 1e-5
+    else:
+        assert "max_abs_error" not in out.metrics
+
+
+@pytest.mark.parametrize("cls", losses.COMPONENTS, ids=lambda c: c.name)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gradcheck_passes_in_float64(cls: type[Loss], variant: str) -> None:
+    out = LossGradcheck().run(cls, {"variant": variant}, RunContext())
+    assert out == {"gradcheck_passed": 1.0, "checked_entries": pytest.approx(out["checked_entries"])}
+    assert out["checked_entries"] > 0
+
+
+class _WrongGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return (x**2).sum()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return grad * torch.ones(1, dtype=torch.float64)  # d(x²)/dx is 2x, not 1
+
+
+class BrokenRanking(Loss):
+    """A ranking loss with a hand-written, wrong backward: gradcheck must catch it."""
+
+    name: ClassVar[str] = "broken-ranking"
+    task: ClassVar[str] = "ranking"
+
+    def forward(self, chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return _WrongGradient.apply(chosen - rejected) / chosen.shape[0]
+
+
+def test_gradcheck_fails_a_wrong_backward() -> None:
+    with pytest.raises(GradcheckError):
+        LossGradcheck().run(BrokenRanking, {"variant": "default"}, RunContext())
+
+
+def test_resolve_reference() -> None:
+    assert resolve_reference(losses.FocalLoss) is losses.TorchCrossEntropy
+    assert resolve_reference(losses.TorchInfoNCE) is None
+
+
+def _check_task_metrics(metrics: dict[str, float]) -> None:
+    assert all(isinstance(v, float | int) and math.isfinite(v) for v in metrics.values()), metrics
+    for name in ("precision", "recall", "f1", "roc_auc"):
+        assert 0.0 <= metrics[name] <= 1.0, (name, metrics[name])
+
+
+def test_imbalanced_task_scores_the_rare_class() -> None:
+    bench = LossImbalanced()
+    assert bench.applies_to(losses.FocalLoss) and not bench.applies_to(losses.InfoNCE)
+    (params,) = bench.params(quick=True)
+    ce = bench.run(losses.CrossEntropy, params, RunContext(seed=3))
+    torch_ce = bench.run(losses.TorchCrossEntropy, params, RunContext(seed=3))
+    _check_task_metrics(ce)
+    # same data and same initial weights: the from-scratch loss trains like the reference
+    assert ce["f1"] == pytest.approx(torch_ce["f1"], abs=0.02)
+    assert ce["roc_auc"] == pytest.approx(torch_ce["roc_auc"], abs=0.01)
+    assert ce["roc_auc"] > 0.7  # the model learned something
+    assert ce["accuracy"] > 0.95  # and accuracy says nothing at 1 in 50
+
+
+def test_retrieval_task_beats_the_raw_inputs() -> None:
+    bench = LossRetrieval()
+    assert bench.applies_to(losses.InfoNCE) and not bench.applies_to(losses.FocalLoss)
+    (params,) = bench.params(quick=True)
+    out = bench.run(losses.InfoNCE, params, RunContext())
+    _check_task_metrics(out)
+    assert out["recall_at_10"] >= out["recall_at_1"] > out["recall_at_1_raw_inputs"] + 0.3
+    assert 0.0 <= out["alignment"] <= 4.0 and out["uniformity"] <= 0.0
+
+
+def test_preference_task_approaches_its_ceiling() -> None:
+    bench = LossPreference()
+    assert bench.applies_to(losses.PairwiseRankingLoss) and not bench.applies_to(losses.InfoNCE)
+    (params,) = bench.params(quick=True)
+    out = bench.run(losses.PairwiseRankingLoss, params, RunContext())
+    _check_task_metrics(out)
+    assert 0.6 < out["pairwise_accuracy"] <= out["true_reward_pairwise_accuracy"] + 0.03
+
+
+def test_single_thread_restores_the_thread_count() -> None:
+    before = torch.get_num_threads()
+    with single_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
