@@ -229,6 +229,8 @@ def recall_at_k(similarity: torch.Tensor | np.ndarray, k: int) -> float:
     n = s.shape[0]
     if k >= n:
         return 1.0
+    if n == 2:  # scikit-learn reads two columns as a binary problem; k = 1 is plain accuracy
+        return float(skm.accuracy_score(np.arange(n), s.argmax(axis=1)))
     return float(skm.top_k_accuracy_score(np.arange(n), s, k=k, labels=np.arange(n)))
 
 

@@ -43,7 +43,9 @@ def check_classification_inputs(
         raise ComponentInputError(f"logits must be (N, C); got shape {tuple(logits.shape)}")
     n, c = logits.shape
     if c < 1:
-        raise ComponentInputError(f"logits must have at least one class; got shape {tuple(logits.shape)}")
+        raise ComponentInputError(
+            f"logits must have at least one class; got shape {tuple(logits.shape)}"
+        )
     if target.dtype.is_floating_point or target.dtype == torch.bool or target.is_complex():
         raise ComponentInputError(f"target must hold integer class ids, got dtype {target.dtype}")
     if tuple(target.shape) != (n,):

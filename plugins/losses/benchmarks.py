@@ -2,7 +2,8 @@
 
 * `loss-agreement`: the same random inputs through the loss, its reference (under the options
   where they must agree: focal only at gamma=0, no alpha) and its NumPy closed form (under the
-  options asked for); value and input-gradient differences, plus forward+backward time.
+  options asked for); value and input-gradient differences, plus forward+backward time (on a
+  CPU in the quick grid with one intra-op thread, see `plugins.losses._threads`).
 * `loss-gradcheck`: `torch.autograd.gradcheck` in float64 on small inputs: the analytic
   gradient against central finite differences. A mismatch fails the cell with gradcheck's message.
 
@@ -16,22 +17,29 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from plugins.losses._threads import single_thread
 from plugins.losses.closed_forms import CLOSED_FORMS
-from plugins.losses.options import VARIANTS, option_default, options_for, reference_options_for
+from plugins.losses.options import (
+    VARIANTS,
+    as_loss_class,
+    option_default,
+    options_for,
+    reference_options_for,
+)
 from plugins.losses.torch_reference import TorchCrossEntropy, TorchInfoNCE, TorchRanking
 from suite.benchmark import Benchmark, Measurement, RunContext
-from suite.components import Component
+from suite.components import Component, Loss
 
 __all__ = ["LossAgreement", "LossGradcheck", "make_inputs", "resolve_reference"]
 
-_BUILTIN_REFERENCES: dict[str, type[Component]] = {
+_BUILTIN_REFERENCES: dict[str, type[Loss]] = {
     cls.name: cls for cls in (TorchCrossEntropy, TorchInfoNCE, TorchRanking)
 }
 _CLOSED_FORM_ROWS = 256  # the NumPy closed form is checked on the first rows only (it is slow)
 _PADDED_SHARE = 0.1  # share of classification targets set to ignore_index, as padding
 
 
-def resolve_reference(cls: type[Component]) -> type[Component] | None:
+def resolve_reference(cls: type[Component]) -> type[Loss] | None:
     """The reference class of `cls`: a built-in torch reference, else the registry's look-up."""
     if cls.reference is None:
         return None
@@ -39,7 +47,7 @@ def resolve_reference(cls: type[Component]) -> type[Component] | None:
         return _BUILTIN_REFERENCES[cls.reference]
     import suite
 
-    return suite.get("loss", cls.reference)
+    return as_loss_class(suite.get("loss", cls.reference))
 
 
 def make_inputs(
@@ -69,7 +77,9 @@ def make_inputs(
         positives = anchors + 0.5 * torch.randn(batch, width, generator=generator)  # noisy views
         return anchors.to(device, dtype), positives.to(device, dtype)
     if task == "ranking":
-        chosen = 2.0 * torch.randn(batch, generator=generator)  # (N,) reward of the preferred answer
+        chosen = 2.0 * torch.randn(
+            batch, generator=generator
+        )  # (N,) reward of the preferred answer
         rejected = 2.0 * torch.randn(batch, generator=generator)  # (N,)
         return chosen.to(device, dtype), rejected.to(device, dtype)
     raise ValueError(f"unknown loss task {task!r}")
@@ -79,7 +89,7 @@ def _leaves(inputs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
     return tuple(t.detach().clone().requires_grad_(t.is_floating_point()) for t in inputs)
 
 
-def _ignore_index(cls: type[Component]) -> int | None:
+def _ignore_index(cls: type[Loss]) -> int | None:
     return option_default(cls, "ignore_index") if cls.task == "classification" else None
 
 
@@ -88,7 +98,9 @@ class LossAgreement(Benchmark):
 
     name: ClassVar[str] = "loss-agreement"
     kind: ClassVar[str] = "loss"
-    summary: ClassVar[str] = "|loss - reference|, |grad - reference grad|, |loss - closed form|; fwd+bwd time"
+    summary: ClassVar[str] = (
+        "|loss - reference|, |grad - reference grad|, |loss - closed form|; fwd+bwd time"
+    )
     quick_grid: ClassVar[Any] = {"variant": list(VARIANTS), "batch": [256], "width": [64]}
     full_grid: ClassVar[Any] = {
         "variant": list(VARIANTS),
@@ -99,33 +111,44 @@ class LossAgreement(Benchmark):
     ratio_metric: ClassVar[str | None] = "median_ms"
     higher_is_better: ClassVar[bool] = False
 
-    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> Measurement:
-        task, batch, width = component_cls.task, int(params["batch"]), int(params["width"])  # type: ignore[attr-defined]
+    def run(
+        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
+    ) -> Measurement:
+        cls = as_loss_class(component_cls)
+        task, batch, width = cls.task, int(params["batch"]), int(params["width"])
         dtype = getattr(torch, params.get("dtype", "float32"))
-        options = options_for(component_cls, params["variant"], num_classes=width)
+        options = options_for(cls, params["variant"], num_classes=width)
         inputs = make_inputs(
-            task, batch, width, ctx.generator(1), ignore_index=_ignore_index(component_cls), dtype=dtype, device=ctx.device
+            task,
+            batch,
+            width,
+            ctx.generator(1),
+            ignore_index=_ignore_index(cls),
+            dtype=dtype,
+            device=ctx.device,
         )
-        loss = component_cls(**options)
+        loss = cls(**options)
         metrics: dict[str, float] = {}
 
-        form = CLOSED_FORMS.get(component_cls.name)
+        form = CLOSED_FORMS.get(cls.name)
         if form is not None:
             rows = tuple(t[:_CLOSED_FORM_ROWS].cpu() for t in inputs)
             rows = tuple(t.double() if t.is_floating_point() else t for t in rows)
             with torch.no_grad():
-                got = float(component_cls(**options)(*rows))
+                got = float(cls(**options)(*rows))
             metrics["closed_form_abs_error"] = abs(got - form(*rows, **options))
 
-        reference_cls = resolve_reference(component_cls)
+        reference_cls = resolve_reference(cls)
         if reference_cls is not None:
-            own_options, ref_options = reference_options_for(component_cls, reference_cls, options)
+            own_options, ref_options = reference_options_for(cls, reference_cls, options)
             mine, theirs = _leaves(inputs), _leaves(inputs)
-            value = component_cls(**own_options)(*mine)
+            value = cls(**own_options)(*mine)
             expected = reference_cls(**ref_options)(*theirs)
             value.backward()
             expected.backward()
-            metrics["max_abs_error"] = float((value.detach().float() - expected.detach().float()).abs())
+            metrics["max_abs_error"] = float(
+                (value.detach().float() - expected.detach().float()).abs()
+            )
             grad_errors = [
                 float((a.grad.float() - b.grad.float()).abs().max())
                 for a, b in zip(mine, theirs)
@@ -138,7 +161,8 @@ class LossAgreement(Benchmark):
         def step() -> None:
             loss(*leaves).backward()
 
-        timing = ctx.time(step)
+        with single_thread(enabled=ctx.quick and ctx.device.type == "cpu"):
+            timing = ctx.time(step)  # quick CPU sizes: one thread (see plugins.losses._threads)
         peak = ctx.peak_memory(step)
         return Measurement(metrics=metrics, timing=timing, peak_bytes=peak)
 
@@ -148,25 +172,30 @@ class LossGradcheck(Benchmark):
 
     name: ClassVar[str] = "loss-gradcheck"
     kind: ClassVar[str] = "loss"
-    summary: ClassVar[str] = "torch.autograd.gradcheck in float64 on small inputs (default and tuned options)"
+    summary: ClassVar[str] = (
+        "torch.autograd.gradcheck in float64 on small inputs (default and tuned options)"
+    )
     quick_grid: ClassVar[Any] = {"variant": list(VARIANTS)}
     full_grid: ClassVar[Any] = {"variant": list(VARIANTS), "batch": [6, 32]}
     ratio_metric: ClassVar[str | None] = None
 
-    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
-        task = component_cls.task  # type: ignore[attr-defined]
+    def run(
+        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
+    ) -> dict[str, float]:
+        cls = as_loss_class(component_cls)
+        task = cls.task
         batch, width = int(params.get("batch", 6)), 5
-        options = options_for(component_cls, params["variant"], num_classes=width)
+        options = options_for(cls, params["variant"], num_classes=width)
         inputs = make_inputs(
             task,
             batch,
             width,
             ctx.generator(2),
-            ignore_index=_ignore_index(component_cls),
+            ignore_index=_ignore_index(cls),
             dtype=torch.float64,
             device=ctx.device,
         )
-        loss = component_cls(**options)
+        loss = cls(**options)
         positions = [i for i, t in enumerate(inputs) if t.is_floating_point()]
 
         def as_function(*floats: Tensor) -> Tensor:
@@ -176,5 +205,7 @@ class LossGradcheck(Benchmark):
             return loss(*full)
 
         floats = tuple(inputs[i].clone().requires_grad_(True) for i in positions)
-        torch.autograd.gradcheck(as_function, floats, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
+        torch.autograd.gradcheck(
+            as_function, floats, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
+        )
         return {"gradcheck_passed": 1.0, "checked_entries": float(sum(t.numel() for t in floats))}

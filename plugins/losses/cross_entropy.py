@@ -20,7 +20,9 @@ __all__ = ["CrossEntropy", "stable_log_softmax"]
 
 def stable_log_softmax(logits: Tensor) -> Tensor:
     """log softmax over the last dim: x - (m + log Σ exp(x - m)) with m the row max."""
-    row_max = logits.amax(dim=-1, keepdim=True).detach()  # (N, 1); a constant shift, no gradient needed
+    row_max = logits.amax(
+        dim=-1, keepdim=True
+    ).detach()  # (N, 1); a constant shift, no gradient needed
     shifted = logits - row_max
     return shifted - torch.log(torch.exp(shifted).sum(dim=-1, keepdim=True))
 
@@ -40,6 +42,7 @@ class CrossEntropy(Loss):
     sequence: they add nothing to the sum and nothing to the count of the mean.
 
     Formula, with p = softmax(z) and the mean over the M rows whose target is not ignored:
+
         loss = 1/M Σ_i [ (1 - ε)·(-log p_i[y_i]) + ε · 1/C Σ_c (-log p_i[c]) ]
 
     Pitfalls:
@@ -53,7 +56,9 @@ class CrossEntropy(Loss):
     """
 
     name: ClassVar[str] = "cross-entropy"
-    summary: ClassVar[str] = "Cross-entropy from scratch: stable log-softmax, label smoothing, ignore_index"
+    summary: ClassVar[str] = (
+        "Cross-entropy from scratch: stable log-softmax, label smoothing, ignore_index"
+    )
     reference: ClassVar[str | None] = "torch-cross-entropy"
     task: ClassVar[str] = "classification"
 
@@ -61,12 +66,16 @@ class CrossEntropy(Loss):
         if not 0.0 <= float(label_smoothing) <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
         self.label_smoothing = float(label_smoothing)  # ε: mass spread uniformly over the C classes
-        self.ignore_index = int(ignore_index)  # target id of padded positions, excluded from the mean
+        self.ignore_index = int(
+            ignore_index
+        )  # target id of padded positions, excluded from the mean
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
         check_classification_inputs(logits, target, ignore_index=self.ignore_index)
         keep = target != self.ignore_index  # (N,) bool
-        safe_target = torch.where(keep, target, torch.zeros_like(target))  # (N,) ids valid for gather
+        safe_target = torch.where(
+            keep, target, torch.zeros_like(target)
+        )  # (N,) ids valid for gather
         log_probs = stable_log_softmax(logits.to(compute_dtype(logits)))  # (N, C)
         nll = -log_probs.gather(1, safe_target.unsqueeze(1)).squeeze(1)  # (N,)
         per_row = nll

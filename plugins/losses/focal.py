@@ -35,13 +35,16 @@ class FocalLoss(Loss):
     exactly cross-entropy.
 
     Formula, with p = softmax(z), p_t = p[y], α_t = alpha[y] (1 when alpha is None):
+
         loss = 1/N Σ_i -α_t (1 - p_t)^γ log p_t
 
     Pitfalls:
-    * Focal loss changes the ranking of examples little; what it changes most is calibration:
-      the probabilities of a focal-trained model are pushed towards 0.5 (under-confident), so a
-      0.5 threshold or an argmax decides differently. Compare ROC-AUC and PR-AUC (threshold-free)
-      as well as F1 before claiming it helps.
+    * Focal loss is not a free lunch for imbalance. It changes calibration most: easy examples
+      stop pulling their probabilities towards 0 and 1, so the predicted probability of a rare
+      class comes out several times its true frequency. Whether the ranking improves (ROC-AUC,
+      PR-AUC) or only the operating point of the argmax moves depends on the model and the data;
+      compare against cross-entropy with a tuned threshold before claiming it helps
+      (`loss-imbalanced` reports both, `f1` and `f1_tuned_threshold`).
     * In the original detector paper α = 0.25 weighs the *rare* foreground class down, because γ
       already boosts it; α and γ interact, tune them together.
     * With alpha the mean is a plain mean over N (as in the paper and torchvision), not the
@@ -50,7 +53,9 @@ class FocalLoss(Loss):
     """
 
     name: ClassVar[str] = "focal"
-    summary: ClassVar[str] = "Focal loss (multi-class): (1 - p_t)^gamma down-weights easy examples; gamma=0 is CE"
+    summary: ClassVar[str] = (
+        "Focal loss (multi-class): (1 - p_t)^gamma down-weights easy examples; gamma=0 is CE"
+    )
     reference: ClassVar[str | None] = "torch-cross-entropy"
     task: ClassVar[str] = "classification"
     #: The options under which focal loss must equal its reference (cross-entropy) exactly.
@@ -63,8 +68,14 @@ class FocalLoss(Loss):
         self.alpha: Tensor | None = None  # (C,) per-class weights, or None for all ones
         if alpha is not None:
             weights = torch.as_tensor(alpha, dtype=torch.float64).reshape(-1)
-            if weights.numel() == 0 or bool((weights < 0).any()) or not bool(torch.isfinite(weights).all()):
-                raise ValueError(f"alpha must be finite non-negative per-class weights, got {weights.tolist()}")
+            if (
+                weights.numel() == 0
+                or bool((weights < 0).any())
+                or not bool(torch.isfinite(weights).all())
+            ):
+                raise ValueError(
+                    f"alpha must be finite non-negative per-class weights, got {weights.tolist()}"
+                )
             self.alpha = weights
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]

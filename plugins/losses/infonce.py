@@ -44,6 +44,7 @@ class InfoNCE(Loss):
     without dividing by τ the logits could never spread far enough for a confident softmax.
 
     Formula, with s_ij = cos(a_i, p_j):
+
         loss = 1/N Σ_i [ -s_ii/τ + log Σ_j exp(s_ij/τ) ]
 
     Pitfalls:
@@ -69,7 +70,11 @@ class InfoNCE(Loss):
     def forward(self, anchors: Tensor, positives: Tensor) -> Tensor:  # type: ignore[override]
         check_contrastive_inputs(anchors, positives)
         dtype = compute_dtype(anchors)
-        logits = cosine_similarity_matrix(anchors.to(dtype), positives.to(dtype)) / self.temperature  # (N, N)
+        logits = (
+            cosine_similarity_matrix(anchors.to(dtype), positives.to(dtype)) / self.temperature
+        )  # (N, N)
         row_max = logits.amax(dim=1, keepdim=True).detach()  # (N, 1)
-        log_normaliser = row_max.squeeze(1) + torch.log(torch.exp(logits - row_max).sum(dim=1))  # (N,)
+        log_normaliser = row_max.squeeze(1) + torch.log(
+            torch.exp(logits - row_max).sum(dim=1)
+        )  # (N,)
         return (log_normaliser - logits.diagonal()).mean().to(anchors.dtype)

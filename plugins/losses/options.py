@@ -9,11 +9,12 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from suite.components import Component
+from suite.components import Component, Loss
 
 __all__ = [
     "VARIANTS",
     "accepted_options",
+    "as_loss_class",
     "option_default",
     "options_for",
     "reference_options_for",
@@ -48,7 +49,9 @@ def options_for(cls: type, variant: str, num_classes: int = 2) -> dict[str, Any]
     accepted = accepted_options(cls)
     options = {name: value for name, value in _TUNED.items() if name in accepted}
     if "alpha" in accepted:
-        options["alpha"] = [0.5 + i / max(num_classes - 1, 1) for i in range(num_classes)]  # 0.5 .. 1.5
+        options["alpha"] = [
+            0.5 + i / max(num_classes - 1, 1) for i in range(num_classes)
+        ]  # 0.5 .. 1.5
     return options
 
 
@@ -76,3 +79,10 @@ def option_default(cls: type, name: str, fallback: Any = None) -> Any:
     if parameter is None or parameter.default is inspect.Parameter.empty:
         return fallback
     return parameter.default
+
+
+def as_loss_class(cls: type[Component]) -> type[Loss]:
+    """`cls` typed as a loss class; a `TypeError` naming it when it is not one."""
+    if not (isinstance(cls, type) and issubclass(cls, Loss)):
+        raise TypeError(f"expected a suite.Loss subclass, got {cls!r}")
+    return cls

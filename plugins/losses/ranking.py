@@ -32,6 +32,7 @@ class PairwiseRankingLoss(Loss):
     r = β·log(π/π_ref), skipping the explicit reward model.
 
     Formula, with d_i = r_chosen_i - r_rejected_i:
+
         loss = 1/N Σ_i -log σ(d_i) = 1/N Σ_i log(1 + exp(-d_i))
 
     Pitfalls:

@@ -17,15 +17,15 @@ All metrics come from `suite.metrics` (scikit-learn); the models and data come f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from plugins.losses._threads import single_thread
 from plugins.losses.infonce import cosine_similarity_matrix
-from plugins.losses.options import accepted_options
+from plugins.losses.options import accepted_options, as_loss_class
 from plugins.losses.tasks import (
     ImbalancedConfig,
     PairedConfig,
@@ -37,9 +37,9 @@ from plugins.losses.tasks import (
 )
 from suite import metrics
 from suite.benchmark import Benchmark, RunContext
-from suite.components import Component
+from suite.components import Component, Loss
 
-__all__ = ["LossImbalanced", "LossPreference", "LossRetrieval", "single_thread", "train"]
+__all__ = ["LossImbalanced", "LossPreference", "LossRetrieval", "train"]
 
 
 def train(model: nn.Module, objective: Callable[[], Tensor], *, steps: int, lr: float) -> float:
@@ -52,22 +52,6 @@ def train(model: nn.Module, objective: Callable[[], Tensor], *, steps: int, lr: 
         value.backward()
         optimizer.step()
     return float(value.detach())
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run the block with one intra-op thread, then restore the previous setting.
-
-    The task models are tiny (a few thousand parameters): each step is a handful of small
-    kernels, where waking a second thread costs more than it saves, and on a busy machine the
-    threads' spinning makes a training loop many times slower.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -86,20 +70,30 @@ class LossImbalanced(Benchmark):
 
     name: ClassVar[str] = "loss-imbalanced"
     kind: ClassVar[str] = "loss"
-    summary: ClassVar[str] = "imbalanced binary task (1 in 50): precision, recall, F1, ROC-AUC, PR-AUC"
-    quick_grid: ClassVar[Any] = {"imbalance": [50], "model": ["linear"], "seeds": [1]}
-    full_grid: ClassVar[Any] = {"imbalance": [10, 50, 200], "model": ["linear", "mlp"], "seeds": [5]}
+    summary: ClassVar[str] = (
+        "imbalanced binary task (1 in 50): precision, recall, F1, ROC-AUC, PR-AUC"
+    )
+    quick_grid: ClassVar[Any] = {"imbalance": [50], "model": ["linear", "mlp"], "seeds": [1]}
+    full_grid: ClassVar[Any] = {
+        "imbalance": [10, 50, 200],
+        "model": ["linear", "mlp"],
+        "seeds": [5],
+    }
     ratio_metric: ClassVar[str | None] = "f1"
     higher_is_better: ClassVar[bool] = True
 
     def applies_to(self, component_cls: type[Component]) -> bool:
         return getattr(component_cls, "task", None) == "classification"
 
-    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
+    def run(
+        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
+    ) -> dict[str, float]:
         with single_thread():
-            return self._run(component_cls, params, ctx)
+            return self._run(as_loss_class(component_cls), params, ctx)
 
-    def _run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
+    def _run(
+        self, component_cls: type[Loss], params: dict[str, Any], ctx: RunContext
+    ) -> dict[str, float]:
         config = ImbalancedConfig(imbalance=int(params["imbalance"]))
         hidden, steps, lr = _MODELS[params["model"]]
         loss = component_cls()
@@ -116,11 +110,15 @@ class LossImbalanced(Benchmark):
         return _mean(rows)
 
 
-def _fit_classifier(model: nn.Module, loss: Any, x: Tensor, y: Tensor, *, steps: int, lr: float) -> float:
+def _fit_classifier(
+    model: nn.Module, loss: Any, x: Tensor, y: Tensor, *, steps: int, lr: float
+) -> float:
     return train(model, lambda: loss(model(x), y), steps=steps, lr=lr)
 
 
-def _score_imbalanced(y_train: Tensor, train_logits: Tensor, y_test: Tensor, test_logits: Tensor) -> dict[str, float]:
+def _score_imbalanced(
+    y_train: Tensor, train_logits: Tensor, y_test: Tensor, test_logits: Tensor
+) -> dict[str, float]:
     margin = test_logits[:, 1] - test_logits[:, 0]  # (n_test,): > 0 means argmax says "rare"
     rare = metrics.binary_report(y_test, margin)  # the rare class, decided by argmax
     macro = metrics.classification_report(y_test, test_logits)
@@ -146,9 +144,15 @@ class LossRetrieval(Benchmark):
 
     name: ClassVar[str] = "loss-retrieval"
     kind: ClassVar[str] = "loss"
-    summary: ClassVar[str] = "paired-embedding retrieval: recall@1/@10, alignment, uniformity, pair ROC-AUC and F1"
+    summary: ClassVar[str] = (
+        "paired-embedding retrieval: recall@1/@10, alignment, uniformity, pair ROC-AUC and F1"
+    )
     quick_grid: ClassVar[Any] = {"noise": [1.0], "batch_size": [256]}
-    full_grid: ClassVar[Any] = {"noise": [0.5, 1.0, 1.5], "batch_size": [32, 256], "temperature": [0.05, 0.5]}
+    full_grid: ClassVar[Any] = {
+        "noise": [0.5, 1.0, 1.5],
+        "batch_size": [32, 256],
+        "temperature": [0.05, 0.5],
+    }
     ratio_metric: ClassVar[str | None] = "recall_at_1"
     higher_is_better: ClassVar[bool] = True
 
@@ -158,11 +162,15 @@ class LossRetrieval(Benchmark):
     def applies_to(self, component_cls: type[Component]) -> bool:
         return getattr(component_cls, "task", None) == "contrastive"
 
-    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
+    def run(
+        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
+    ) -> dict[str, float]:
         with single_thread():
-            return self._run(component_cls, params, ctx)
+            return self._run(as_loss_class(component_cls), params, ctx)
 
-    def _run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
+    def _run(
+        self, component_cls: type[Loss], params: dict[str, Any], ctx: RunContext
+    ) -> dict[str, float]:
         options = {}
         if "temperature" in params and "temperature" in accepted_options(component_cls):
             options["temperature"] = float(params["temperature"])
@@ -180,11 +188,21 @@ class LossRetrieval(Benchmark):
 
         train(encoder, objective, steps=self.steps, lr=0.01)
         with torch.no_grad():
-            test_a, test_b = encoder(data.test_a.to(ctx.device)).cpu(), encoder(data.test_b.to(ctx.device)).cpu()
-            fit_a, fit_b = encoder(train_a[: self.n_test]).cpu(), encoder(train_b[: self.n_test]).cpu()
-        similarity = cosine_similarity_matrix(test_a, test_b)  # (n_test, n_test), positives on the diagonal
+            test_a, test_b = (
+                encoder(data.test_a.to(ctx.device)).cpu(),
+                encoder(data.test_b.to(ctx.device)).cpu(),
+            )
+            fit_a, fit_b = (
+                encoder(train_a[: self.n_test]).cpu(),
+                encoder(train_b[: self.n_test]).cpu(),
+            )
+        similarity = cosine_similarity_matrix(
+            test_a, test_b
+        )  # (n_test, n_test), positives on the diagonal
         fit_similarity = cosine_similarity_matrix(fit_a, fit_b)
-        threshold = metrics.best_f1_threshold(torch.eye(self.n_test).reshape(-1), fit_similarity.reshape(-1))
+        threshold = metrics.best_f1_threshold(
+            torch.eye(self.n_test).reshape(-1), fit_similarity.reshape(-1)
+        )
         raw = metrics.recall_at_k(cosine_similarity_matrix(data.test_a, data.test_b), 1)
         return {
             **metrics.retrieval_report(similarity, ks=(1, 10)),
@@ -200,7 +218,9 @@ class LossPreference(Benchmark):
 
     name: ClassVar[str] = "loss-preference"
     kind: ClassVar[str] = "loss"
-    summary: ClassVar[str] = "reward-model preferences: pairwise accuracy, ROC-AUC, precision/recall/F1"
+    summary: ClassVar[str] = (
+        "reward-model preferences: pairwise accuracy, ROC-AUC, precision/recall/F1"
+    )
     quick_grid: ClassVar[Any] = {"beta": [2.0], "model": ["mlp"]}
     full_grid: ClassVar[Any] = {"beta": [0.5, 2.0, 8.0], "model": ["linear", "mlp"]}
     ratio_metric: ClassVar[str | None] = "pairwise_accuracy"
@@ -209,18 +229,27 @@ class LossPreference(Benchmark):
     def applies_to(self, component_cls: type[Component]) -> bool:
         return getattr(component_cls, "task", None) == "ranking"
 
-    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
+    def run(
+        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
+    ) -> dict[str, float]:
         with single_thread():
-            return self._run(component_cls, params, ctx)
+            return self._run(as_loss_class(component_cls), params, ctx)
 
-    def _run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
+    def _run(
+        self, component_cls: type[Loss], params: dict[str, Any], ctx: RunContext
+    ) -> dict[str, float]:
         loss = component_cls()
         config = PreferenceConfig(beta=float(params["beta"]))
         data = preference_pairs(config, ctx.generator(400))
         hidden, steps, lr = _MODELS[params["model"]]
         reward = mlp([config.dim, *hidden, 1], ctx.generator(401)).to(ctx.device)
         chosen, rejected = data.train_chosen.to(ctx.device), data.train_rejected.to(ctx.device)
-        train(reward, lambda: loss(reward(chosen)[:, 0], reward(rejected)[:, 0]), steps=min(steps, 300), lr=lr)
+        train(
+            reward,
+            lambda: loss(reward(chosen)[:, 0], reward(rejected)[:, 0]),
+            steps=min(steps, 300),
+            lr=lr,
+        )
 
         # Show each held-out pair in random order: label 1 when the first answer is the chosen one.
         n = data.test_chosen.shape[0]
@@ -228,7 +257,9 @@ class LossPreference(Benchmark):
         first = torch.where(chosen_first[:, None], data.test_chosen, data.test_rejected)
         second = torch.where(chosen_first[:, None], data.test_rejected, data.test_chosen)
         with torch.no_grad():
-            score = (reward(first.to(ctx.device)) - reward(second.to(ctx.device)))[:, 0].cpu()  # (n,)
+            score = (reward(first.to(ctx.device)) - reward(second.to(ctx.device)))[
+                :, 0
+            ].cpu()  # (n,)
         label = chosen_first.long()
         true_margin = torch.where(chosen_first, data.test_true_margin, -data.test_true_margin)
         report = metrics.binary_report(label, score)
@@ -240,6 +271,8 @@ class LossPreference(Benchmark):
             "f1": report["f1"],
             "roc_auc": report["roc_auc"],
             "pr_auc": report["pr_auc"],
-            "true_order_accuracy": metrics.binary_report((true_margin > 0).long(), score)["accuracy"],
+            "true_order_accuracy": metrics.binary_report((true_margin > 0).long(), score)[
+                "accuracy"
+            ],
             "true_reward_pairwise_accuracy": ceiling["accuracy"],
         }

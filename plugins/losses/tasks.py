@@ -15,6 +15,7 @@ small enough to train on a CPU in about a second, and hard enough that the metri
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -23,8 +24,8 @@ from torch import Tensor, nn
 __all__ = [
     "ClassificationData",
     "ImbalancedConfig",
-    "PairedEmbeddings",
     "PairedConfig",
+    "PairedEmbeddings",
     "PreferenceConfig",
     "PreferencePairs",
     "imbalanced_classification",
@@ -43,7 +44,9 @@ class ImbalancedConfig:
     n_train: int = 5000  # training rows (100 positives at 1 in 50)
     n_test: int = 20000  # held-out rows (400 positives at 1 in 50)
     dim: int = 16  # feature dimension
-    separation: float = 2.0  # distance of the positive mean from the origin along a hidden direction
+    separation: float = (
+        2.0  # distance of the positive mean from the origin along a hidden direction
+    )
     positive_spread: float = 1.5  # standard deviation of the positive class (negatives: 1)
 
 
@@ -55,7 +58,9 @@ class ClassificationData:
     y_test: Tensor  # (n_test,)
 
 
-def imbalanced_classification(config: ImbalancedConfig, generator: torch.Generator) -> ClassificationData:
+def imbalanced_classification(
+    config: ImbalancedConfig, generator: torch.Generator
+) -> ClassificationData:
     """Binary data, the positive class rare; exactly `n // imbalance` positives in each split."""
     direction = torch.randn(config.dim, generator=generator)
     direction = direction / direction.norm()  # (dim,)
@@ -77,7 +82,7 @@ def imbalanced_classification(config: ImbalancedConfig, generator: torch.Generat
 def mlp(sizes: list[int], generator: torch.Generator) -> nn.Sequential:
     """Linear layers with ReLU between them, initialised from `generator` (same weights every time)."""
     layers: list[nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         layer = nn.Linear(fan_in, fan_out)
         bound = 1.0 / fan_in**0.5  # PyTorch's default uniform bound, drawn from our generator
         with torch.no_grad():
@@ -113,15 +118,25 @@ class PairedEmbeddings:
 
 def paired_embeddings(config: PairedConfig, generator: torch.Generator) -> PairedEmbeddings:
     """x = A z + B s + σ ε per view: z shared by the two views, s and ε drawn per view."""
-    mixing = torch.randn(config.latent_dim, config.input_dim, generator=generator) / config.latent_dim**0.5
-    nuisance = torch.randn(config.nuisance_dim, config.input_dim, generator=generator) / config.nuisance_dim**0.5
+    mixing = (
+        torch.randn(config.latent_dim, config.input_dim, generator=generator)
+        / config.latent_dim**0.5
+    )
+    nuisance = (
+        torch.randn(config.nuisance_dim, config.input_dim, generator=generator)
+        / config.nuisance_dim**0.5
+    )
 
     def views(n: int) -> tuple[Tensor, Tensor]:
         z = torch.randn(n, config.latent_dim, generator=generator) @ mixing  # (n, input_dim)
 
         def view() -> Tensor:
             s = torch.randn(n, config.nuisance_dim, generator=generator) * config.nuisance_scale
-            return z + s @ nuisance + config.noise * torch.randn(n, config.input_dim, generator=generator)
+            return (
+                z
+                + s @ nuisance
+                + config.noise * torch.randn(n, config.input_dim, generator=generator)
+            )
 
         return view(), view()
 
@@ -139,7 +154,9 @@ class PreferenceConfig:
     n_test: int = 4000  # held-out pairs
     dim: int = 16  # item feature dimension
     beta: float = 2.0  # annotator sharpness: P(prefer a) = σ(β (r(a) - r(b))); larger = less noise
-    curvature: float = 0.5  # weight of a quadratic term in the true reward (a linear model misses it)
+    curvature: float = (
+        0.5  # weight of a quadratic term in the true reward (a linear model misses it)
+    )
 
 
 @dataclass

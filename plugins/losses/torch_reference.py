@@ -83,7 +83,9 @@ class TorchRanking(Loss):
     """
 
     name: ClassVar[str] = "torch-ranking"
-    summary: ClassVar[str] = "Reference: F.binary_cross_entropy_with_logits(chosen - rejected, ones)"
+    summary: ClassVar[str] = (
+        "Reference: F.binary_cross_entropy_with_logits(chosen - rejected, ones)"
+    )
     reference: ClassVar[str | None] = None
     task: ClassVar[str] = "ranking"
 

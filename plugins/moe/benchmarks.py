@@ -15,18 +15,31 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
+from torch import nn
 
 from plugins.moe.dense_ffn import DenseFFN
-from plugins.moe.tasks import ClusterTaskConfig, TrainConfig, evaluate, make_cluster_task, train_classifier
+from plugins.moe.tasks import (
+    ClusterTaskConfig,
+    TrainConfig,
+    evaluate,
+    make_cluster_task,
+    train_classifier,
+)
 from suite.benchmark import Benchmark, Measurement, RunContext
-from suite.components import Component
+from suite.components import Component, MoE
 from suite.metrics import classification_report
 from suite.timing import synchronize
 
-__all__ = ["MoECapacity", "MoEClusterAccuracy", "MoELoadBalance", "MoEThroughput", "coefficient_of_variation"]
+__all__ = [
+    "MoECapacity",
+    "MoEClusterAccuracy",
+    "MoELoadBalance",
+    "MoEThroughput",
+    "coefficient_of_variation",
+]
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -36,6 +49,12 @@ def coefficient_of_variation(counts: torch.Tensor) -> float:
     values = counts.detach().double()
     mean = values.mean()
     return float(values.std(unbiased=False) / mean) if mean > 0 else 0.0
+
+
+def _build(
+    component_cls: type[Component], *dims: int, capacity_factor: float | None = None
+) -> nn.Module:
+    return cast("type[MoE]", component_cls)().build(*dims, capacity_factor=capacity_factor)
 
 
 def _routes(component_cls: type[Component]) -> bool:
@@ -62,7 +81,12 @@ class MoEThroughput(Benchmark):
     name: ClassVar[str] = "moe-throughput"
     kind: ClassVar[str] = "moe"
     summary: ClassVar[str] = "forward tokens/s at equal active size (top_k*d_hidden) as dense-ffn"
-    _base: ClassVar[dict[str, Any]] = {"top_k": 2, "d_model": 256, "d_hidden": 512, "dtype": "float32"}
+    _base: ClassVar[dict[str, Any]] = {
+        "top_k": 2,
+        "d_model": 256,
+        "d_hidden": 512,
+        "dtype": "float32",
+    }
     quick_grid: ClassVar[list[dict[str, Any]]] = [
         {"tokens": 2048, "n_experts": 8, **_base},
         {"tokens": 512, "n_experts": 8, **_base},
@@ -78,12 +102,14 @@ class MoEThroughput(Benchmark):
     }
     ratio_metric: ClassVar[str | None] = "median_ms"
 
-    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> Measurement:
+    def run(
+        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
+    ) -> Measurement:
         tokens, d_model = params["tokens"], params["d_model"]
         dims = (d_model, params["d_hidden"], params["n_experts"], params["top_k"])
         dtype = _DTYPES[params["dtype"]]
         torch.manual_seed(ctx.seed)
-        layer = component_cls().build(*dims).to(ctx.device, dtype).eval()  # type: ignore[attr-defined]
+        layer = _build(component_cls, *dims).to(ctx.device, dtype).eval()
         x = torch.randn(4, tokens // 4, d_model, generator=ctx.generator()).to(ctx.device, dtype)
         with torch.inference_mode():
             timing = ctx.time(lambda: layer(x))
@@ -94,22 +120,32 @@ class MoEThroughput(Benchmark):
             if _routes(component_cls):
                 dense = DenseFFN().build(*dims).to(ctx.device, dtype).eval()
                 dense(x)
-                metrics["time_vs_dense"] = _paired_ratio(lambda: layer(x), lambda: dense(x), ctx.device, ctx.repeats)
+                metrics["time_vs_dense"] = _paired_ratio(
+                    lambda: layer(x), lambda: dense(x), ctx.device, ctx.repeats
+                )
         return Measurement(metrics=metrics, timing=timing)
 
 
 class MoELoadBalance(Benchmark):
     name: ClassVar[str] = "moe-load-balance"
     kind: ClassVar[str] = "moe"
-    summary: ClassVar[str] = "CV of expert_counts after a short training run, with and without aux_loss"
+    summary: ClassVar[str] = (
+        "CV of expert_counts after a short training run, with and without aux_loss"
+    )
     quick_grid: ClassVar[dict[str, list[Any]]] = {"balance_loss": [True, False]}
-    full_grid: ClassVar[dict[str, list[Any]]] = {"balance_loss": [True, False], "n_experts": [8, 16], "steps": [600]}
+    full_grid: ClassVar[dict[str, list[Any]]] = {
+        "balance_loss": [True, False],
+        "n_experts": [8, 16],
+        "steps": [600],
+    }
     ratio_metric: ClassVar[str | None] = None
 
     def applies_to(self, component_cls: type[Component]) -> bool:
         return _routes(component_cls)
 
-    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
+    def run(
+        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
+    ) -> dict[str, float]:
         task_config = ClusterTaskConfig()
         task = make_cluster_task(task_config, ctx.generator(1))
         config = TrainConfig(
@@ -118,7 +154,7 @@ class MoELoadBalance(Benchmark):
             use_aux_loss=params["balance_loss"],
         )
         model = train_classifier(
-            component_cls,  # type: ignore[arg-type]
+            cast("type[MoE]", component_cls),
             task,
             config,
             n_classes=task_config.n_classes,
@@ -137,7 +173,9 @@ class MoELoadBalance(Benchmark):
 class MoECapacity(Benchmark):
     name: ClassVar[str] = "moe-capacity"
     kind: ClassVar[str] = "moe"
-    summary: ClassVar[str] = "dropped fraction and output change over capacity factors (clustered tokens)"
+    summary: ClassVar[str] = (
+        "dropped fraction and output change over capacity factors (clustered tokens)"
+    )
     quick_grid: ClassVar[dict[str, list[Any]]] = {"capacity_factor": [0.5, 1.0, 1.25, 2.0, None]}
     full_grid: ClassVar[dict[str, list[Any]]] = {
         "capacity_factor": [0.5, 1.0, 1.25, 1.5, 2.0, 4.0, None],
@@ -148,16 +186,20 @@ class MoECapacity(Benchmark):
     def applies_to(self, component_cls: type[Component]) -> bool:
         return _routes(component_cls)
 
-    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> Measurement:
+    def run(
+        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
+    ) -> Measurement:
         capacity_factor = params["capacity_factor"]
         n_experts, top_k, d_model, tokens = params.get("n_experts", 8), 2, 64, 2048
-        # clustered tokens, as real hidden states are: the untrained router then loads experts unevenly
-        task = make_cluster_task(ClusterTaskConfig(d_input=d_model, n_train=tokens, n_test=1), ctx.generator(2))
+        # clustered tokens, as real hidden states are: an untrained router loads experts unevenly
+        clusters = ClusterTaskConfig(d_input=d_model, n_train=tokens, n_test=1)
+        task = make_cluster_task(clusters, ctx.generator(2))
         x = task.x_train.reshape(4, tokens // 4, d_model).to(ctx.device)
         layers = []
         for factor in (capacity_factor, None):
             torch.manual_seed(ctx.seed)  # same weights with and without capacity
-            layers.append(component_cls().build(d_model, 128, n_experts, top_k, capacity_factor=factor).to(ctx.device))  # type: ignore[attr-defined]
+            layer = _build(component_cls, d_model, 128, n_experts, top_k, capacity_factor=factor)
+            layers.append(layer.to(ctx.device))
         with torch.inference_mode():
             capped, free = layers[0](x), layers[1](x)
             change = (capped.output - free.output).norm() / free.output.norm()
@@ -177,18 +219,22 @@ class MoECapacity(Benchmark):
 class MoEClusterAccuracy(Benchmark):
     name: ClassVar[str] = "moe-cluster-accuracy"
     kind: ClassVar[str] = "moe"
-    summary: ClassVar[str] = "accuracy / macro F1 on a mixture-of-clusters task where experts can specialise"
+    summary: ClassVar[str] = (
+        "accuracy / macro F1 on a mixture-of-clusters task where experts can specialise"
+    )
     quick_grid: ClassVar[dict[str, list[Any]]] = {"n_clusters": [8]}
     full_grid: ClassVar[dict[str, list[Any]]] = {"n_clusters": [4, 8, 16], "steps": [600]}
     ratio_metric: ClassVar[str | None] = "accuracy"
     higher_is_better: ClassVar[bool] = True
 
-    def run(self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext) -> dict[str, float]:
+    def run(
+        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
+    ) -> dict[str, float]:
         task_config = ClusterTaskConfig(n_clusters=params["n_clusters"])
         task = make_cluster_task(task_config, ctx.generator(3))
         config = TrainConfig(steps=params.get("steps", 150))
         model = train_classifier(
-            component_cls,  # type: ignore[arg-type]
+            cast("type[MoE]", component_cls),
             task,
             config,
             n_classes=task_config.n_classes,
@@ -200,7 +246,9 @@ class MoEClusterAccuracy(Benchmark):
         report = classification_report(task.y_test, logits.cpu(), num_classes=task_config.n_classes)
         metrics = {"accuracy": report["accuracy"], "f1_macro": report["f1_macro"]}
         if _routes(component_cls):
-            metrics["expert_cluster_purity"] = _purity(model, x_test, task.cluster_test, task_config.n_clusters)
+            metrics["expert_cluster_purity"] = _purity(
+                model, x_test, task.cluster_test, task_config.n_clusters
+            )
         return metrics
 
 

@@ -84,7 +84,9 @@ class DenseFFN(MoE):
     """
 
     name: ClassVar[str] = "dense-ffn"
-    summary: ClassVar[str] = "dense FFN of hidden top_k*d_hidden: the MoE's equal-active-size baseline"
+    summary: ClassVar[str] = (
+        "dense FFN of hidden top_k*d_hidden: the MoE's equal-active-size baseline"
+    )
     reference: ClassVar[str | None] = None
 
     def build(
@@ -95,7 +97,12 @@ class DenseFFN(MoE):
         top_k: int,
         capacity_factor: float | None = None,
     ) -> nn.Module:
-        for label, value in (("d_model", d_model), ("d_hidden", d_hidden), ("n_experts", n_experts), ("top_k", top_k)):
+        for label, value in (
+            ("d_model", d_model),
+            ("d_hidden", d_hidden),
+            ("n_experts", n_experts),
+            ("top_k", top_k),
+        ):
             if value < 1:
                 raise ComponentInputError(f"{label} must be >= 1, got {value}")
         return DenseFFNLayer(d_model, d_hidden, n_experts, top_k)

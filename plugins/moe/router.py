@@ -38,8 +38,8 @@ class RouterOutput:
 
     expert_index: Tensor  # (N, k) int64: chosen experts, best first
     expert_weight: Tensor  # (N, k) float: combine weights (renormalised when k > 1)
-    probs: Tensor  # (N, E) float32: full softmax of the router
-    logits: Tensor  # (N, E) float32: router logits (after noise, if any)
+    probs: Tensor  # (N, E) float32 or wider: full softmax of the router
+    logits: Tensor  # (N, E) float32 or wider: router logits (after noise, if any)
 
 
 def load_balancing_loss(probs: Tensor, expert_index: Tensor, n_experts: int) -> Tensor:
@@ -79,9 +79,10 @@ class Router(nn.Module):
         nn.init.normal_(self.gate.weight, std=d_model**-0.5)
 
     def forward(self, x: Tensor) -> RouterOutput:
-        """Route `x` `(N, C)`; the router runs in float32 whatever the input dtype (a bf16 softmax
-        over close logits flips top-k choices)."""
-        logits = F.linear(x.float(), self.gate.weight.float())  # (N, E)
+        """Route `x` `(N, C)`; the router runs in float32 at least, whatever the input dtype (a bf16
+        softmax over close logits flips top-k choices)."""
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        logits = F.linear(x.to(dtype), self.gate.weight.to(dtype))  # (N, E)
         if self.training and self.noise_std > 0:
             logits = logits + torch.randn_like(logits) * self.noise_std
         probs = logits.softmax(dim=-1)  # (N, E)

@@ -26,7 +26,7 @@ from suite.timing import time_function
 
 __all__ = ["TopKConfig", "TopKMoE", "TopKMoELayer"]
 
-_STRATEGY_OPTIONS = ("auto", "autotune", *STRATEGIES)
+_STRATEGY_OPTIONS = ("auto", "static", *STRATEGIES)
 
 
 @dataclass
@@ -37,12 +37,15 @@ class TopKConfig:
     z_loss_coef: float = 0.001  # weight of the router z-loss in aux_loss (ST-MoE uses 0.001)
     noise_std: float = 0.0  # std of Gaussian noise on router logits in training; 0 = off
     n_shared_experts: int = 0  # always-on experts of hidden d_hidden each (DeepSeekMoE); 0 = none
-    # auto: static choice on CPU, measured on CUDA; autotune: measured anywhere; or a STRATEGIES name
+    # auto: time the candidate strategies once per (device, dtype, token-count bucket), keep the
+    # fastest; static: the per-device preference of `choose_strategy`; or one of STRATEGIES
     strategy: str = "auto"
 
     def __post_init__(self) -> None:
         if self.strategy not in _STRATEGY_OPTIONS:
-            raise ComponentInputError(f"strategy must be one of {', '.join(_STRATEGY_OPTIONS)}; got {self.strategy!r}")
+            raise ComponentInputError(
+                f"strategy must be one of {', '.join(_STRATEGY_OPTIONS)}; got {self.strategy!r}"
+            )
         if self.n_shared_experts < 0 or self.noise_std < 0:
             raise ComponentInputError(
                 f"n_shared_experts and noise_std must be >= 0; got {self.n_shared_experts}, {self.noise_std}"
@@ -74,7 +77,8 @@ class TopKMoELayer(nn.Module):
             from plugins.moe.dense_ffn import DenseFFNLayer
 
             self.shared = DenseFFNLayer(d_model, d_hidden, n_experts, config.n_shared_experts)
-        self.tuned: dict[tuple[str, str, int], str] = {}  # (device, dtype, token bucket) -> strategy
+        # (device, dtype, token-count bucket) -> the strategy measured fastest there
+        self.tuned: dict[tuple[str, str, int], str] = {}
         self.last_strategy: str | None = None
         self.last_balance_loss: Tensor | None = None  # unweighted, detached: for inspection
         self.last_z_loss: Tensor | None = None
@@ -88,7 +92,7 @@ class TopKMoELayer(nn.Module):
         capacity = expert_capacity(self.capacity_factor, n_tokens, self.top_k, self.n_experts)
         plan = plan_dispatch(route.expert_index, route.expert_weight, self.n_experts, capacity)
         strategy = self._strategy(flat, plan)
-        out = dispatch_and_combine(strategy, flat, plan, self.w_in, self.w_out, expert_activation)  # (N, C)
+        out = dispatch_and_combine(strategy, flat, plan, self.w_in, self.w_out, expert_activation)
         if self.shared is not None:
             out = out + self.shared(x).output.reshape(-1, channels)
         balance = load_balancing_loss(route.probs, route.expert_index, self.n_experts)
@@ -111,17 +115,21 @@ class TopKMoELayer(nn.Module):
         candidates = candidate_strategies(device, self.w_in.dtype, self.d_model, self.d_hidden)
         if x.dtype != self.w_in.dtype:
             candidates = [name for name in candidates if name != "grouped-mm"]
-        if wanted == "auto" and device.type != "cuda":
+        if wanted == "static":
             return choose_strategy(device, candidates)
         key = (str(device), str(x.dtype), max(x.shape[0], 1).bit_length())
         if key not in self.tuned:
-            self.tuned[key] = choose_strategy(device, candidates, measure=lambda name: self._time(name, x, plan))
+            self.tuned[key] = choose_strategy(
+                device, candidates, measure=lambda name: self._time(name, x, plan)
+            )
         return self.tuned[key]
 
     def _time(self, strategy: str, x: Tensor, plan: DispatchPlan) -> float:
         with torch.no_grad():
             return time_function(
-                lambda: dispatch_and_combine(strategy, x, plan, self.w_in, self.w_out, expert_activation),
+                lambda: dispatch_and_combine(
+                    strategy, x, plan, self.w_in, self.w_out, expert_activation
+                ),
                 device=x.device,
                 warmup=1,
                 repeats=3,
@@ -180,7 +188,9 @@ class TopKMoE(MoE):
     """
 
     name: ClassVar[str] = "topk"
-    summary: ClassVar[str] = "top-k routed MoE: balance + z losses, capacity, sort-by-expert dispatch"
+    summary: ClassVar[str] = (
+        "top-k routed MoE: balance + z losses, capacity, sort-by-expert dispatch"
+    )
     reference: ClassVar[str | None] = "dense-ffn"
 
     def __init__(self, **options: Any) -> None:
@@ -198,7 +208,12 @@ class TopKMoE(MoE):
         top_k: int,
         capacity_factor: float | None = None,
     ) -> nn.Module:
-        for label, value in (("d_model", d_model), ("d_hidden", d_hidden), ("n_experts", n_experts), ("top_k", top_k)):
+        for label, value in (
+            ("d_model", d_model),
+            ("d_hidden", d_hidden),
+            ("n_experts", n_experts),
+            ("top_k", top_k),
+        ):
             if value < 1:
                 raise ComponentInputError(f"{label} must be >= 1, got {value}")
         if top_k > n_experts:

@@ -46,6 +46,9 @@ class BatchNormModule(nn.Module):
 
     #: Whether the batch statistics are taken over the real tokens of the mask only.
     mask_aware: bool = False
+    running_mean: Tensor  # (C,) buffer
+    running_var: Tensor  # (C,) buffer, unbiased estimate
+    num_batches_tracked: Tensor  # () long buffer
 
     def __init__(self, num_features: int, config: BatchNormConfig | None = None) -> None:
         super().__init__()

@@ -36,12 +36,12 @@ class LayerNormModule(nn.Module):
         check_norm_inputs(x, mask, self.num_features)
         work = compute_dtype(x.dtype)
         h = x.to(work)  # (B, T, C)
-        mean = h.mean(dim=-1, keepdim=True)  # (B, T, 1)
-        var = (h - mean).pow(2).mean(dim=-1, keepdim=True)  # (B, T, 1), biased
-        y = (h - mean) * torch.rsqrt(var + self.eps) * self.weight.to(work)
-        if self.bias is not None:
-            y = y + self.bias.to(work)
-        return y.to(x.dtype)
+        centred = h - h.mean(dim=-1, keepdim=True)  # (B, T, C)
+        var = centred.square().mean(dim=-1, keepdim=True)  # (B, T, 1), biased: divides by C
+        x_hat = centred * torch.rsqrt(var + self.eps)  # (B, T, C)
+        if self.bias is None:
+            return (x_hat * self.weight.to(work)).to(x.dtype)
+        return torch.addcmul(self.bias.to(work), x_hat, self.weight.to(work)).to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, bias={self.bias is not None}"

@@ -62,7 +62,9 @@ def read_tokenizer_json(path: str | Path, name: str) -> dict[str, Any]:
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ComponentInputError(f"cannot read tokenizer file {str(path)!r}: {exc.strerror}") from None
+        raise ComponentInputError(
+            f"cannot read tokenizer file {str(path)!r}: {exc.strerror}"
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ComponentInputError(f"{str(path)!r} is not a JSON tokenizer file ({exc})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:

@@ -35,9 +35,11 @@ class BPE(Tokenizer):
     new symbol; repeat until the vocabulary is full. To encode, replay the merges on each word
     in the order they were learned (lowest rank first).
 
-    Worked example (the paper's): with "low", "lower", "newest", "widest" in the corpus the
-    pairs `e s`, then `es t`, then `est </w>` win, so the unseen word "lowest" becomes
-    `low` + `est</w>`: a new word built from known pieces, not an unknown token.
+    Worked example (after the paper's): train on "low" x5, "lower" x2, "lowly" x3, "newest" x6,
+    "widest" x3. The first merges are `l o` (10), `e s` (9), `es t</w>` (9), later `lo w`, so
+    the unseen word "lowest" becomes `low` + `est</w>`: a new word built from known pieces,
+    not an unknown token. (Here `</w>` sticks to the last character, as in HuggingFace, so
+    "low</w>" and mid-word "low" are different tokens.)
 
     Formula: merge = argmax over pairs (a, b) of count(a, b) = sum over words w of
     freq(w) * occurrences of "a b" in w.
@@ -55,7 +57,9 @@ class BPE(Tokenizer):
     """
 
     name: ClassVar[str] = "bpe"
-    summary: ClassVar[str] = "BPE from scratch: frequency merges over characters, </w> suffix, [UNK]"
+    summary: ClassVar[str] = (
+        "BPE from scratch: frequency merges over characters, </w> suffix, [UNK]"
+    )
     reference: ClassVar[str | None] = "hf-bpe"
 
     unk_token: ClassVar[str] = "[UNK]"
@@ -87,7 +91,9 @@ class BPE(Tokenizer):
             merges = learn_merges(words, list(counts.values()), tokens, vocab_size, progress=bar)
         self._build(tokens, len(alphabet), merges)
 
-    def _build(self, tokens: list[str], n_base: int, merges: Sequence[tuple[int, int, int]]) -> None:
+    def _build(
+        self, tokens: list[str], n_base: int, merges: Sequence[tuple[int, int, int]]
+    ) -> None:
         self._tokens = tokens
         self._n_base = n_base
         self._ids = {token: i for i, token in enumerate(tokens)}
@@ -160,6 +166,8 @@ class BPE(Tokenizer):
                     tokens.append(a + b)
                 merges.append((ids[a], ids[b], new))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ComponentInputError(f"{str(path)!r} is a damaged {cls.name} file ({exc!r})") from None
+            raise ComponentInputError(
+                f"{str(path)!r} is a damaged {cls.name} file ({exc!r})"
+            ) from None
         tok._build(tokens, n_base, merges)
         return tok

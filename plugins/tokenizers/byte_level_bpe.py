@@ -56,8 +56,11 @@ class ByteLevelBPE(Tokenizer):
     What it costs: a character outside the training distribution falls back to its bytes.
     UTF-8 needs 1 byte for ASCII, 2 for most Latin/Greek/Cyrillic accents, 3 for Chinese and
     Japanese, 4 for emoji. Trained on English, a Chinese character costs up to 3 tokens where a
-    character-level vocabulary would spend one (or emit `[UNK]`); the `tokenizer-mixed-script`
-    benchmark measures the tokens per character of each script.
+    character-level vocabulary would spend one (or emit `[UNK]`). Measured by
+    `tokenizer-mixed-script` on the default corpus (which holds a little Chinese) at vocab
+    4000, one run: 2.43 tokens per Chinese character, no unknown token and an exact round trip,
+    where character-level `bpe` spends 1.0 token per character but 44% of them are `[UNK]`,
+    and `wordpiece` turns each unspaced Chinese sentence into a single `[UNK]`.
 
     Pitfalls:
     * A token may hold part of a character; decoding a slice of ids can give invalid UTF-8
@@ -102,7 +105,9 @@ class ByteLevelBPE(Tokenizer):
             raise empty_corpus_error(self.name)
         words = [list(_utf8(piece)) for piece in counts]
         tokens = list(base)
-        with TrainingProgress(vocab_size - len(tokens), "bbpe merges", enabled=self.progress) as bar:
+        with TrainingProgress(
+            vocab_size - len(tokens), "bbpe merges", enabled=self.progress
+        ) as bar:
             merges = learn_merges(words, list(counts.values()), tokens, vocab_size, progress=bar)
         self._build(tokens, merges)
 
@@ -174,7 +179,9 @@ class ByteLevelBPE(Tokenizer):
                     tokens.append(a + b)
                 merges.append((known[a], known[b], new))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ComponentInputError(f"{str(path)!r} is a damaged {cls.name} file ({exc!r})") from None
+            raise ComponentInputError(
+                f"{str(path)!r} is a damaged {cls.name} file ({exc!r})"
+            ) from None
         tok._build(tokens, merges)
         return tok
 

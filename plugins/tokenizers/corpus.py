@@ -1,7 +1,7 @@
 """Text for the tokenizer benchmarks: a train part, a held-out part, and a mixed-script sample.
 
 * Default: the English prose of Python's own help topics (`pydoc_data.topics`, shipped with
-  every CPython, about 465 KB), cut into paragraphs; every 10th paragraph is held out.
+  every CPython, about 465 KB), cut into distinct paragraphs; every 10th one is held out.
 * `--corpus FILE`: the user's UTF-8 text, cut the same way (by paragraphs, else by lines, else
   into 2,000-character chunks).
 * `data/mixed_script.txt`: Chinese, Japanese, emoji and code written for this project. Half of
@@ -56,11 +56,17 @@ def _units(text: str) -> list[str]:
     lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) >= 2 * HELDOUT_EVERY:
         return lines
-    return [text[i : i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS) if text[i : i + CHUNK_CHARS].strip()]
+    return [
+        text[i : i + CHUNK_CHARS]
+        for i in range(0, len(text), CHUNK_CHARS)
+        if text[i : i + CHUNK_CHARS].strip()
+    ]
 
 
 def _split(name: str, text: str) -> Corpus:
-    units = _units(text)
+    # Repeated units are kept once: the help topics repeat whole paragraphs across topics, and
+    # a held-out paragraph that also sits in the training part would not be held out.
+    units = list(dict.fromkeys(_units(text)))
     if not units:
         raise ComponentInputError(f"corpus {name!r} is empty (no non-blank text)")
     if len(units) == 1:

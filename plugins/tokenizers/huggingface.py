@@ -14,13 +14,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tokenizers import Tokenizer as HFTokenizer
-from tokenizers import decoders, models, pre_tokenizers, trainers
-
 from plugins.tokenizers.base import check_ids, check_vocab_size, empty_corpus_error
 from plugins.tokenizers.progress import is_quiet
 from suite import Tokenizer
 from suite.errors import ComponentInputError
+from tokenizers import Tokenizer as HFTokenizer
+from tokenizers import decoders, models, pre_tokenizers, trainers
 
 __all__ = ["HFBPE", "HFByteLevelBPE", "HFWordPiece"]
 
@@ -67,7 +66,18 @@ class _HFTokenizer(Tokenizer):
         return self._tok
 
     def encode(self, text: str) -> list[int]:
-        return self._trained().encode(text, add_special_tokens=False).ids
+        tok = self._trained()
+        try:
+            return tok.encode(text, add_special_tokens=False).ids
+        except TypeError:  # the Rust side takes only valid Unicode: say where it is not
+            if not isinstance(text, str):
+                raise
+            bad = next((i for i, c in enumerate(text) if "\ud800" <= c <= "\udfff"), None)
+            if bad is None:
+                raise
+            raise ComponentInputError(
+                f"{self.name} cannot encode a lone surrogate ({text[bad]!r} at index {bad})"
+            ) from None
 
     def decode(self, ids: Sequence[int]) -> str:
         tok = self._trained()
@@ -129,7 +139,9 @@ class HFWordPiece(_HFTokenizer):
     """
 
     name: ClassVar[str] = "hf-wordpiece"
-    summary: ClassVar[str] = "HuggingFace tokenizers WordPiece (Whitespace pre-tokenizer, ##, [UNK])"
+    summary: ClassVar[str] = (
+        "HuggingFace tokenizers WordPiece (Whitespace pre-tokenizer, ##, [UNK])"
+    )
 
     def _pipeline(self) -> HFTokenizer:
         tok = HFTokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
@@ -153,7 +165,9 @@ class HFByteLevelBPE(_HFTokenizer):
     """
 
     name: ClassVar[str] = "hf-bbpe"
-    summary: ClassVar[str] = "HuggingFace tokenizers byte-level BPE (GPT-2 regex, 256-byte alphabet)"
+    summary: ClassVar[str] = (
+        "HuggingFace tokenizers byte-level BPE (GPT-2 regex, 256-byte alphabet)"
+    )
     lossless: ClassVar[bool] = True
     special_tokens: ClassVar[tuple[str, ...]] = ("<|endoftext|>",)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 from plugins.tokenizers.progress import TrainingProgress
@@ -64,7 +65,7 @@ def learn_merges(
     where: dict[tuple[int, int], set[int]] = defaultdict(set)
     for index, word in enumerate(words):
         count = counts[index]
-        for pair in zip(word, word[1:]):
+        for pair in pairwise(word):
             pair_counts[pair] += count
             where[pair].add(index)
     heap = [(-count, pair) for pair, count in pair_counts.items()]
@@ -129,7 +130,7 @@ def apply_merges(symbols: list[int], ranks: dict[tuple[int, int], tuple[int, int
     """Merge `symbols` by rank: `ranks[(a, b)] = (rank, new_id)`, lowest rank first."""
     while len(symbols) >= 2:
         best = None
-        for pair in zip(symbols, symbols[1:]):
+        for pair in pairwise(symbols):
             found = ranks.get(pair)
             if found is not None and (best is None or found[0] < best[0]):
                 best, best_pair = found, pair

@@ -72,7 +72,8 @@ class TrainingProgress:
             from rich.console import Console
             from rich.progress import Progress
 
-            self._bar = Progress(console=Console(stderr=True), transient=True)
+            console = Console(stderr=True, force_terminal=True if self.enabled else None)
+            self._bar = Progress(console=console, transient=True)
             self._bar.start()
             self._task = self._bar.add_task(self.description, total=self.total)
         self._bar.update(self._task, completed=self.done)

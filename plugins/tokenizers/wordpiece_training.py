@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Sequence
+from itertools import pairwise
 
 from plugins.tokenizers.progress import TrainingProgress
 
@@ -48,7 +49,7 @@ def learn_wordpiece_merges(
         count = counts[index]
         for symbol in word:
             symbol_counts[symbol] += count
-        for pair in zip(word, word[1:]):
+        for pair in pairwise(word):
             pair_counts[pair] += count
             where[pair].add(index)
 

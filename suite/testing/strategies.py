@@ -105,6 +105,7 @@ def attention_inputs(
     min_group: int = 1,
     max_group: int = 4,
     max_t: int = 16,
+    long_t: int = 160,
     fully_padded_row: bool = False,
     same_length: bool = False,
     head_dims: tuple[int, ...] = (4, 8, 16, 32),
@@ -114,13 +115,16 @@ def attention_inputs(
     `min_group` > 1 forces grouped-query attention (H = Hkv x group), `max_group` = 1 forbids it;
     `fully_padded_row` makes
     the last batch row padding only; `same_length` forces Tq = Tk (causal masks need it).
+    Half the lengths are short (1..max_t), half long (long_t/2..long_t), so that sparse patterns
+    with windows, strides or blocks of 64 become sparse rather than dense.
     """
     batch = draw(st.integers(1, 3))
     kv_heads = draw(st.sampled_from([1, 2]))
     group = draw(st.sampled_from([g for g in (1, 2, 4) if min_group <= g <= max_group]))
     is_causal = draw(st.booleans()) if causal is None else causal
-    tq = draw(st.integers(1 if not fully_padded_row else 1, max_t))
-    tk = tq if (same_length or is_causal) else draw(st.integers(1, max_t))
+    lengths = st.integers(1, max_t) | st.integers(long_t // 2, long_t)
+    tq = draw(lengths)
+    tk = tq if (same_length or is_causal) else draw(lengths)
     use_padding = draw(st.booleans()) if padding is None else padding
     mask = None
     if fully_padded_row:

@@ -62,7 +62,9 @@ def test_best_f1_threshold_separates_a_separable_set() -> None:
     threshold = metrics.best_f1_threshold(target, scores)
     assert 0.3 <= threshold <= 0.8
     # binary_report predicts positive for score > threshold
-    assert metrics.binary_report(target, scores, threshold=threshold - 1e-9)["f1"] == pytest.approx(1.0)
+    assert metrics.binary_report(target, scores, threshold=threshold - 1e-9)["f1"] == pytest.approx(
+        1.0
+    )
 
 
 def test_recall_at_k_and_mrr() -> None:
@@ -101,7 +103,9 @@ def test_alignment_and_uniformity() -> None:
     assert metrics.alignment(x, 3 * x) == pytest.approx(0.0, abs=1e-12)  # same directions
     assert metrics.alignment(x, -x) == pytest.approx(4.0)  # antipodal: ||u - (-u)||² = 4
     collapsed = np.ones((10, 3))
-    assert metrics.uniformity(collapsed) == pytest.approx(0.0, abs=1e-12)  # all in one point: the worst
+    assert metrics.uniformity(collapsed) == pytest.approx(
+        0.0, abs=1e-12
+    )  # all in one point: the worst
     assert metrics.uniformity(x) < -1.0
     with pytest.raises(ValueError, match="at least 2"):
         metrics.uniformity(np.ones((1, 3)))

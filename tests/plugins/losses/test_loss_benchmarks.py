@@ -7,13 +7,13 @@ from typing import Any, ClassVar
 
 import pytest
 import torch
-
-import plugins.losses as losses
-from plugins.losses.benchmarks import LossAgreement, LossGradcheck, make_inputs, resolve_reference
-from plugins.losses.options import VARIANTS, accepted_options, options_for, reference_options_for
-from plugins.losses.task_benchmarks import LossImbalanced, LossPreference, LossRetrieval, single_thread
 from torch.autograd.gradcheck import GradcheckError
 
+import plugins.losses as losses
+from plugins.losses._threads import single_thread
+from plugins.losses.benchmarks import LossAgreement, LossGradcheck, make_inputs, resolve_reference
+from plugins.losses.options import VARIANTS, accepted_options, options_for, reference_options_for
+from plugins.losses.task_benchmarks import LossImbalanced, LossPreference, LossRetrieval
 from suite import Loss, Measurement, RunContext
 from suite.plugins import PluginHost
 
@@ -56,23 +56,32 @@ def test_every_reference_is_registered_with_the_same_task(host: PluginHost) -> N
 
 
 def test_focal_agrees_with_its_reference_only_at_gamma_zero() -> None:
-    own, ref = reference_options_for(losses.FocalLoss, losses.TorchCrossEntropy, {"gamma": 0.5, "alpha": [1, 2]})
+    own, ref = reference_options_for(
+        losses.FocalLoss, losses.TorchCrossEntropy, {"gamma": 0.5, "alpha": [1, 2]}
+    )
     assert own == {"gamma": 0.0, "alpha": None} and ref == {}
-    own, ref = reference_options_for(losses.CrossEntropy, losses.TorchCrossEntropy, {"label_smoothing": 0.1})
+    own, ref = reference_options_for(
+        losses.CrossEntropy, losses.TorchCrossEntropy, {"label_smoothing": 0.1}
+    )
     assert own == ref == {"label_smoothing": 0.1}
 
 
 def test_option_variants_only_pass_accepted_options() -> None:
     assert accepted_options(losses.FocalLoss) == {"gamma", "alpha"}
     assert accepted_options(losses.PairwiseRankingLoss) == set()
-    assert options_for(losses.FocalLoss, "tuned", num_classes=3) == {"gamma": 0.5, "alpha": [0.5, 1.0, 1.5]}
+    assert options_for(losses.FocalLoss, "tuned", num_classes=3) == {
+        "gamma": 0.5,
+        "alpha": [0.5, 1.0, 1.5],
+    }
     assert options_for(losses.CrossEntropy, "default") == {}
     with pytest.raises(ValueError, match="unknown option variant"):
         options_for(losses.CrossEntropy, "fancy")
 
 
 def test_make_inputs_pads_but_keeps_a_real_target() -> None:
-    logits, target = make_inputs("classification", 64, 5, torch.Generator().manual_seed(0), ignore_index=-100)
+    logits, target = make_inputs(
+        "classification", 64, 5, torch.Generator().manual_seed(0), ignore_index=-100
+    )
     assert logits.shape == (64, 5) and target.shape == (64,)
     assert target[0] != -100 and (target == -100).any()
     with pytest.raises(ValueError, match="unknown loss task"):
@@ -97,18 +106,23 @@ def test_agreement_is_exact_to_float32_rounding(cls: type[Loss], variant: str) -
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_gradcheck_passes_in_float64(cls: type[Loss], variant: str) -> None:
     out = LossGradcheck().run(cls, {"variant": variant}, RunContext())
-    assert out == {"gradcheck_passed": 1.0, "checked_entries": pytest.approx(out["checked_entries"])}
+    assert out == {
+        "gradcheck_passed": 1.0,
+        "checked_entries": pytest.approx(out["checked_entries"]),
+    }
     assert out["checked_entries"] > 0
 
 
 class _WrongGradient(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
         return (x**2).sum()
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
-        return grad * torch.ones(1, dtype=torch.float64)  # d(x²)/dx is 2x, not 1
+        (x,) = ctx.saved_tensors
+        return grad * x  # d(x²)/dx is 2x, not x
 
 
 class BrokenRanking(Loss):
@@ -140,7 +154,8 @@ def _check_task_metrics(metrics: dict[str, float]) -> None:
 def test_imbalanced_task_scores_the_rare_class() -> None:
     bench = LossImbalanced()
     assert bench.applies_to(losses.FocalLoss) and not bench.applies_to(losses.InfoNCE)
-    (params,) = bench.params(quick=True)
+    params = {"imbalance": 50, "model": "linear", "seeds": 1}
+    assert params in bench.params(quick=True)
     ce = bench.run(losses.CrossEntropy, params, RunContext(seed=3))
     torch_ce = bench.run(losses.TorchCrossEntropy, params, RunContext(seed=3))
     _check_task_metrics(ce)
@@ -175,3 +190,5 @@ def test_single_thread_restores_the_thread_count() -> None:
     with single_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+    with single_thread(enabled=False):
+        assert torch.get_num_threads() == before

@@ -27,7 +27,10 @@ from plugins.losses.closed_forms import (
 )
 
 IGNORE = -100
-TOLERANCE = {torch.float32: {"rel_tol": 1e-5, "abs_tol": 1e-5}, torch.float64: {"rel_tol": 1e-10, "abs_tol": 1e-12}}
+TOLERANCE = {
+    torch.float32: {"rel_tol": 1e-5, "abs_tol": 1e-5},
+    torch.float64: {"rel_tol": 1e-10, "abs_tol": 1e-12},
+}
 DTYPES = st.sampled_from([torch.float32, torch.float64])
 SCALES = st.sampled_from([0.01, 1.0, 10.0, 50.0])
 
@@ -53,7 +56,9 @@ def pairs(draw: Any, *, vectors: bool) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
     scale = draw(SCALES)
     first = scale * torch.randn(*shape, generator=gen, dtype=torch.float64)
-    second = first * draw(st.sampled_from([0.0, 1.0])) + scale * torch.randn(*shape, generator=gen, dtype=torch.float64)
+    second = first * draw(st.sampled_from([0.0, 1.0])) + scale * torch.randn(
+        *shape, generator=gen, dtype=torch.float64
+    )
     return first, second
 
 
@@ -68,11 +73,15 @@ def _close(got: torch.Tensor, expected: float, dtype: torch.dtype) -> bool:
     dtype=DTYPES,
     cls=st.sampled_from([CrossEntropy, TorchCrossEntropy]),
 )
-def test_cross_entropy_matches_closed_form(data: Any, smoothing: float, dtype: torch.dtype, cls: type) -> None:
+def test_cross_entropy_matches_closed_form(
+    data: Any, smoothing: float, dtype: torch.dtype, cls: type
+) -> None:
     logits, target = data
     logits = logits.to(dtype)
     got = cls(label_smoothing=smoothing)(logits, target)
-    expected = cross_entropy_closed_form(logits, target, label_smoothing=smoothing, ignore_index=IGNORE)
+    expected = cross_entropy_closed_form(
+        logits, target, label_smoothing=smoothing, ignore_index=IGNORE
+    )
     assert got.dtype == dtype and got.dim() == 0
     assert _close(got, expected, dtype), (float(got), expected)
 
@@ -84,7 +93,9 @@ def test_cross_entropy_matches_closed_form(data: Any, smoothing: float, dtype: t
     use_alpha=st.booleans(),
     dtype=DTYPES,
 )
-def test_focal_matches_closed_form(data: Any, gamma: float, use_alpha: bool, dtype: torch.dtype) -> None:
+def test_focal_matches_closed_form(
+    data: Any, gamma: float, use_alpha: bool, dtype: torch.dtype
+) -> None:
     logits, target = data
     logits = logits.to(dtype)
     c = logits.shape[1]
@@ -105,8 +116,10 @@ def test_focal_with_gamma_zero_is_exactly_cross_entropy(data: Any, dtype: torch.
     focal.backward()
     ce.backward()
     tol = TOLERANCE[dtype]
-    assert math.isclose(float(focal), float(ce), **tol)
-    torch.testing.assert_close(x_focal.grad, x_ce.grad, rtol=tol["rel_tol"] * 10, atol=tol["abs_tol"] * 10)
+    assert math.isclose(focal.item(), ce.item(), **tol)
+    torch.testing.assert_close(
+        x_focal.grad, x_ce.grad, rtol=tol["rel_tol"] * 10, atol=tol["abs_tol"] * 10
+    )
 
 
 @settings(deadline=None, max_examples=60)
@@ -116,17 +129,27 @@ def test_focal_with_gamma_zero_is_exactly_cross_entropy(data: Any, dtype: torch.
     dtype=DTYPES,
     cls=st.sampled_from([InfoNCE, TorchInfoNCE]),
 )
-def test_infonce_matches_closed_form(data: Any, temperature: float, dtype: torch.dtype, cls: type) -> None:
+def test_infonce_matches_closed_form(
+    data: Any, temperature: float, dtype: torch.dtype, cls: type
+) -> None:
     anchors, positives = (t.to(dtype) for t in data)
     got = cls(temperature=temperature)(anchors, positives)
     expected = infonce_closed_form(anchors, positives, temperature=temperature)
     # cosines carry float32 rounding (~1e-7), multiplied by 1/τ in the logits
-    tol = TOLERANCE[dtype] if dtype == torch.float64 else {"rel_tol": 1e-5, "abs_tol": 2e-6 / temperature}
+    tol = (
+        TOLERANCE[dtype]
+        if dtype == torch.float64
+        else {"rel_tol": 1e-5, "abs_tol": 2e-6 / temperature}
+    )
     assert math.isclose(float(got), expected, **tol), (float(got), expected)
 
 
 @settings(deadline=None, max_examples=60)
-@given(data=pairs(vectors=False), dtype=DTYPES, cls=st.sampled_from([PairwiseRankingLoss, TorchRanking]))
+@given(
+    data=pairs(vectors=False),
+    dtype=DTYPES,
+    cls=st.sampled_from([PairwiseRankingLoss, TorchRanking]),
+)
 def test_ranking_matches_closed_form(data: Any, dtype: torch.dtype, cls: type) -> None:
     chosen, rejected = (t.to(dtype) for t in data)
     got = cls()(chosen, rejected)

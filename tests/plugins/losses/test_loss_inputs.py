@@ -33,7 +33,9 @@ RANKING = [PairwiseRankingLoss, TorchRanking]
         ((0, 3), [], r"empty batch"),
     ],
 )
-def test_classification_inputs_are_checked(cls: type, logits_shape: tuple[int, ...], target: list, message: str) -> None:
+def test_classification_inputs_are_checked(
+    cls: type, logits_shape: tuple[int, ...], target: list, message: str
+) -> None:
     with pytest.raises(ComponentInputError, match=message):
         cls()(torch.zeros(logits_shape), torch.tensor(target, dtype=torch.long))
 
@@ -83,7 +85,9 @@ def test_temperature_must_be_positive(cls: type, temperature: float) -> None:
         ((0, 8), (0, 8), r"empty batch"),
     ],
 )
-def test_contrastive_shapes_are_checked(cls: type, a_shape: tuple, p_shape: tuple, message: str) -> None:
+def test_contrastive_shapes_are_checked(
+    cls: type, a_shape: tuple, p_shape: tuple, message: str
+) -> None:
     with pytest.raises(ComponentInputError, match=message):
         cls()(torch.ones(a_shape), torch.ones(p_shape))
 
@@ -93,13 +97,19 @@ def test_contrastive_shapes_are_checked(cls: type, a_shape: tuple, p_shape: tupl
     ("c_shape", "r_shape"), [((4,), (5,)), ((4, 1), (4,)), ((4, 1), (4, 1)), ((0,), (0,))]
 )
 def test_ranking_shapes_are_checked(cls: type, c_shape: tuple, r_shape: tuple) -> None:
-    with pytest.raises(ComponentInputError, match=r"chosen and rejected must both be \(N,\)|empty batch"):
+    with pytest.raises(
+        ComponentInputError, match=r"chosen and rejected must both be \(N,\)|empty batch"
+    ):
         cls()(torch.zeros(c_shape), torch.zeros(r_shape))
 
 
 @pytest.mark.parametrize("cls", [*CLASSIFIERS, *CONTRASTIVE, *RANKING])
 def test_integer_scores_are_rejected(cls: type) -> None:
-    first = torch.zeros(2, 3, dtype=torch.long) if cls.task != "ranking" else torch.zeros(2, dtype=torch.long)
+    first = (
+        torch.zeros(2, 3, dtype=torch.long)
+        if cls.task != "ranking"
+        else torch.zeros(2, dtype=torch.long)
+    )
     second = torch.zeros(2, dtype=torch.long) if cls.task == "classification" else first
     with pytest.raises(ComponentInputError, match="must be floating point"):
         cls()(first, second)
@@ -108,3 +118,9 @@ def test_integer_scores_are_rejected(cls: type) -> None:
 def test_unknown_option_is_a_type_error() -> None:
     with pytest.raises(TypeError):
         PairwiseRankingLoss(margin=1.0)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("cls", [CrossEntropy, TorchCrossEntropy])
+def test_all_padding_is_nan_like_pytorch(cls: type) -> None:
+    value = cls()(torch.zeros(2, 3), torch.tensor([-100, -100]))
+    assert torch.isnan(value)  # 0 / 0: the documented pitfall; skip such batches

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tokenizer_helpers import ALL_TOKENIZERS, SMALL_VOCAB
 
 from plugins.tokenizers.corpus import default_corpus

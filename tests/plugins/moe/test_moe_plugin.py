@@ -1,0 +1,104 @@
+"""Registration, the dense reference, shared experts, the task, and every benchmark at toy size."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import suite
+from plugins.moe import DenseFFN, TopKMoE
+from plugins.moe.benchmarks import coefficient_of_variation
+from plugins.moe.tasks import ClusterTaskConfig, make_cluster_task
+from suite.plugins import PluginHost
+
+
+@pytest.fixture(scope="module")
+def host() -> PluginHost:
+    return PluginHost(["plugins.moe"], entry_points=False).load()
+
+
+def test_plugin_registers_components_and_benchmarks(host: PluginHost) -> None:
+    (record,) = host.records
+    assert record.status == "ok", record.error
+    assert [cls.name for cls in host.registry.components("moe")] == ["dense-ffn", "topk"]
+    assert suite.get("moe", "topk").reference == "dense-ffn"
+    names = {b.name for b in host.registry.benchmarks("moe")}
+    assert names == {"moe-throughput", "moe-load-balance", "moe-capacity", "moe-cluster-accuracy"}
+    for cls in host.registry.components("moe"):
+        assert "Interview question" in cls.concept_card()
+
+
+def test_dense_reference_has_the_active_size_of_the_moe_and_routes_nothing() -> None:
+    d_model, d_hidden, n_experts, top_k = 16, 8, 4, 2
+    dense = DenseFFN().build(d_model, d_hidden, n_experts, top_k, capacity_factor=1.0)
+    moe = TopKMoE().build(d_model, d_hidden, n_experts, top_k)
+    dense_params = sum(p.numel() for p in dense.parameters())
+    expert_params = moe.w_in[0].numel() + moe.w_out[0].numel()
+    assert dense_params == top_k * expert_params  # equal active (expert) parameters
+    out = dense(torch.randn(2, 5, d_model))
+    assert out.output.shape == (2, 5, d_model)
+    assert out.aux_loss.item() == 0.0 and out.dropped_fraction == 0.0
+    assert torch.equal(out.expert_counts, torch.zeros(n_experts, dtype=torch.long))
+
+
+def test_shared_experts_see_every_token() -> None:
+    torch.manual_seed(0)
+    layer = TopKMoE(n_shared_experts=1).build(8, 8, 4, 1, capacity_factor=0.01)
+    x = torch.randn(1, 64, 8)
+    out = layer(x)
+    assert out.dropped_fraction > 0
+    expected_shared = layer.shared(x).output
+    # tokens dropped by every routed expert still get the shared expert's output
+    routed_part = out.output - expected_shared
+    dropped_rows = routed_part.abs().sum(-1) == 0
+    assert bool(dropped_rows.any())
+    torch.testing.assert_close(out.output[dropped_rows], expected_shared[dropped_rows])
+
+
+def test_cluster_task_is_seeded_and_balanced_enough() -> None:
+    config = ClusterTaskConfig(n_train=512, n_test=256)
+    first = make_cluster_task(config, torch.Generator().manual_seed(5))
+    second = make_cluster_task(config, torch.Generator().manual_seed(5))
+    assert torch.equal(first.x_train, second.x_train) and torch.equal(first.y_test, second.y_test)
+    assert first.x_train.shape == (512, config.d_input)
+    assert len(first.y_train.unique()) == config.n_classes
+
+
+def test_coefficient_of_variation() -> None:
+    assert coefficient_of_variation(torch.tensor([5, 5, 5, 5])) == 0.0
+    assert coefficient_of_variation(torch.tensor([0, 0, 0, 0])) == 0.0
+    assert coefficient_of_variation(torch.tensor([2, 0])) == pytest.approx(1.0)
+
+
+TOY_PARAMS = {
+    "moe-throughput": {
+        "tokens": 64,
+        "n_experts": 4,
+        "top_k": 2,
+        "d_model": 16,
+        "d_hidden": 16,
+        "dtype": "float32",
+    },
+    "moe-load-balance": {"balance_loss": True, "steps": 3},
+    "moe-capacity": {"capacity_factor": 1.0},
+    "moe-cluster-accuracy": {"n_clusters": 4, "steps": 3},
+}
+
+
+@pytest.mark.parametrize("benchmark_name", sorted(TOY_PARAMS))
+def test_every_benchmark_runs_at_toy_size(host: PluginHost, benchmark_name: str) -> None:
+    bench = host.registry.get_benchmark(benchmark_name)()
+    ctx = suite.RunContext(quick=True, repeats=3, warmup=1, budget_s=0.2)
+    ran = 0
+    for cls in host.registry.components("moe"):
+        if not bench.applies_to(cls):
+            continue
+        result = bench.run(cls, TOY_PARAMS[benchmark_name], ctx)
+        metrics = result if isinstance(result, dict) else result.metrics
+        assert metrics and all(math.isfinite(v) for v in metrics.values())
+        ran += 1
+    assert ran >= 1
+    assert bench.applies_to(TopKMoE)
+    assert bench.params(quick=True)
