@@ -132,7 +132,7 @@ class AttentionScaling(suite.Benchmark):
     ]
     ratio_metric: ClassVar[str | None] = "growth_exponent"
     # naive stores B·H·T² scores several times; beyond this many score entries it is skipped
-    naive_max_scores: ClassVar[int] = 2**27
+    naive_max_scores: ClassVar[int] = 2**25
 
     def run(self, component_cls: type[suite.Component], params: dict[str, Any], ctx: suite.RunContext) -> dict[str, float]:
         b, h, d, dtype = params["batch"], params["heads"], params["head_dim"], _DTYPES[params["dtype"]]

@@ -48,6 +48,7 @@ class ListOpsConfig:
     n_heads: int = 4
     n_layers: int = 2
     seed: int = 0
+    single_thread_on_cpu: bool = True  # tiny matmuls: thread hand-offs cost more than they save
 
 
 def _expression(rng: random.Random, depth: int, max_depth: int, max_args: int) -> tuple[list[str], int]:
@@ -150,17 +151,23 @@ def train_and_score(attention: Attention, config: ListOpsConfig, device: torch.d
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
     batches = torch.Generator().manual_seed(config.seed + 1)
     loss = torch.zeros(())
-    start = time.perf_counter()
-    model.train()
-    for _ in range(config.steps):
-        pick = torch.randint(0, config.n_train, (config.batch_size,), generator=batches).to(device)
-        logits = model(ids[train][pick], mask[train][pick])
-        loss = nn.functional.cross_entropy(logits, labels[train][pick])
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-    train_seconds = time.perf_counter() - start
-    report = evaluate(model, ids[test], mask[test], labels[test])
+    threads = torch.get_num_threads()
+    if device.type == "cpu" and config.single_thread_on_cpu:
+        torch.set_num_threads(1)  # a toy model's ops are too small to share between threads
+    try:
+        start = time.perf_counter()
+        model.train()
+        for _ in range(config.steps):
+            pick = torch.randint(0, config.n_train, (config.batch_size,), generator=batches).to(device)
+            logits = model(ids[train][pick], mask[train][pick])
+            loss = nn.functional.cross_entropy(logits, labels[train][pick])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        train_seconds = time.perf_counter() - start
+        report = evaluate(model, ids[test], mask[test], labels[test])
+    finally:
+        torch.set_num_threads(threads)
     majority = float((labels[test] == labels[train].mode().values).float().mean())
     return {
         "accuracy": report["accuracy"],

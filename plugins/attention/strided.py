@@ -65,5 +65,5 @@ class StridedAttention(BlockSparseAttention):
 
     def candidate_keys(self, tq: int, tk: int, device: torch.device) -> Tensor:
         band = band_candidates(tq, self.block_size, self.window, device)  # (nQ, b + 2w)
-        columns = torch.arange(self.stride - 1, tk, self.stride, device=device)  # (T/s,)
+        columns = torch.arange(self.stride - 1, max(tk, self.stride - 1), self.stride, device=device)  # (T/s,)
         return torch.cat([band, columns.expand(band.shape[0], -1)], dim=1)

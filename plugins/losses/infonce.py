@@ -48,9 +48,9 @@ class InfoNCE(Loss):
         loss = 1/N Σ_i [ -s_ii/τ + log Σ_j exp(s_ij/τ) ]
 
     Pitfalls:
-    * Larger batches mean more negatives and a tighter bound on mutual information (the loss is
-      at most log N): the batch size is a hyper-parameter, and gradient accumulation does not
-      give more negatives.
+    * Larger batches mean more negatives: the mutual-information bound I(a; p) >= log N - loss
+      can never exceed log N, so the batch size is a hyper-parameter, and gradient accumulation
+      does not give more negatives (each micro-batch only sees its own).
     * Duplicates in a batch are false negatives: the loss pushes apart two copies of one sentence.
     * Normalise before the dot product; with raw dot products the model shrinks or inflates norms
       instead of learning directions.

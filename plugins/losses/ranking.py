@@ -37,8 +37,9 @@ class PairwiseRankingLoss(Loss):
 
     Pitfalls:
     * `log(sigmoid(d))` underflows to -inf for d < -100 in float32; use softplus / logsigmoid.
-    * Label noise caps accuracy: annotators agree with each other only ~70% of the time, so a
-      held-out pairwise accuracy of 0.7 may be all there is to get.
+    * Label noise caps accuracy: InstructGPT's labellers agreed with each other about 73% of the
+      time, so a held-out pairwise accuracy near 0.7 may be all there is to get
+      (`loss-preference` reports the ceiling, the accuracy of the hidden true reward).
     * The scale of r is free: add a small penalty on r² or normalise, or rewards drift.
     """
 

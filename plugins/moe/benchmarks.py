@@ -190,7 +190,8 @@ class MoECapacity(Benchmark):
         self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
     ) -> Measurement:
         capacity_factor = params["capacity_factor"]
-        n_experts, top_k, d_model, tokens = params.get("n_experts", 8), 2, 64, 2048
+        n_experts, top_k, d_model = params.get("n_experts", 8), 2, 64
+        tokens = params.get("tokens", 2048)
         # clustered tokens, as real hidden states are: an untrained router loads experts unevenly
         clusters = ClusterTaskConfig(d_input=d_model, n_train=tokens, n_test=1)
         task = make_cluster_task(clusters, ctx.generator(2))

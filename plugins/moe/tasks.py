@@ -170,5 +170,6 @@ def _train_steps(
 @torch.no_grad()
 def evaluate(model: MoEClassifier, x: Tensor) -> tuple[Tensor, MoEOutput]:
     """Logits `(N, n_classes)` and the block's output for the points `x` `(N, d_input)`."""
-    logits, routed = model(x.unsqueeze(0))  # (1, N, n_classes)
+    with single_threaded(x.device):
+        logits, routed = model(x.unsqueeze(0))  # (1, N, n_classes)
     return logits.squeeze(0), routed

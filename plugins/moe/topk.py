@@ -26,7 +26,7 @@ from suite.timing import time_function
 
 __all__ = ["TopKConfig", "TopKMoE", "TopKMoELayer"]
 
-_STRATEGY_OPTIONS = ("auto", "static", *STRATEGIES)
+_STRATEGY_OPTIONS = ("auto", "autotune", *STRATEGIES)
 
 
 @dataclass
@@ -37,8 +37,9 @@ class TopKConfig:
     z_loss_coef: float = 0.001  # weight of the router z-loss in aux_loss (ST-MoE uses 0.001)
     noise_std: float = 0.0  # std of Gaussian noise on router logits in training; 0 = off
     n_shared_experts: int = 0  # always-on experts of hidden d_hidden each (DeepSeekMoE); 0 = none
-    # auto: time the candidate strategies once per (device, dtype, token-count bucket), keep the
-    # fastest; static: the per-device preference of `choose_strategy`; or one of STRATEGIES
+    # auto: on CUDA time the candidate strategies once per (device, dtype, token-count bucket) and
+    # keep the fastest, elsewhere the static preference of `choose_strategy`; autotune: time them
+    # on any device; or one of STRATEGIES to force it
     strategy: str = "auto"
 
     def __post_init__(self) -> None:
@@ -115,7 +116,7 @@ class TopKMoELayer(nn.Module):
         candidates = candidate_strategies(device, self.w_in.dtype, self.d_model, self.d_hidden)
         if x.dtype != self.w_in.dtype:
             candidates = [name for name in candidates if name != "grouped-mm"]
-        if wanted == "static":
+        if wanted == "auto" and device.type != "cuda":
             return choose_strategy(device, candidates)
         key = (str(device), str(x.dtype), max(x.shape[0], 1).bit_length())
         if key not in self.tuned:

@@ -25,15 +25,47 @@ examples:
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("check", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "check",
+        help=HELP,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("target", help="a .py file, an importable module, or kind:name")
-    parser.add_argument("--examples", type=int, default=None, metavar="N", help="hypothesis examples per property (default: 25; tokenizer properties run 40%%)")
+    parser.add_argument(
+        "--examples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="hypothesis examples per property (default: 25; tokenizer properties run 40%%)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed (default: 0)")
-    parser.add_argument("--only", action="append", default=[], metavar="ID", help="only this property (repeatable), e.g. attention.scale")
-    parser.add_argument("--example", default=None, metavar="JSON", help="replay one example (from a failure's reproduction line) instead of generating; needs one --only")
-    parser.add_argument("--xfail", action="append", default=[], metavar="ID=REASON", help="declare a property expected to fail (repeatable)")
-    parser.add_argument("--no-timing", action="store_true", help="skip the timing against the reference")
-    parser.add_argument("--json", action="store_true", help="print the reports as JSON instead of tables")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this property (repeatable), e.g. attention.scale",
+    )
+    parser.add_argument(
+        "--example",
+        default=None,
+        metavar="JSON",
+        help="replay one example (from a failure's reproduction line) instead of generating; needs one --only",
+    )
+    parser.add_argument(
+        "--xfail",
+        action="append",
+        default=[],
+        metavar="ID=REASON",
+        help="declare a property expected to fail (repeatable)",
+    )
+    parser.add_argument(
+        "--no-timing", action="store_true", help="skip the timing against the reference"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the reports as JSON instead of tables"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -57,7 +89,9 @@ def _parse_example(text: str | None, only: list[str]) -> dict[str, Any] | None:
     if text is None:
         return None
     if len(only) != 1:
-        raise UsageError(f"--example replays one property: give exactly one --only (got {len(only)})")
+        raise UsageError(
+            f"--example replays one property: give exactly one --only (got {len(only)})"
+        )
     try:
         example = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -104,9 +138,15 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     if not reports:
-        raise UsageError(f"{args.target}: none of its components ({', '.join(c.kind + ':' + c.name for c in loaded.components)}) has the properties asked for")
+        raise UsageError(
+            f"{args.target}: none of its components ({', '.join(c.kind + ':' + c.name for c in loaded.components)}) has the properties asked for"
+        )
     if args.json:
-        print(json.dumps([asdict(report) for report in reports], indent=2, ensure_ascii=False, default=str))
+        print(
+            json.dumps(
+                [asdict(report) for report in reports], indent=2, ensure_ascii=False, default=str
+            )
+        )
     else:
         render_reports(reports, console)
     return 0 if all(report.ok for report in reports) else 1

@@ -21,10 +21,27 @@ See docs/writing-a-plugin.md for the way from here to a published package.
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("new-plugin", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", help="plugin and component name, lowercase with dashes (e.g. flash-tiles)")
-    parser.add_argument("--dir", type=Path, default=None, metavar="DIR", help="folder to create (default: ./nlpsuite-NAME)")
-    parser.add_argument("--force", action="store_true", help="write into an existing folder, overwriting the generated files")
+    parser = subparsers.add_parser(
+        "new-plugin",
+        help=HELP,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "name", help="plugin and component name, lowercase with dashes (e.g. flash-tiles)"
+    )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder to create (default: ./nlpsuite-NAME)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an existing folder, overwriting the generated files",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -39,7 +56,9 @@ def create_plugin(name: str, folder: Path | None = None, *, force: bool = False)
         raise UsageError(problem)
     taken = _registered_attention_names()
     if name in taken:
-        raise UsageError(f"attention {name!r} is already registered (by a built-in or an installed plugin); choose another name")
+        raise UsageError(
+            f"attention {name!r} is already registered (by a built-in or an installed plugin); choose another name"
+        )
     folder = folder or Path(f"nlpsuite-{name}")
     if folder.exists() and any(folder.iterdir()) and not force:
         raise UsageError(f"{folder} exists and is not empty; pass --force or choose --dir")

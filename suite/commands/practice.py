@@ -23,15 +23,33 @@ examples:
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("practice", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "practice",
+        help=HELP,
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("kind", help="attention, tokenizer, norm, loss or moe")
-    parser.add_argument("name", nargs="?", default=None, help="component name, lowercase with dashes (default: my-KIND)")
-    parser.add_argument("--out", type=Path, default=None, metavar="FILE", help="where to write (default: NAME with underscores, .py, in the current folder)")
+    parser.add_argument(
+        "name",
+        nargs="?",
+        default=None,
+        help="component name, lowercase with dashes (default: my-KIND)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="where to write (default: NAME with underscores, .py, in the current folder)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
     parser.set_defaults(handler=run)
 
 
-def write_practice(kind: str, name: str | None = None, out: Path | None = None, *, force: bool = False) -> Path:
+def write_practice(
+    kind: str, name: str | None = None, out: Path | None = None, *, force: bool = False
+) -> Path:
     """Write the scaffold and return its path; `UsageError` for a bad kind, name or existing file."""
     from suite.errors import UsageError
     from suite.scaffolds import PRACTICE_REFERENCES, class_name_for, render, validate_name
@@ -45,7 +63,13 @@ def write_practice(kind: str, name: str | None = None, out: Path | None = None, 
     path = out or Path(name.replace("-", "_") + ".py")
     if path.exists() and not force:
         raise UsageError(f"{path} exists; pass --force to overwrite it or --out to write elsewhere")
-    text = render(f"practice_{kind}.py.tmpl", name=name, class_name=class_name_for(name), reference=PRACTICE_REFERENCES[kind], filename=path.name)
+    text = render(
+        f"practice_{kind}.py.tmpl",
+        name=name,
+        class_name=class_name_for(name),
+        reference=PRACTICE_REFERENCES[kind],
+        filename=path.name,
+    )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

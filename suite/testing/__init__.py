@@ -10,9 +10,23 @@ or `@parametrize_with_checks([MyAttention])` runs each property as a pytest test
 
 from __future__ import annotations
 
-from suite.testing.kit import DEFAULT_EXAMPLES, ComponentReport, PropertyResult, check_component, make_subject, run_property
+from suite.testing.kit import (
+    DEFAULT_EXAMPLES,
+    ComponentReport,
+    PropertyResult,
+    check_component,
+    make_subject,
+    run_property,
+)
 from suite.testing.parametrize import component_checks, parametrize_with_checks
-from suite.testing.properties import Property, PropertyFailure, PropertySkip, all_properties, get_property, properties_for
+from suite.testing.properties import (
+    Property,
+    PropertyFailure,
+    PropertySkip,
+    all_properties,
+    get_property,
+    properties_for,
+)
 from suite.testing.targets import LoadedTarget, load_target
 
 __all__ = [

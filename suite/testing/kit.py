@@ -12,17 +12,15 @@ a third-party test suite can run them one by one (see `suite.testing.pytest_plug
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
-
-import torch
 
 from suite.components import Component
 from suite.errors import UnknownComponentError
@@ -35,6 +33,7 @@ from suite.testing.properties._base import (
     get_property,
     properties_for,
 )
+from suite.testing.reproduce import reproduction_command
 
 __all__ = [
     "DEFAULT_EXAMPLES",
@@ -138,7 +137,13 @@ def run_property(
     if reason is not None:
         result.status, result.message = "skipped", reason
         return result
-    state: dict[str, Any] = {"runs": 0, "skips": 0, "skip_reason": "", "example": None, "message": ""}
+    state: dict[str, Any] = {
+        "runs": 0,
+        "skips": 0,
+        "skip_reason": "",
+        "example": None,
+        "message": "",
+    }
 
     def one(ex: Example) -> None:
         state["runs"] += 1
@@ -151,7 +156,10 @@ def run_property(
             state["example"], state["message"] = ex, str(exc)
             raise
         except NotImplementedError as exc:  # an unfilled scaffold: no example worth showing
-            state["example"], state["message"] = None, f"not implemented yet: {exc}" if str(exc) else "not implemented yet"
+            state["example"], state["message"] = (
+                None,
+                f"not implemented yet: {exc}" if str(exc) else "not implemented yet",
+            )
             raise PropertyFailure(state["message"]) from exc
         except Exception as exc:
             state["example"], state["message"] = ex, f"raised {type(exc).__name__}: {exc}"
@@ -162,10 +170,15 @@ def run_property(
             _drive(prop, subject, one, max_examples=max_examples, seed=seed, example=example)
     except Exception as exc:  # the last failing call hypothesis replays is the shrunk example
         result.status = "failed"
-        result.message = state["message"] or f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        result.message = (
+            state["message"]
+            or f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
         result.example = state["example"]
         if result.example is not None:
-            result.reproduction = reproduction_command(target or subject.label, prop.id, result.example)
+            result.reproduction = reproduction_command(
+                target or subject.label, prop.id, result.example
+            )
     if result.status == "passed" and state["runs"] and state["skips"] == state["runs"]:
         result.status, result.message = "skipped", state["skip_reason"]
     result.examples_run = state["runs"]
@@ -173,7 +186,15 @@ def run_property(
     return result
 
 
-def _drive(prop: Property, subject: Subject, one: Callable[[Example], None], *, max_examples: int, seed: int, example: Example | None) -> None:
+def _drive(
+    prop: Property,
+    subject: Subject,
+    one: Callable[[Example], None],
+    *,
+    max_examples: int,
+    seed: int,
+    example: Example | None,
+) -> None:
     """Call `one` on the given example, or let hypothesis generate and shrink examples."""
     if example is not None:
         one(example)
@@ -189,14 +210,6 @@ def _drive(prop: Property, subject: Subject, one: Callable[[Example], None], *, 
         suppress_health_check=list(HealthCheck),
     )(given(prop.strategy(subject))(one))
     hypothesis_seed(seed)(test)()
-
-
-def reproduction_command(target: str, property_id: str, example: Example) -> str:
-    """`nlpsuite check TARGET --only ID --example 'JSON'`: replays one example, shell-quoted."""
-    import shlex
-
-    payload = json.dumps(example, ensure_ascii=False, separators=(",", ":"))
-    return f"nlpsuite check {shlex.quote(target)} --only {property_id} --example {shlex.quote(payload)}"
 
 
 def check_component(
@@ -220,16 +233,26 @@ def check_component(
     props = [get_property(pid) for pid in wanted] if wanted else properties_for(cls.kind)
     for prop in props:
         if prop.kind != cls.kind:
-            raise KeyError(f"property {prop.id!r} is for {prop.kind}, not for {cls.kind}:{cls.name}")
+            raise KeyError(
+                f"property {prop.id!r} is for {prop.kind}, not for {cls.kind}:{cls.name}"
+            )
     report = ComponentReport(cls.kind, cls.name, getattr(cls, "reference", None))
     expected = dict(xfail or {})
     for prop in props:
-        result = run_property(subject, prop, max_examples=max_examples, seed=seed, example=example, target=target)
+        result = run_property(
+            subject, prop, max_examples=max_examples, seed=seed, example=example, target=target
+        )
         if prop.id in expected:
             if result.status == "failed":
-                result.status, result.message = "xfailed", f"{expected[prop.id]} (failed as declared: {result.message})"
+                result.status, result.message = (
+                    "xfailed",
+                    f"{expected[prop.id]} (failed as declared: {result.message})",
+                )
             elif result.status == "passed":
-                result.status, result.message = "xpassed", f"declared to fail ({expected[prop.id]}) but passed"
+                result.status, result.message = (
+                    "xpassed",
+                    f"declared to fail ({expected[prop.id]}) but passed",
+                )
         report.results.append(result)
     if timing and example is None:
         from suite.testing.timing import compare_timing

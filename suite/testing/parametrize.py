@@ -56,7 +56,12 @@ class ComponentCheck:
     def __call__(self, component: type[Component] | None = None) -> None:
         cls = component or self.component
         examples = self.max_examples or current_examples()
-        result = run_property(make_subject(cls), self.prop, max_examples=examples, target=self.target or cls.__module__)
+        result = run_property(
+            make_subject(cls),
+            self.prop,
+            max_examples=examples,
+            target=self.target or cls.__module__,
+        )
         if result.status == "skipped":
             import pytest
 
@@ -64,7 +69,9 @@ class ComponentCheck:
         if result.status == "failed":
             lines = [f"{self.prop.id} ({self.prop.statement}): {result.message}"]
             if result.example is not None:
-                lines.append(f"falsifying example (shrunk): {json.dumps(result.example, ensure_ascii=False)}")
+                lines.append(
+                    f"falsifying example (shrunk): {json.dumps(result.example, ensure_ascii=False)}"
+                )
                 lines.append(f"reproduce: {result.reproduction}")
             raise PropertyFailure("\n".join(lines))
 
@@ -76,7 +83,11 @@ def component_checks(
     max_examples: int | None = None,
 ) -> list[ComponentCheck]:
     """One `ComponentCheck` per component and property of its kind."""
-    return [ComponentCheck(cls, prop, target, max_examples) for cls in components for prop in properties_for(cls.kind)]
+    return [
+        ComponentCheck(cls, prop, target, max_examples)
+        for cls in components
+        for prop in properties_for(cls.kind)
+    ]
 
 
 def xfail_reason(check: ComponentCheck, xfail: Mapping[str, str]) -> str | None:
@@ -97,6 +108,8 @@ def parametrize_with_checks(
     params = []
     for check in component_checks(components, max_examples=max_examples):
         reason = xfail_reason(check, declared)
-        marks = [pytest.mark.xfail(reason=reason, strict=True, raises=AssertionError)] if reason else []
+        marks = (
+            [pytest.mark.xfail(reason=reason, strict=True, raises=AssertionError)] if reason else []
+        )
         params.append(pytest.param(check.component, check, id=check.id, marks=marks))
     return pytest.mark.parametrize("component, check", params)

@@ -26,9 +26,27 @@ __all__ = ["NLPSuiteCheckItem"]
 
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("nlpsuite", "nlpsuite conformance kit")
-    group.addoption("--nlpsuite-check", action="append", default=[], metavar="TARGET", help="run the conformance kit on the components TARGET registers (module, file.py or kind:name; repeatable)")
-    group.addoption("--nlpsuite-examples", type=int, default=None, metavar="N", help="hypothesis examples per property (default: 25)")
-    group.addoption("--nlpsuite-xfail", action="append", default=[], metavar="ID=REASON", help="declare a property (or name::property) expected to fail, with the reason (repeatable)")
+    group.addoption(
+        "--nlpsuite-check",
+        action="append",
+        default=[],
+        metavar="TARGET",
+        help="run the conformance kit on the components TARGET registers (module, file.py or kind:name; repeatable)",
+    )
+    group.addoption(
+        "--nlpsuite-examples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="hypothesis examples per property (default: 25)",
+    )
+    group.addoption(
+        "--nlpsuite-xfail",
+        action="append",
+        default=[],
+        metavar="ID=REASON",
+        help="declare a property (or name::property) expected to fail, with the reason (repeatable)",
+    )
 
 
 def pytest_configure(config: Any) -> None:

@@ -10,7 +10,13 @@ from suite.testing.kit import ComponentReport
 
 __all__ = ["render_reports", "summary_counts"]
 
-_STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow", "xfailed": "cyan", "xpassed": "bold red"}
+_STYLE = {
+    "passed": "green",
+    "failed": "bold red",
+    "skipped": "yellow",
+    "xfailed": "cyan",
+    "xpassed": "bold red",
+}
 
 
 def summary_counts(reports: Sequence[ComponentReport]) -> dict[str, int]:
@@ -29,7 +35,11 @@ def render_reports(reports: Sequence[ComponentReport], console: Any) -> None:
     for report in reports:
         verdict = "[green]conforms[/]" if report.ok else "[bold red]does not conform[/]"
         reference = report.reference or "none (a reference itself)"
-        table = Table(title=f"{report.label}  (reference: {reference})  {verdict}", title_justify="left", show_lines=True)
+        table = Table(
+            title=f"{report.label}  (reference: {reference})  {verdict}",
+            title_justify="left",
+            show_lines=True,
+        )
         table.add_column("property", no_wrap=True)
         table.add_column("result", no_wrap=True)
         table.add_column("details", overflow="fold")
@@ -50,13 +60,23 @@ def render_reports(reports: Sequence[ComponentReport], console: Any) -> None:
         if timing is not None:
             console.print(_timing_line(timing))
     counts = summary_counts(reports)
-    parts = [f"{counts[s]} {s}" for s in ("passed", "failed", "xfailed", "xpassed", "skipped") if counts.get(s)]
-    console.print(f"[bold]{len(reports)} component(s): {', '.join(parts) or 'no properties run'}[/]")
+    parts = [
+        f"{counts[s]} {s}"
+        for s in ("passed", "failed", "xfailed", "xpassed", "skipped")
+        if counts.get(s)
+    ]
+    console.print(
+        f"[bold]{len(reports)} component(s): {', '.join(parts) or 'no properties run'}[/]"
+    )
 
 
 def _timing_line(timing: Any) -> str:
     line = f"timing ({timing.workload}): "
-    line += f"{timing.component_ms:.3g} ms" if timing.component_ms is not None else "component not timed"
+    line += (
+        f"{timing.component_ms:.3g} ms"
+        if timing.component_ms is not None
+        else "component not timed"
+    )
     if timing.reference is not None and timing.reference_ms is not None:
         line += f", reference {timing.reference} {timing.reference_ms:.3g} ms"
         if timing.ratio is not None:

@@ -50,8 +50,10 @@ def _script_alphabet() -> str:
 def texts(*, any_unicode: bool = False, max_size: int = 40) -> st.SearchStrategy[str]:
     """Texts built from the sample scripts' characters, or from any Unicode (no surrogates)."""
     if any_unicode:
-        alphabet = st.characters(codec="utf-8", exclude_categories=("Cs",))
-        return st.one_of(st.text(alphabet, max_size=max_size), st.sampled_from(list(SCRIPTS.values())))
+        alphabet = st.characters(codec="utf-8", exclude_categories=["Cs"])
+        return st.one_of(
+            st.text(alphabet, max_size=max_size), st.sampled_from(list(SCRIPTS.values()))
+        )
     pieces = st.text(st.sampled_from(_script_alphabet()), max_size=max_size)
     return st.one_of(pieces, st.sampled_from(list(SCRIPTS.values())))
 
@@ -63,7 +65,9 @@ def tokenizer_corpora(draw: Any, *, any_unicode_probe: bool = False) -> dict[str
     Vocabulary sizes start at 300, above the 256 byte tokens of a byte-level tokenizer and the
     few hundred characters of the sample scripts, so that every correct tokenizer can honour it.
     """
-    scripts = draw(st.lists(st.sampled_from(sorted(SCRIPTS)), min_size=2, max_size=len(SCRIPTS), unique=True))
+    scripts = draw(
+        st.lists(st.sampled_from(sorted(SCRIPTS)), min_size=2, max_size=len(SCRIPTS), unique=True)
+    )
     extra = draw(st.lists(texts(max_size=30), max_size=4))
     corpus = [SCRIPTS[name] for name in scripts] + [text for text in extra if text]
     vocab_size = draw(st.integers(min_value=300, max_value=420))
@@ -71,7 +75,9 @@ def tokenizer_corpora(draw: Any, *, any_unicode_probe: bool = False) -> dict[str
     return {"corpus": corpus, "vocab_size": vocab_size, "probes": probes}
 
 
-def mask_rows(batch: int, length: int, *, min_real: int = 1, max_real: int | None = None) -> st.SearchStrategy[list[list[bool]]]:
+def mask_rows(
+    batch: int, length: int, *, min_real: int = 1, max_real: int | None = None
+) -> st.SearchStrategy[list[list[bool]]]:
     """`batch` rows of `length` booleans (True = real) with between min_real and max_real True.
 
     Rows are drawn freely and then repaired (the last positions switched on or the first ones
@@ -147,7 +153,9 @@ def attention_inputs(
 
 
 @st.composite
-def norm_inputs(draw: Any, *, padding: bool = False, min_batch: int = 1, train_steps: bool = False) -> dict[str, Any]:
+def norm_inputs(
+    draw: Any, *, padding: bool = False, min_batch: int = 1, train_steps: bool = False
+) -> dict[str, Any]:
     """x (B, T, C) as `randn * scale + offset`, an optional mask with >= 2 real tokens, a seed."""
     batch = draw(st.integers(min_batch, 4))
     length = draw(st.integers(1 if batch > 1 else 2, 6))

@@ -45,7 +45,9 @@ def load_target(target: str) -> LoadedTarget:
         module = _import_module(target)
     components, source = module_components(module)
     if not components:
-        raise UsageError(f"{target} registers no components: add a register_components hook or define a subclass of suite.Attention, suite.Tokenizer, ...")
+        raise UsageError(
+            f"{target} registers no components: add a register_components hook or define a subclass of suite.Attention, suite.Tokenizer, ..."
+        )
     return LoadedTarget(target, components, source)
 
 
@@ -103,7 +105,9 @@ def _import_file(path: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[module_name]
-        raise UsageError(f"cannot import {path}: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise UsageError(
+            f"cannot import {path}: {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
     return module
 
 
@@ -112,10 +116,14 @@ def _import_module(name: str) -> ModuleType:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
-            raise UsageError(f"{name!r} is not a file, an importable module, or kind:name (kinds: {', '.join(KINDS)})") from None
+            raise UsageError(
+                f"{name!r} is not a file, an importable module, or kind:name (kinds: {', '.join(KINDS)})"
+            ) from None
         raise UsageError(f"cannot import {name}: ModuleNotFoundError: {_first_line(exc)}") from None
     except Exception as exc:
-        raise UsageError(f"cannot import {name}: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise UsageError(
+            f"cannot import {name}: {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 
-from suite.components import Component
 from suite.testing.properties._base import Subject
 from suite.timing import time_function
 
@@ -36,20 +35,20 @@ class TimingComparison:
         return self.component_ms / self.reference_ms
 
 
-def _attention(cls: type[Component]) -> Callable[[], Any]:
+def _attention(cls: Any) -> Callable[[], Any]:
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(2, 4, 128, 32, generator=g) for _ in range(3))  # (B, H, T, D)
     att = cls()
     return lambda: att(q, k, v, causal=True)
 
 
-def _norm(cls: type[Component]) -> Callable[[], Any]:
+def _norm(cls: Any) -> Callable[[], Any]:
     x = torch.randn(16, 64, 128, generator=torch.Generator().manual_seed(0))  # (B, T, C)
     mod = cls().build(128)
     return lambda: mod(x)
 
 
-def _loss(cls: type[Component]) -> Callable[[], Any]:
+def _loss(cls: Any) -> Callable[[], Any]:
     g = torch.Generator().manual_seed(0)
     task = getattr(cls, "task", "classification")
     if task == "classification":
@@ -67,14 +66,14 @@ def _loss(cls: type[Component]) -> Callable[[], Any]:
     return step
 
 
-def _moe(cls: type[Component]) -> Callable[[], Any]:
+def _moe(cls: Any) -> Callable[[], Any]:
     torch.manual_seed(0)
     mod = cls().build(64, 128, 8, 2)
     x = torch.randn(4, 64, 64, generator=torch.Generator().manual_seed(0))  # (B, T, C)
     return lambda: mod(x)
 
 
-def _tokenizer(cls: type[Component]) -> Callable[[], Any]:
+def _tokenizer(cls: Any) -> Callable[[], Any]:
     from suite.testing.strategies import SCRIPTS
 
     corpus = [text for text in SCRIPTS.values() for _ in range(10)]
@@ -84,7 +83,7 @@ def _tokenizer(cls: type[Component]) -> Callable[[], Any]:
     return lambda: tok.encode(text)
 
 
-_WORKLOADS: dict[str, tuple[str, Callable[[type[Component]], Callable[[], Any]]]] = {
+_WORKLOADS: dict[str, tuple[str, Callable[[Any], Callable[[], Any]]]] = {
     "attention": ("q, k, v (2, 4, 128, 32), causal", _attention),
     "norm": ("x (16, 64, 128), train mode", _norm),
     "loss": ("forward + backward, N = 2048 (classification) / 256 / 8192", _loss),
@@ -93,7 +92,7 @@ _WORKLOADS: dict[str, tuple[str, Callable[[type[Component]], Callable[[], Any]]]
 }
 
 
-def _median_ms(cls: type[Component]) -> tuple[float | None, str]:
+def _median_ms(cls: Any) -> tuple[float | None, str]:
     _, make = _WORKLOADS[cls.kind]
     try:
         with torch.no_grad() if cls.kind != "loss" else torch.enable_grad():

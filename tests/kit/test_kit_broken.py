@@ -54,8 +54,12 @@ MESSAGES = {
 }
 
 
-@pytest.mark.parametrize(("cls", "property_id", "path"), CASES, ids=[f"{c.name}->{p}" for c, p, _ in CASES])
-def test_broken_implementation_is_caught_by_its_property(cls: type, property_id: str, path: str) -> None:
+@pytest.mark.parametrize(
+    ("cls", "property_id", "path"), CASES, ids=[f"{c.name}->{p}" for c, p, _ in CASES]
+)
+def test_broken_implementation_is_caught_by_its_property(
+    cls: type, property_id: str, path: str
+) -> None:
     report = check_component(cls, only=[property_id], timing=False, target=path)
     result = report.result(property_id)
     assert result.status == "failed", f"{cls.name}: {property_id} should fail, got {result.status}"
@@ -69,8 +73,37 @@ def test_every_broken_class_has_an_expected_property() -> None:
     assert found - control == set(MESSAGES)
 
 
-@pytest.mark.parametrize(("cls", "property_id", "path"), CASES[:3], ids=[c.name for c, _, _ in CASES[:3]])
+@pytest.mark.parametrize(
+    ("cls", "property_id", "path"), CASES[:3], ids=[c.name for c, _, _ in CASES[:3]]
+)
 def test_failing_example_replays(cls: type, property_id: str, path: str) -> None:
     failed = check_component(cls, only=[property_id], timing=False).result(property_id)
-    replay = check_component(cls, only=[property_id], timing=False, example=failed.example).result(property_id)
+    replay = check_component(cls, only=[property_id], timing=False, example=failed.example).result(
+        property_id
+    )
     assert replay.status == "failed" and replay.message == failed.message
+
+
+def test_replay_from_python_matches_the_shell_reproduction() -> None:
+    from suite.testing.reproduce import replay
+
+    example = {
+        "batch": 1,
+        "heads": 1,
+        "kv_heads": 1,
+        "tq": 2,
+        "tk": 2,
+        "head_dim": 4,
+        "causal": True,
+        "mask": None,
+        "magnitude": 0.5,
+        "seed": 0,
+        "pivot": 0,
+    }
+    results = {
+        r.message.split(":")[0]: r.status
+        for r in replay(
+            str(HERE / "broken" / "attention_impls.py"), "attention.causal-no-leak", example
+        )
+    }
+    assert results["future token leaked into position 0"] == "failed"

@@ -25,8 +25,21 @@ def test_check_passes_a_correct_file(capsys: pytest.CaptureFixture[str]) -> None
     assert "attention:kit-blockwise" in out and "conforms" in out and "failed" not in out
 
 
-def test_check_fails_a_broken_file_with_the_sentence_and_reproduction(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["check", BROKEN_ATTENTION, "--only", "attention.causal-no-leak", "--examples", "10", "--no-timing", "--json"])
+def test_check_fails_a_broken_file_with_the_sentence_and_reproduction(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(
+        [
+            "check",
+            BROKEN_ATTENTION,
+            "--only",
+            "attention.causal-no-leak",
+            "--examples",
+            "10",
+            "--no-timing",
+            "--json",
+        ]
+    )
     assert code == 1
     reports = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     leak = reports["broken-causal-leak"]["results"][0]
@@ -35,9 +48,33 @@ def test_check_fails_a_broken_file_with_the_sentence_and_reproduction(capsys: py
     assert reports["broken-missing-scale"]["results"][0]["status"] == "passed"
 
 
-def test_check_replays_an_example_from_the_reproduction_line(capsys: pytest.CaptureFixture[str]) -> None:
-    example = {"batch": 1, "heads": 1, "kv_heads": 1, "tq": 2, "tk": 2, "head_dim": 4, "causal": True, "mask": None, "magnitude": 0.5, "seed": 0, "pivot": 0}
-    code = main(["check", BROKEN_ATTENTION, "--only", "attention.causal-no-leak", "--example", json.dumps(example), "--json"])
+def test_check_replays_an_example_from_the_reproduction_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    example = {
+        "batch": 1,
+        "heads": 1,
+        "kv_heads": 1,
+        "tq": 2,
+        "tk": 2,
+        "head_dim": 4,
+        "causal": True,
+        "mask": None,
+        "magnitude": 0.5,
+        "seed": 0,
+        "pivot": 0,
+    }
+    code = main(
+        [
+            "check",
+            BROKEN_ATTENTION,
+            "--only",
+            "attention.causal-no-leak",
+            "--example",
+            json.dumps(example),
+            "--json",
+        ]
+    )
     assert code == 1
     reports = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert reports["broken-causal-leak"]["results"][0]["examples_run"] == 1
@@ -45,9 +82,23 @@ def test_check_replays_an_example_from_the_reproduction_line(capsys: pytest.Capt
 
 def test_check_kind_name_and_xfail(capsys: pytest.CaptureFixture[str]) -> None:
     target = f"{BROKEN_ATTENTION}"
-    code = main(["check", target, "--only", "attention.scale", "--examples", "10", "--no-timing", "--xfail", "attention.scale=no scale on purpose"])
+    code = main(
+        [
+            "check",
+            target,
+            "--only",
+            "attention.scale",
+            "--examples",
+            "10",
+            "--no-timing",
+            "--xfail",
+            "attention.scale=no scale on purpose",
+        ]
+    )
     out = capsys.readouterr().out
-    assert "xfailed" in out and "xpassed" in out  # the missing-scale one fails as declared, the others pass
+    assert (
+        "xfailed" in out and "xpassed" in out
+    )  # the missing-scale one fails as declared, the others pass
     assert code == 1  # an xpass means the declaration is stale
 
 
@@ -59,7 +110,10 @@ def test_check_kind_name_and_xfail(capsys: pytest.CaptureFixture[str]) -> None:
         (["check", "not_a_module_anywhere"], "not a file, an importable module, or kind:name"),
         (["check", CORRECT_ATTENTION, "--only", "attention.nope"], "unknown property"),
         (["check", CORRECT_ATTENTION, "--example", "{}"], "exactly one --only"),
-        (["check", CORRECT_ATTENTION, "--only", "attention.scale", "--example", "{oops"], "not valid JSON"),
+        (
+            ["check", CORRECT_ATTENTION, "--only", "attention.scale", "--example", "{oops"],
+            "not valid JSON",
+        ),
         (["check", CORRECT_ATTENTION, "--xfail", "attention.scale"], "ID=REASON"),
         (["check", CORRECT_ATTENTION, "--only", "norm.train-eval"], "has the properties asked for"),
         (["practice", "transformer"], "unknown kind"),
@@ -69,16 +123,24 @@ def test_check_kind_name_and_xfail(capsys: pytest.CaptureFixture[str]) -> None:
     ],
 )
 def test_usage_errors_exit_2_with_one_line(
-    argv: list[str], words: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    argv: list[str],
+    words: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # nothing may be written into the project even if a check is wrong
-    monkeypatch.setattr("suite.commands.new_plugin._registered_attention_names", lambda: {"taken-name"})
+    monkeypatch.setattr(
+        "suite.commands.new_plugin._registered_attention_names", lambda: {"taken-name"}
+    )
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1
 
 
-def test_check_a_file_that_fails_to_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_a_file_that_fails_to_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import suite\nraise RuntimeError('boom')\n")
     assert main(["check", str(bad)]) == 2
@@ -90,23 +152,34 @@ def test_file_without_hook_is_checked_by_its_classes(tmp_path: Path) -> None:
     path = tmp_path / "no_hook.py"
     path.write_text(source)
     loaded = load_target(str(path))
-    assert loaded.source == "classes" and {c.name for c in loaded.components} == {"kit-blockwise", "kit-local-window"}
+    assert loaded.source == "classes" and {c.name for c in loaded.components} == {
+        "kit-blockwise",
+        "kit-local-window",
+    }
 
 
 @pytest.mark.parametrize("kind", sorted(PRACTICE_REFERENCES))
 def test_unfilled_practice_scaffold_fails_cleanly(kind: str, tmp_path: Path) -> None:
     path = write_practice(kind, out=tmp_path / f"my_{kind}.py")
     text = path.read_text()
-    assert "NotImplementedError" in text and f'name = "my-{kind}"' in text and "register_components" in text
+    assert (
+        "NotImplementedError" in text
+        and f'name = "my-{kind}"' in text
+        and "register_components" in text
+    )
     (cls,) = load_target(str(path)).components
     report = check_component(cls, max_examples=3, timing=True)
     assert not report.ok
     ran = [r for r in report.results if r.status != "skipped"]
-    assert ran and all(r.status == "failed" and r.message.startswith("not implemented yet") for r in ran)
+    assert ran and all(
+        r.status == "failed" and r.message.startswith("not implemented yet") for r in ran
+    )
     assert report.timing.component_ms is None and "not implemented yet" in report.timing.note
 
 
-def test_new_plugin_refuses_a_nonempty_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_new_plugin_refuses_a_nonempty_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "pkg"
     assert main(["new-plugin", "kit-twice", "--dir", str(folder)]) == 0
     assert main(["new-plugin", "kit-twice", "--dir", str(folder)]) == 2

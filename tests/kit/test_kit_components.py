@@ -17,13 +17,23 @@ FAST_EXAMPLES = 8
 SLOW_EXAMPLES = 100
 
 BUILTINS = suite.components()
-CORRECT = [cls for path in sorted((HERE / "correct").glob("*_impls.py")) for cls in load_target(str(path)).components]
-CORRECT += [cls for cls in load_target(str(HERE / "broken" / "moe_impls.py")).components if cls.name == "kit-gather-moe"]
+CORRECT = [
+    cls
+    for path in sorted((HERE / "correct").glob("*_impls.py"))
+    for cls in load_target(str(path)).components
+]
+CORRECT += [
+    cls
+    for cls in load_target(str(HERE / "broken" / "moe_impls.py")).components
+    if cls.name == "kit-gather-moe"
+]
 
 
 def _assert_conforms(cls: type, examples: int) -> None:
     report = check_component(cls, max_examples=examples, timing=False)
-    problems = [f"{r.property_id}: {r.message} (example {r.example})" for r in report.results if not r.ok]
+    problems = [
+        f"{r.property_id}: {r.message} (example {r.example})" for r in report.results if not r.ok
+    ]
     assert not problems, f"{report.label} fails:\n" + "\n".join(problems)
     assert any(r.status == "passed" for r in report.results), f"{report.label}: no property ran"
 
@@ -39,7 +49,9 @@ def test_correct_implementation_conforms(cls: type) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cls", BUILTINS + CORRECT, ids=[f"{c.kind}:{c.name}" for c in BUILTINS + CORRECT])
+@pytest.mark.parametrize(
+    "cls", BUILTINS + CORRECT, ids=[f"{c.kind}:{c.name}" for c in BUILTINS + CORRECT]
+)
 def test_conforms_exhaustively(cls: type) -> None:
     _assert_conforms(cls, SLOW_EXAMPLES)
 

@@ -25,7 +25,9 @@ BROKEN_ATTENTION = str(Path(__file__).parent / "broken" / "attention_impls.py")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     folder = create_plugin("kit-selftest", tmp_path_factory.mktemp("plugin") / "pkg")
     report = folder / "junit.xml"
-    installed = any(ep.name == "nlpsuite" for ep in importlib.metadata.entry_points(group="pytest11"))
+    installed = any(
+        ep.name == "nlpsuite" for ep in importlib.metadata.entry_points(group="pytest11")
+    )
     plugin = [] if installed else ["-p", "suite.testing.pytest_plugin"]
     command = [
         sys.executable, "-m", "pytest", *plugin, "-p", "no:cacheprovider", "-q", "tests",
@@ -54,7 +56,9 @@ def _matching(outcome: dict, words: str) -> dict[str, str]:
 
 
 def test_generated_plugin_passes_its_own_tests(outcome: dict) -> None:
-    own = _matching(outcome, "test_nlpsuite_conformance") | _matching(outcome, "test_plugin_registers")
+    own = _matching(outcome, "test_nlpsuite_conformance") | _matching(
+        outcome, "test_plugin_registers"
+    )
     assert len(own) == 1 + len(properties_for("attention"))
     assert set(own.values()) == {"passed"}, own
     assert _matching(outcome, "test_entry_point_is_declared")  # skipped unless pip-installed
@@ -65,7 +69,12 @@ def test_nlpsuite_check_option_runs_each_property_with_its_failure_sentence(outc
     assert len(leak) == len(properties_for("attention"))
     assert leak["attention:broken-causal-leak[attention.causal-no-leak]"] == "failed"
     assert leak["attention:broken-causal-leak[attention.padding-ignored]"] == "passed"
-    assert _matching(outcome, "broken-missing-scale")["attention:broken-missing-scale[attention.scale]"] == "xfailed"
+    assert (
+        _matching(outcome, "broken-missing-scale")[
+            "attention:broken-missing-scale[attention.scale]"
+        ]
+        == "xfailed"
+    )
     out = outcome["stdout"]
     assert outcome["returncode"] == 1
     assert "future token leaked into position" in out and "reproduce: nlpsuite check" in out

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from hypothesis import strategies as st
 
-from suite.components import Component
 
 __all__ = [
     "Example",
@@ -46,7 +45,7 @@ class PropertySkip(Exception):
     """The property cannot be judged here (no reference, approximate component); says why."""
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Raise `PropertyFailure(message)`; reads well inside checks."""
     raise PropertyFailure(message)
 
@@ -55,8 +54,8 @@ def fail(message: str) -> None:
 class Subject:
     """The component under test, its reference (or why there is none), and a per-run cache."""
 
-    cls: type[Component]
-    reference: type[Component] | None = None
+    cls: type[Any]  # a subclass of the kind's base class (typed loosely: checks use kind-specific calls)
+    reference: type[Any] | None = None
     reference_note: str = ""  # why `reference` is None
     cache: dict[Any, Any] = field(default_factory=dict)
 

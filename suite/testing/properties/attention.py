@@ -15,8 +15,20 @@ import torch
 from torch import Tensor
 
 from suite.testing import strategies
-from suite.testing.properties._base import Example, Property, PropertySkip, Subject, fail, register_property
-from suite.testing.properties._tensors import call_component, dense_attention, mask_tensor, max_abs_diff, randn
+from suite.testing.properties._base import (
+    Example,
+    Property,
+    Subject,
+    fail,
+    register_property,
+)
+from suite.testing.properties._tensors import (
+    call_component,
+    dense_attention,
+    mask_tensor,
+    max_abs_diff,
+    randn,
+)
 
 __all__: list[str] = []
 
@@ -24,7 +36,14 @@ ATOL, RTOL = 1e-4, 1e-3  # float32 inputs against a float64 computation
 
 
 def _inputs(ex: Example) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-    b, h, hkv, tq, tk, d = ex["batch"], ex["heads"], ex["kv_heads"], ex["tq"], ex["tk"], ex["head_dim"]
+    b, h, hkv, tq, tk, d = (
+        ex["batch"],
+        ex["heads"],
+        ex["kv_heads"],
+        ex["tq"],
+        ex["tk"],
+        ex["head_dim"],
+    )
     mag, seed = ex["magnitude"], ex["seed"]
     q = randn((b, h, tq, d), seed, 0, scale=mag)  # (B, H, Tq, D)
     k = randn((b, hkv, tk, d), seed, 1, scale=mag)  # (B, Hkv, Tk, D)
@@ -32,7 +51,9 @@ def _inputs(ex: Example) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
     return q, k, v, mask_tensor(ex["mask"])
 
 
-def _attend(subject: Subject, q: Tensor, k: Tensor, v: Tensor, *, causal: bool, mask: Tensor | None) -> Tensor:
+def _attend(
+    subject: Subject, q: Tensor, k: Tensor, v: Tensor, *, causal: bool, mask: Tensor | None
+) -> Tensor:
     att = call_component(f"{subject.cls.__name__}()", subject.cls)
     with torch.no_grad():
         out = call_component(
@@ -50,7 +71,9 @@ def _attend(subject: Subject, q: Tensor, k: Tensor, v: Tensor, *, causal: bool, 
         fail(f"output shape {tuple(out.shape)} != q shape {tuple(q.shape)}")
     bad = int((~torch.isfinite(out)).sum())
     if bad:
-        fail(f"output has {bad} NaN/inf values (causal={causal}, mask={'given' if mask is not None else None}); a query with no key to attend to must give zeros")
+        fail(
+            f"output has {bad} NaN/inf values (causal={causal}, mask={'given' if mask is not None else None}); a query with no key to attend to must give zeros"
+        )
     return out
 
 
@@ -59,9 +82,15 @@ def _pattern(subject: Subject, tq: int, tk: int) -> Tensor | None:
     pattern = call_component(f"pattern({tq}, {tk})", att.pattern, tq, tk)
     if pattern is None:
         return None
-    if not isinstance(pattern, Tensor) or pattern.dtype != torch.bool or tuple(pattern.shape) != (tq, tk):
+    if (
+        not isinstance(pattern, Tensor)
+        or pattern.dtype != torch.bool
+        or tuple(pattern.shape) != (tq, tk)
+    ):
         shape = tuple(pattern.shape) if isinstance(pattern, Tensor) else type(pattern).__name__
-        fail(f"pattern({tq}, {tk}) must be a bool tensor of shape ({tq}, {tk}) or None, got {shape}")
+        fail(
+            f"pattern({tq}, {tk}) must be a bool tensor of shape ({tq}, {tk}) or None, got {shape}"
+        )
     return pattern.cpu()
 
 
@@ -82,10 +111,19 @@ def _needs_exact(subject: Subject) -> str | None:
 def check_reference(subject: Subject, ex: Example) -> None:
     q, k, v, mask = _inputs(ex)
     out = _attend(subject, q, k, v, causal=ex["causal"], mask=mask)
-    ref = dense_attention(q, k, v, causal=ex["causal"], key_padding_mask=mask, pattern=_pattern(subject, ex["tq"], ex["tk"]))
+    ref = dense_attention(
+        q,
+        k,
+        v,
+        causal=ex["causal"],
+        key_padding_mask=mask,
+        pattern=_pattern(subject, ex["tq"], ex["tk"]),
+    )
     diff = (out.double() - ref).abs().nan_to_num(nan=math.inf)
     if not torch.allclose(out.double(), ref, atol=ATOL, rtol=RTOL):
-        fail(f"output differs from dense float64 attention under its pattern by {diff.max().item():.3g} at {_where(diff)} (tolerance {ATOL:g} + {RTOL:g}·|ref|)")
+        fail(
+            f"output differs from dense float64 attention under its pattern by {diff.max().item():.3g} at {_where(diff)} (tolerance {ATOL:g} + {RTOL:g}·|ref|)"
+        )
 
 
 def check_scale(subject: Subject, ex: Example) -> None:
@@ -96,16 +134,28 @@ def check_scale(subject: Subject, ex: Example) -> None:
     ref = dense_attention(q, k, v, causal=False, key_padding_mask=None, pattern=pattern)
     if torch.allclose(out, ref, atol=ATOL, rtol=RTOL):
         return
-    candidates = {"1 (no scaling)": 1.0, "1/d_k": 1.0 / d, "√d_k (multiplied)": math.sqrt(d), "1/√(d_k/2)": 1.0 / math.sqrt(d / 2)}
+    candidates = {
+        "1 (no scaling)": 1.0,
+        "1/d_k": 1.0 / d,
+        "√d_k (multiplied)": math.sqrt(d),
+        "1/√(d_k/2)": 1.0 / math.sqrt(d / 2),
+    }
     errors = {
-        label: max_abs_diff(out, dense_attention(q, k, v, causal=False, key_padding_mask=None, pattern=pattern, scale=s))
+        label: max_abs_diff(
+            out,
+            dense_attention(q, k, v, causal=False, key_padding_mask=None, pattern=pattern, scale=s),
+        )
         for label, s in candidates.items()
     }
     best = min(errors, key=errors.__getitem__)
     error = max_abs_diff(out, ref)
     if errors[best] < 1e-3:
-        fail(f"scores are scaled by {best}, not 1/√d_k = 1/√{d}: output matches softmax(q·kᵀ·{best.split(' ')[0]})v (off by {error:.3g} from the √d_k version)")
-    fail(f"output differs from softmax(q·kᵀ/√d_k)v with d_k={d} by {error:.3g} (no masks, no causal)")
+        fail(
+            f"scores are scaled by {best}, not 1/√d_k = 1/√{d}: output matches softmax(q·kᵀ·{best.split(' ')[0]})v (off by {error:.3g} from the √d_k version)"
+        )
+    fail(
+        f"output differs from softmax(q·kᵀ/√d_k)v with d_k={d} by {error:.3g} (no masks, no causal)"
+    )
 
 
 def check_causal(subject: Subject, ex: Example) -> None:
@@ -117,11 +167,15 @@ def check_causal(subject: Subject, ex: Example) -> None:
     k2[:, :, pivot + 1 :] = randn(k2[:, :, pivot + 1 :].shape, ex["seed"], 7, scale=3.0)
     v2[:, :, pivot + 1 :] = randn(v2[:, :, pivot + 1 :].shape, ex["seed"], 8, scale=3.0)
     out2 = _attend(subject, q, k2, v2, causal=True, mask=mask)
-    diff = (out[:, :, : pivot + 1] - out2[:, :, : pivot + 1]).abs().double().nan_to_num(nan=math.inf)
+    diff = (
+        (out[:, :, : pivot + 1] - out2[:, :, : pivot + 1]).abs().double().nan_to_num(nan=math.inf)
+    )
     if diff.numel() and diff.max() > ATOL:
         per_position = diff.amax(dim=(0, 1, 3))
         leaked = int((per_position > ATOL).nonzero()[0])
-        fail(f"future token leaked into position {leaked}: with causal=True, changing keys/values at positions {pivot + 1}..{t - 1} changed its output by {per_position[leaked].item():.3g}")
+        fail(
+            f"future token leaked into position {leaked}: with causal=True, changing keys/values at positions {pivot + 1}..{t - 1} changed its output by {per_position[leaked].item():.3g}"
+        )
 
 
 def check_padding(subject: Subject, ex: Example) -> None:
@@ -136,7 +190,9 @@ def check_padding(subject: Subject, ex: Example) -> None:
     if diff.numel() and diff.max() > ATOL:
         b, h, i, _ = (int(x) for x in torch.unravel_index(diff.argmax(), diff.shape))
         pads = [j for j, real in enumerate(mask[b].tolist()) if not real]
-        fail(f"padding keys {pads} of batch {b} changed the output at query {i}, head {h} by {diff.max().item():.3g}: key_padding_mask (True = real) is not honoured")
+        fail(
+            f"padding keys {pads} of batch {b} changed the output at query {i}, head {h} by {diff.max().item():.3g}: key_padding_mask (True = real) is not honoured"
+        )
 
 
 def check_gqa(subject: Subject, ex: Example) -> None:
@@ -144,11 +200,20 @@ def check_gqa(subject: Subject, ex: Example) -> None:
     h, hkv = ex["heads"], ex["kv_heads"]
     group = h // hkv
     out = _attend(subject, q, k, v, causal=ex["causal"], mask=mask)
-    full = _attend(subject, q, k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1), causal=ex["causal"], mask=mask)
+    full = _attend(
+        subject,
+        q,
+        k.repeat_interleave(group, dim=1),
+        v.repeat_interleave(group, dim=1),
+        causal=ex["causal"],
+        mask=mask,
+    )
     diff = (out - full).abs().double().nan_to_num(nan=math.inf)
     if diff.max() > ATOL:
         head = int(diff.amax(dim=(0, 2, 3)).argmax())
-        fail(f"with H={h} query heads sharing Hkv={hkv} key/value heads, query head {head} must read key/value head {head // group} (heads grouped as repeat_interleave); output differs from the repeated-heads call by {diff.max().item():.3g}")
+        fail(
+            f"with H={h} query heads sharing Hkv={hkv} key/value heads, query head {head} must read key/value head {head // group} (heads grouped as repeat_interleave); output differs from the repeated-heads call by {diff.max().item():.3g}"
+        )
 
 
 def check_no_nan(subject: Subject, ex: Example) -> None:
@@ -157,16 +222,19 @@ def check_no_nan(subject: Subject, ex: Example) -> None:
     row = out[-1]  # the last batch row has every key padded
     bad = int((~torch.isfinite(out)).sum())
     if bad:
-        fail(f"batch {ex['batch'] - 1} has every key padded: output has {bad} NaN/inf values (expected zeros)")
+        fail(
+            f"batch {ex['batch'] - 1} has every key padded: output has {bad} NaN/inf values (expected zeros)"
+        )
     if row.abs().max() > ATOL:
-        fail(f"batch {ex['batch'] - 1} has every key padded: output should be zeros, got max |out| {row.abs().max().item():.3g}")
+        fail(
+            f"batch {ex['batch'] - 1} has every key padded: output should be zeros, got max |out| {row.abs().max().item():.3g}"
+        )
 
 
 def _with_pivot(strategy: Any) -> Any:
     from hypothesis import strategies as st
 
     return st.tuples(strategy, st.integers(0, 1000)).map(lambda pair: {**pair[0], "pivot": pair[1]})
-
 
 
 for _prop in (
@@ -182,7 +250,9 @@ for _prop in (
         "attention.scale",
         "attention",
         "scores are divided by √d_k (not 1, not d_k) before the softmax",
-        lambda s: strategies.attention_inputs(causal=False, padding=False, max_group=1, head_dims=(16, 64)),
+        lambda s: strategies.attention_inputs(
+            causal=False, padding=False, max_group=1, head_dims=(16, 64)
+        ),
         check_scale,
         applies=_needs_exact,
     ),

@@ -26,7 +26,9 @@ RTOL, ATOL = 1e-4, 1e-5
 IGNORE = -100
 
 
-def _cross_entropy(logits: Tensor, target: Tensor, label_smoothing: float = 0.0, ignore_index: int = IGNORE) -> Tensor:
+def _cross_entropy(
+    logits: Tensor, target: Tensor, label_smoothing: float = 0.0, ignore_index: int = IGNORE
+) -> Tensor:
     logp = torch.log_softmax(logits.double(), dim=-1)
     keep = target != ignore_index
     safe = target.clamp(min=0)
@@ -35,7 +37,9 @@ def _cross_entropy(logits: Tensor, target: Tensor, label_smoothing: float = 0.0,
     return per[keep].sum() / keep.sum()
 
 
-def _focal(logits: Tensor, target: Tensor, gamma: float = 2.0, alpha: list[float] | None = None) -> Tensor:
+def _focal(
+    logits: Tensor, target: Tensor, gamma: float = 2.0, alpha: list[float] | None = None
+) -> Tensor:
     logp_t = torch.log_softmax(logits.double(), dim=-1).gather(1, target[:, None])[:, 0]
     weight = (1 - logp_t.exp()).pow(gamma)
     if alpha is not None:
@@ -68,7 +72,11 @@ _FORMS: dict[str, tuple[str, Any]] = {
 def _form_name(subject: Subject) -> str | None:
     for name in (subject.cls.name, subject.cls.reference):
         if name in _FORMS and _FORMS[name][0] == subject.cls.task:
-            return {"torch-cross-entropy": "cross-entropy", "torch-infonce": "infonce", "torch-ranking": "ranking"}.get(name, name)
+            return {
+                "torch-cross-entropy": "cross-entropy",
+                "torch-infonce": "infonce",
+                "torch-ranking": "ranking",
+            }.get(name, name)
     return None
 
 
@@ -76,21 +84,29 @@ def _options(form: str | None, classes: int) -> st.SearchStrategy[dict[str, Any]
     if form == "cross-entropy":
         return st.fixed_dictionaries({"label_smoothing": st.sampled_from([0.0, 0.1, 0.3])})
     if form == "focal":
-        alpha = st.none() | st.lists(st.sampled_from([0.25, 0.5, 1.0, 2.0]), min_size=classes, max_size=classes)
-        return st.fixed_dictionaries({"gamma": st.sampled_from([0.0, 0.5, 1.0, 2.0, 5.0]), "alpha": alpha})
+        alpha = st.none() | st.lists(
+            st.sampled_from([0.25, 0.5, 1.0, 2.0]), min_size=classes, max_size=classes
+        )
+        return st.fixed_dictionaries(
+            {"gamma": st.sampled_from([0.0, 0.5, 1.0, 2.0, 5.0]), "alpha": alpha}
+        )
     if form == "infonce":
         return st.fixed_dictionaries({"temperature": st.sampled_from([0.05, 0.1, 1.0])})
     return st.just({})
 
 
 @st.composite
-def _loss_examples(draw: Any, subject: Subject, *, max_scale: float = 10.0, ignore: bool = True) -> Example:
+def _loss_examples(
+    draw: Any, subject: Subject, *, max_scale: float = 10.0, ignore: bool = True
+) -> Example:
     form = _form_name(subject)
     task = subject.cls.task
     if task == "classification":
         ex = draw(strategies.classification_inputs(max_scale=max_scale))
         ex["options"] = draw(_options(form, ex["classes"]))
-        ex["ignore_first"] = ignore and form == "cross-entropy" and ex["n"] > 1 and draw(st.booleans())
+        ex["ignore_first"] = (
+            ignore and form == "cross-entropy" and ex["n"] > 1 and draw(st.booleans())
+        )
     elif task == "contrastive":
         ex = draw(strategies.contrastive_inputs(max_scale=max_scale))
         ex["options"] = draw(_options(form, 0))
@@ -107,7 +123,9 @@ def _inputs(subject: Subject, ex: Example) -> tuple[Tensor, ...]:
         logits = randn((n, c), seed, 0, scale=ex["scale"])  # (N, C)
         probs = torch.full((c,), (1 - ex["majority"]) / max(c - 1, 1))
         probs[0] = ex["majority"]
-        target = torch.multinomial(probs, n, replacement=True, generator=generator(seed, 1))  # (N,), class 0 the majority
+        target = torch.multinomial(
+            probs, n, replacement=True, generator=generator(seed, 1)
+        )  # (N,), class 0 the majority
         if ex.get("ignore_first"):
             target[0] = IGNORE
         return logits, target
@@ -153,16 +171,23 @@ def check_closed_form(subject: Subject, ex: Example) -> None:
             expected, label = _FORMS[form][1](*inputs, **ex["options"]), f"the {form} closed form"
         else:
             assert subject.reference is not None
-            expected, label = _value(subject.reference(), *inputs), f"reference {subject.reference.name}"
+            expected, label = (
+                _value(subject.reference(), *inputs),
+                f"reference {subject.reference.name}",
+            )
     if not math.isclose(float(got), float(expected), rel_tol=RTOL, abs_tol=ATOL):
-        fail(f"loss {float(got):.6g} != {float(expected):.6g} from {label} (options {ex['options']})")
+        fail(
+            f"loss {float(got):.6g} != {float(expected):.6g} from {label} (options {ex['options']})"
+        )
 
 
 def check_gradients(subject: Subject, ex: Example) -> None:
     inputs = [t.clone().requires_grad_(t.is_floating_point()) for t in _inputs(subject, ex)]
     value = _value(_make(subject, ex["options"]), *inputs)
     if not torch.isfinite(value):
-        fail(f"the loss is {float(value.detach())} for inputs of magnitude {ex['scale']}: compute in log space (log_softmax, logsigmoid), never the log of a softmax")
+        fail(
+            f"the loss is {float(value.detach())} for inputs of magnitude {ex['scale']}: compute in log space (log_softmax, logsigmoid), never the log of a softmax"
+        )
     call_component("loss.backward()", value.backward)
     for position, tensor in enumerate(inputs):
         if not tensor.is_floating_point():
@@ -171,7 +196,9 @@ def check_gradients(subject: Subject, ex: Example) -> None:
             fail(f"input {position} received no gradient (the loss is detached from it)")
         bad = int((~torch.isfinite(tensor.grad)).sum())
         if bad:
-            fail(f"{bad} gradient entries of input {position} are NaN/inf for inputs of scale {ex['scale']}")
+            fail(
+                f"{bad} gradient entries of input {position} are NaN/inf for inputs of scale {ex['scale']}"
+            )
 
 
 def check_reduction(subject: Subject, ex: Example) -> None:
@@ -184,14 +211,26 @@ def check_reduction(subject: Subject, ex: Example) -> None:
             perm = torch.randperm(n, generator=generator(ex["seed"], 5))
             shuffled = float(_value(loss, *(t[perm] for t in inputs)))
             if not math.isclose(whole, shuffled, rel_tol=RTOL, abs_tol=ATOL):
-                fail(f"shuffling the (anchor, positive) pairs together changed the loss from {whole:.6g} to {shuffled:.6g}")
+                fail(
+                    f"shuffling the (anchor, positive) pairs together changed the loss from {whole:.6g} to {shuffled:.6g}"
+                )
             return
-        kept = [i for i in range(n) if subject.cls.task != "classification" or int(inputs[1][i]) != IGNORE]
+        kept = [
+            i
+            for i in range(n)
+            if subject.cls.task != "classification" or int(inputs[1][i]) != IGNORE
+        ]
         singles = [float(_value(loss, *(t[i : i + 1] for t in inputs))) for i in kept]
     mean = sum(singles) / len(singles)
     if not math.isclose(whole, mean, rel_tol=RTOL, abs_tol=ATOL):
-        hint = f": it sums over the batch ({len(singles)} examples) instead of averaging" if math.isclose(whole, mean * len(singles), rel_tol=RTOL) and len(singles) > 1 else ""
-        fail(f"loss of the batch is {whole:.6g} but the mean of its per-example losses is {mean:.6g}{hint}")
+        hint = (
+            f": it sums over the batch ({len(singles)} examples) instead of averaging"
+            if math.isclose(whole, mean * len(singles), rel_tol=RTOL) and len(singles) > 1
+            else ""
+        )
+        fail(
+            f"loss of the batch is {whole:.6g} but the mean of its per-example losses is {mean:.6g}{hint}"
+        )
 
 
 def check_focal(subject: Subject, ex: Example) -> None:
@@ -206,7 +245,9 @@ def check_focal(subject: Subject, ex: Example) -> None:
             factor = (1 - p_t) ** gamma
             if not math.isclose(focal, factor * ce, rel_tol=1e-3, abs_tol=1e-6):
                 ease = "an easy" if p_t > 0.5 else "a hard"
-                fail(f"for {ease} example (p_t = {p_t:.3g}, γ = {gamma}), focal/CE = {focal / ce if ce else math.inf:.3g} but the modulating factor (1 - p_t)^γ = {factor:.3g}: easy examples must be down-weighted, hard ones kept")
+                fail(
+                    f"for {ease} example (p_t = {p_t:.3g}, γ = {gamma}), focal/CE = {focal / ce if ce else math.inf:.3g} but the modulating factor (1 - p_t)^γ = {factor:.3g}: easy examples must be down-weighted, hard ones kept"
+                )
 
 
 def _focal_only(subject: Subject) -> str | None:
@@ -216,7 +257,9 @@ def _focal_only(subject: Subject) -> str | None:
 
 
 def _focal_examples(subject: Subject) -> st.SearchStrategy[Example]:
-    return st.tuples(strategies.classification_inputs(), st.sampled_from([0.5, 1.0, 2.0, 3.0])).map(lambda pair: {**pair[0], "gamma": pair[1]})
+    return st.tuples(strategies.classification_inputs(), st.sampled_from([0.5, 1.0, 2.0, 3.0])).map(
+        lambda pair: {**pair[0], "gamma": pair[1]}
+    )
 
 
 for _prop in (

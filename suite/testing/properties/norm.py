@@ -14,7 +14,14 @@ import torch
 from torch import Tensor, nn
 
 from suite.testing import strategies
-from suite.testing.properties._base import Example, Property, PropertySkip, Subject, fail, register_property
+from suite.testing.properties._base import (
+    Example,
+    Property,
+    PropertySkip,
+    Subject,
+    fail,
+    register_property,
+)
 from suite.testing.properties._tensors import call_component, mask_tensor, max_abs_diff, randn
 
 __all__: list[str] = []
@@ -26,6 +33,9 @@ EPS, MOMENTUM = 1e-5, 0.1  # PyTorch's defaults, which the closed forms follow
 class _ClosedForm(nn.Module):
     """A norm written from its formula, used when no reference component is registered."""
 
+    running_mean: Tensor
+    running_var: Tensor
+
     def __init__(self, kind: str, features: int) -> None:
         super().__init__()
         self.kind = kind
@@ -35,7 +45,9 @@ class _ClosedForm(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         x = x.double()
         if self.kind == "layernorm":
-            return (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + EPS)
+            return (x - x.mean(-1, keepdim=True)) / torch.sqrt(
+                x.var(-1, unbiased=False, keepdim=True) + EPS
+            )
         if self.kind == "rmsnorm":
             return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + EPS)
         flat = x.reshape(-1, x.shape[-1])  # (B*T, C)
@@ -67,7 +79,7 @@ def _reference_builder(subject: Subject) -> tuple[str, Callable[[int], nn.Module
     for name in (subject.cls.reference, subject.cls.name):
         if name in _CLOSED_FORM_NAMES:
             form = _CLOSED_FORM_NAMES[name]
-            return f"the {form} formula", lambda c: _ClosedForm(form, c)
+            return f"the {form} formula", lambda c, form=form: _ClosedForm(form, c)
     return None
 
 
@@ -83,7 +95,9 @@ def _x(ex: Example, offset: int = 0) -> Tensor:
 
 
 def _build(subject: Subject, features: int) -> nn.Module:
-    mod = call_component(f"{subject.cls.__name__}().build({features})", lambda: subject.cls().build(features))
+    mod = call_component(
+        f"{subject.cls.__name__}().build({features})", lambda: subject.cls().build(features)
+    )
     if not isinstance(mod, nn.Module):
         fail(f"build({features}) returned {type(mod).__name__}, not an nn.Module")
     return mod
@@ -91,9 +105,17 @@ def _build(subject: Subject, features: int) -> nn.Module:
 
 def _run(mod: nn.Module, x: Tensor, mask: Tensor | None = None) -> Tensor:
     with torch.no_grad():
-        out = call_component(f"mod(x {tuple(x.shape)}{', mask' if mask is not None else ''})", mod, x, mask=mask) if mask is not None else call_component(f"mod(x {tuple(x.shape)})", mod, x)
+        out = (
+            call_component(
+                f"mod(x {tuple(x.shape)}{', mask' if mask is not None else ''})", mod, x, mask=mask
+            )
+            if mask is not None
+            else call_component(f"mod(x {tuple(x.shape)})", mod, x)
+        )
     if not isinstance(out, Tensor) or out.shape != x.shape:
-        fail(f"mod(x) must return a tensor shaped like x {tuple(x.shape)}, got {getattr(out, 'shape', type(out).__name__)}")
+        fail(
+            f"mod(x) must return a tensor shaped like x {tuple(x.shape)}, got {getattr(out, 'shape', type(out).__name__)}"
+        )
     return out
 
 
@@ -124,7 +146,9 @@ def check_reference(subject: Subject, ex: Example) -> None:
     mod.train(), ref.train()
     out, expected = _run(mod, x), _run(ref, x)
     if not _close(out, expected):
-        fail(f"train-mode output differs from {label} by {max_abs_diff(out, expected):.3g} on x {tuple(x.shape)} (scale {ex['scale']}, offset {ex['offset']})")
+        fail(
+            f"train-mode output differs from {label} by {max_abs_diff(out, expected):.3g} on x {tuple(x.shape)} (scale {ex['scale']}, offset {ex['offset']})"
+        )
 
 
 def check_train_eval(subject: Subject, ex: Example) -> None:
@@ -138,7 +162,9 @@ def check_train_eval(subject: Subject, ex: Example) -> None:
         mod.eval()
         eval_out = _run(mod, x)
         if not _close(train_out, eval_out):
-            fail(f"a per-token norm must behave the same in train and eval; outputs differ by {max_abs_diff(train_out, eval_out):.3g}")
+            fail(
+                f"a per-token norm must behave the same in train and eval; outputs differ by {max_abs_diff(train_out, eval_out):.3g}"
+            )
         return
     mod, ref = _build(subject, c), build_ref(c)
     for step in range(ex["train_steps"]):
@@ -151,9 +177,13 @@ def check_train_eval(subject: Subject, ex: Example) -> None:
     changed = probe.clone()
     changed[1:] = changed[1:] * 3.0 + 2.0
     if not _close(out[0], _run(mod, changed)[0]):
-        fail("in eval mode, sample 0's output changed when the other samples changed: eval must use the running statistics, not the batch's")
+        fail(
+            "in eval mode, sample 0's output changed when the other samples changed: eval must use the running statistics, not the batch's"
+        )
     if not _close(out, expected):
-        fail(f"after {ex['train_steps']} training batch(es), eval output differs from {label} by {max_abs_diff(out, expected):.3g}: running statistics must follow momentum {MOMENTUM} with the unbiased batch variance")
+        fail(
+            f"after {ex['train_steps']} training batch(es), eval output differs from {label} by {max_abs_diff(out, expected):.3g}: running statistics must follow momentum {MOMENTUM} with the unbiased batch variance"
+        )
 
 
 def check_mask(subject: Subject, ex: Example) -> None:
@@ -166,14 +196,22 @@ def check_mask(subject: Subject, ex: Example) -> None:
     mod.train()
     out, out2 = _run(mod, x, mask), _run(mod, x2, mask)
     if not _close(out[mask], out2[mask]):
-        if _close(_run(_build(subject, ex["features"]), x, mask), _run(_build(subject, ex["features"]), x)):
-            raise PropertySkip("ignores the mask (allowed by the contract: padding then enters its statistics)")
-        fail(f"values at padded positions changed the outputs at real tokens by {max_abs_diff(out[mask], out2[mask]):.3g}: statistics must use real tokens only")
+        if _close(
+            _run(_build(subject, ex["features"]), x, mask), _run(_build(subject, ex["features"]), x)
+        ):
+            raise PropertySkip(
+                "ignores the mask (allowed by the contract: padding then enters its statistics)"
+            )
+        fail(
+            f"values at padded positions changed the outputs at real tokens by {max_abs_diff(out[mask], out2[mask]):.3g}: statistics must use real tokens only"
+        )
     alone = _build(subject, ex["features"])
     alone.train()
     expected = _run(alone, x[mask][None])[0]  # (N_real, C): the real tokens alone, no padding
     if not _close(out[mask], expected):
-        fail(f"outputs at real tokens differ by {max_abs_diff(out[mask], expected):.3g} from the same norm applied to the real tokens alone (no padding)")
+        fail(
+            f"outputs at real tokens differ by {max_abs_diff(out[mask], expected):.3g} from the same norm applied to the real tokens alone (no padding)"
+        )
     probe = _x(ex, 60)
     clean, dirty = _build(subject, ex["features"]), _build(subject, ex["features"])
     clean.train(), dirty.train()
@@ -181,7 +219,9 @@ def check_mask(subject: Subject, ex: Example) -> None:
     clean.eval(), dirty.eval()
     a, b = _run(clean, probe), _run(dirty, probe)
     if not _close(a, b):
-        fail(f"padding values in a training batch changed the running statistics (eval outputs differ by {max_abs_diff(a, b):.3g})")
+        fail(
+            f"padding values in a training batch changed the running statistics (eval outputs differ by {max_abs_diff(a, b):.3g})"
+        )
     if not math.isfinite(float(out[mask].abs().max())):
         fail("outputs at real tokens are not finite")
 

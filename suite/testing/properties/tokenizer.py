@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-
 from suite.testing import strategies
 from suite.testing.properties._base import Example, Property, Subject, fail, register_property
 from suite.testing.properties._tensors import call_component
@@ -28,7 +27,12 @@ def _train(subject: Subject, ex: Example, *, fresh: bool = False) -> Any:
     if not fresh and key in subject.cache:
         return subject.cache[key]
     tok = call_component(f"{subject.cls.__name__}()", subject.cls)
-    call_component(f"train({len(ex['corpus'])} texts, vocab_size={ex['vocab_size']})", tok.train, list(ex["corpus"]), ex["vocab_size"])
+    call_component(
+        f"train({len(ex['corpus'])} texts, vocab_size={ex['vocab_size']})",
+        tok.train,
+        list(ex["corpus"]),
+        ex["vocab_size"],
+    )
     if not fresh:
         subject.cache[key] = tok
     return tok
@@ -36,8 +40,12 @@ def _train(subject: Subject, ex: Example, *, fresh: bool = False) -> Any:
 
 def _encode(tok: Any, text: str) -> list[int]:
     ids = call_component(f"encode({text!r})", tok.encode, text)
-    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        fail(f"encode({text!r}) must return a list of ints, got {type(ids).__name__} {str(ids)[:60]}")
+    if not isinstance(ids, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in ids
+    ):
+        fail(
+            f"encode({text!r}) must return a list of ints, got {type(ids).__name__} {str(ids)[:60]}"
+        )
     return ids
 
 
@@ -94,11 +102,15 @@ def check_reproducible(subject: Subject, ex: Example) -> None:
     tok = _train(subject, ex, fresh=True)
     again = _train(subject, ex, fresh=True)  # back to back: any hidden randomness shows
     if _vocab_size(again) != _vocab_size(tok):
-        fail(f"training twice on the same corpus gave vocab sizes {_vocab_size(tok)} and {_vocab_size(again)}")
+        fail(
+            f"training twice on the same corpus gave vocab sizes {_vocab_size(tok)} and {_vocab_size(again)}"
+        )
     for text in _texts(ex):
         first, other = _encode(tok, text), _encode(again, text)
         if first != other:
-            fail(f"two tokenizers trained on the same corpus encode {text!r} as {_short(first)} and {_short(other)}: break frequency ties by a fixed rule, not by hash or set order")
+            fail(
+                f"two tokenizers trained on the same corpus encode {text!r} as {_short(first)} and {_short(other)}: break frequency ties by a fixed rule, not by hash or set order"
+            )
 
 
 def _from_scratch_only(subject: Subject) -> str | None:
@@ -112,17 +124,23 @@ def check_save_load(subject: Subject, ex: Example) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "tokenizer.json"
         call_component(f"save({path.name!r})", tok.save, path)
-        loaded = call_component(f"{subject.cls.__name__}.load({path.name!r})", subject.cls.load, path)
+        loaded = call_component(
+            f"{subject.cls.__name__}.load({path.name!r})", subject.cls.load, path
+        )
     if _vocab_size(loaded) != _vocab_size(tok):
         fail(f"vocab_size is {_vocab_size(tok)} before save and {_vocab_size(loaded)} after load")
     for text in _texts(ex):
         before, after = _encode(tok, text), _encode(loaded, text)
         if before != after:
-            fail(f"after save/load, encode({text!r}) changed from {_short(before)} to {_short(after)}")
+            fail(
+                f"after save/load, encode({text!r}) changed from {_short(before)} to {_short(after)}"
+            )
         decoded_before = call_component("decode", tok.decode, before)
         decoded_after = call_component("decode", loaded.decode, before)
         if decoded_before != decoded_after:
-            fail(f"after save/load, decode({_short(before)}) changed from {decoded_before!r} to {decoded_after!r}")
+            fail(
+                f"after save/load, decode({_short(before)}) changed from {decoded_before!r} to {decoded_after!r}"
+            )
 
 
 def check_round_trip(subject: Subject, ex: Example) -> None:
@@ -131,8 +149,12 @@ def check_round_trip(subject: Subject, ex: Example) -> None:
         ids = _encode(tok, text)
         back = call_component(f"decode({ids})", tok.decode, ids)
         if back != text:
-            first = next((i for i, (a, b) in enumerate(zip(text, back)) if a != b), min(len(text), len(back)))
-            fail(f"decode(encode(s)) != s for s = {text!r}: got {back!r} (first difference at character {first})")
+            first = next(
+                (i for i, (a, b) in enumerate(zip(text, back)) if a != b), min(len(text), len(back))
+            )
+            fail(
+                f"decode(encode(s)) != s for s = {text!r}: got {back!r} (first difference at character {first})"
+            )
 
 
 def _lossless_only(subject: Subject) -> str | None:
@@ -146,12 +168,55 @@ def _corpora(any_unicode: bool = False) -> Any:
 
 
 for _prop in (
-    Property("tokenizer.ids-in-range", "tokenizer", "every id encode returns, for seen and unseen characters, lies in range(vocab_size)", _corpora(), check_ids_in_range, cost=COST),
-    Property("tokenizer.vocab-size", "tokenizer", "training with vocab_size=V yields at most V entries", _corpora(), check_vocab_size, cost=COST),
-    Property("tokenizer.deterministic", "tokenizer", "encode and decode give the same result every time they are called", _corpora(), check_deterministic, cost=COST),
-    Property("tokenizer.reproducible-training", "tokenizer", "training twice on one corpus gives the same vocabulary and the same ids", _corpora(), check_reproducible, applies=_from_scratch_only, cost=COST),
-    Property("tokenizer.save-load", "tokenizer", "load(save(tok)) has the same vocabulary size, encodings and decodings", _corpora(), check_save_load, cost=COST),
-    Property("tokenizer.round-trip", "tokenizer", "decode(encode(s)) == s for any Unicode s, when the tokenizer promises it (lossless)", _corpora(any_unicode=True), check_round_trip, applies=_lossless_only, cost=COST),
+    Property(
+        "tokenizer.ids-in-range",
+        "tokenizer",
+        "every id encode returns, for seen and unseen characters, lies in range(vocab_size)",
+        _corpora(),
+        check_ids_in_range,
+        cost=COST,
+    ),
+    Property(
+        "tokenizer.vocab-size",
+        "tokenizer",
+        "training with vocab_size=V yields at most V entries",
+        _corpora(),
+        check_vocab_size,
+        cost=COST,
+    ),
+    Property(
+        "tokenizer.deterministic",
+        "tokenizer",
+        "encode and decode give the same result every time they are called",
+        _corpora(),
+        check_deterministic,
+        cost=COST,
+    ),
+    Property(
+        "tokenizer.reproducible-training",
+        "tokenizer",
+        "training twice on one corpus gives the same vocabulary and the same ids",
+        _corpora(),
+        check_reproducible,
+        applies=_from_scratch_only,
+        cost=COST,
+    ),
+    Property(
+        "tokenizer.save-load",
+        "tokenizer",
+        "load(save(tok)) has the same vocabulary size, encodings and decodings",
+        _corpora(),
+        check_save_load,
+        cost=COST,
+    ),
+    Property(
+        "tokenizer.round-trip",
+        "tokenizer",
+        "decode(encode(s)) == s for any Unicode s, when the tokenizer promises it (lossless)",
+        _corpora(any_unicode=True),
+        check_round_trip,
+        applies=_lossless_only,
+        cost=COST,
+    ),
 ):
     register_property(_prop)
-

@@ -10,7 +10,19 @@ from torch import Tensor
 import suite
 
 
-def _dense(q, k, v, *, causal, mask, scale, causal_offset=0, use_mask=True, zero_empty=True, interleave=True):
+def _dense(
+    q,
+    k,
+    v,
+    *,
+    causal,
+    mask,
+    scale,
+    causal_offset=0,
+    use_mask=True,
+    zero_empty=True,
+    interleave=True,
+):
     g = q.shape[1] // k.shape[1]
     if interleave:
         k, v = k.repeat_interleave(g, 1), v.repeat_interleave(g, 1)

@@ -39,7 +39,13 @@ class SummedCrossEntropy(suite.Loss):
         self.label_smoothing, self.ignore_index = label_smoothing, ignore_index
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return torch.nn.functional.cross_entropy(logits, target, reduction="sum", label_smoothing=self.label_smoothing, ignore_index=self.ignore_index)
+        return torch.nn.functional.cross_entropy(
+            logits,
+            target,
+            reduction="sum",
+            label_smoothing=self.label_smoothing,
+            ignore_index=self.ignore_index,
+        )
 
 
 class NaiveSoftmaxCrossEntropy(suite.Loss):

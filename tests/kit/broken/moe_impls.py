@@ -15,7 +15,9 @@ class _MoE(nn.Module):
         super().__init__()
         self.top_k, self.n_experts, self.bug = top_k, n_experts, bug
         # the classic slip: a default capacity even when the caller asked for none
-        self.capacity_factor = 1.0 if (capacity_factor is None and bug == "default-capacity") else capacity_factor
+        self.capacity_factor = (
+            1.0 if (capacity_factor is None and bug == "default-capacity") else capacity_factor
+        )
         self.router = nn.Linear(d_model, n_experts, bias=False)
         self.w_in = nn.Parameter(torch.randn(n_experts, d_model, d_hidden) / math.sqrt(d_model))
         self.w_out = nn.Parameter(torch.randn(n_experts, d_hidden, d_model) / math.sqrt(d_hidden))
@@ -34,28 +36,60 @@ class _MoE(nn.Module):
                 keep.view(-1)[positions[capacity:]] = False
         out = torch.zeros_like(tokens)
         for slot in range(self.top_k):
-            w_in, w_out = self.w_in[chosen[:, slot]], self.w_out[chosen[:, slot]]  # (N, C, H), (N, H, C)
+            w_in, w_out = (
+                self.w_in[chosen[:, slot]],
+                self.w_out[chosen[:, slot]],
+            )  # (N, C, H), (N, H, C)
             hidden = torch.relu(torch.einsum("nc,nch->nh", tokens, w_in))
-            out = out + (gate[:, slot] * keep[:, slot])[:, None] * torch.einsum("nh,nhc->nc", hidden, w_out)
+            out = out + (gate[:, slot] * keep[:, slot])[:, None] * torch.einsum(
+                "nh,nhc->nc", hidden, w_out
+            )
         counts = torch.bincount(chosen[keep], minlength=self.n_experts)
         if self.bug == "counts-before-capacity":
             counts = torch.bincount(chosen.flatten(), minlength=self.n_experts)
-        aux = self.n_experts * (torch.bincount(chosen[:, 0], minlength=self.n_experts).float() / n * probs.mean(0)).sum()
+        aux = (
+            self.n_experts
+            * (
+                torch.bincount(chosen[:, 0], minlength=self.n_experts).float() / n * probs.mean(0)
+            ).sum()
+        )
         if self.bug == "detached-aux":
             aux = aux.detach()
-        return suite.MoEOutput(out.reshape(b, t, c), aux, counts, 1 - float(keep.sum()) / keep.numel())
+        return suite.MoEOutput(
+            out.reshape(b, t, c), aux, counts, 1 - float(keep.sum()) / keep.numel()
+        )
 
 
 def _broken(name: str, bug: str, summary: str) -> type:
     def build(self, d_model, d_hidden, n_experts, top_k, capacity_factor=None):
         return _MoE(d_model, d_hidden, n_experts, top_k, capacity_factor, bug)
 
-    return type(name.title().replace("-", ""), (suite.MoE,), {"name": name, "summary": summary, "reference": "dense-ffn", "build": build, "__module__": __name__})
+    return type(
+        name.title().replace("-", ""),
+        (suite.MoE,),
+        {
+            "name": name,
+            "summary": summary,
+            "reference": "dense-ffn",
+            "build": build,
+            "__module__": __name__,
+        },
+    )
 
 
-DropsWithoutCapacity = _broken("broken-moe-drops", "default-capacity", "drops tokens with capacity_factor=None (a default capacity of 1.0)")
-CountsBeforeCapacity = _broken("broken-moe-counts", "counts-before-capacity", "reports expert counts before dropping over capacity")
-DetachedAux = _broken("broken-moe-detached-aux", "detached-aux", "the load-balancing loss is detached from the router")
+DropsWithoutCapacity = _broken(
+    "broken-moe-drops",
+    "default-capacity",
+    "drops tokens with capacity_factor=None (a default capacity of 1.0)",
+)
+CountsBeforeCapacity = _broken(
+    "broken-moe-counts",
+    "counts-before-capacity",
+    "reports expert counts before dropping over capacity",
+)
+DetachedAux = _broken(
+    "broken-moe-detached-aux", "detached-aux", "the load-balancing loss is detached from the router"
+)
 Correct = _broken("kit-gather-moe", "", "the same layer without a bug (control)")
 
 EXPECTED = {

@@ -7,7 +7,9 @@ import json
 import random
 from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location("kit_correct_tokenizers", Path(__file__).parents[1] / "correct" / "tokenizer_impls.py")
+_spec = importlib.util.spec_from_file_location(
+    "kit_correct_tokenizers", Path(__file__).parents[1] / "correct" / "tokenizer_impls.py"
+)
 _correct = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_correct)
 CharTokenizer = _correct.CharTokenizer
@@ -32,7 +34,7 @@ class OverfullVocabulary(_correct.ByteNgramTokenizer):
 
     def train(self, texts, vocab_size: int) -> None:
         super().train(texts, vocab_size)
-        self.__init__([p.hex() for p in self.pieces[256:]] + ["<s>".encode().hex(), "</s>".encode().hex()])
+        self.__init__([p.hex() for p in self.pieces[256:]] + [b"<s>".hex(), b"</s>".hex()])
 
 
 class RandomTies(CharTokenizer):
@@ -54,7 +56,9 @@ class LossySave(CharTokenizer):
     summary = "save loses the order of the vocabulary"
 
     def save(self, path) -> None:
-        Path(path).write_text(json.dumps({"chars": sorted(self.chars, reverse=True)}), encoding="utf-8")
+        Path(path).write_text(
+            json.dumps({"chars": sorted(self.chars, reverse=True)}), encoding="utf-8"
+        )
 
 
 class FalseLossless(CharTokenizer):

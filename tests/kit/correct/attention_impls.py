@@ -20,7 +20,15 @@ class BlockwiseAttention(suite.Attention):
     reference = "sdpa"
     block = 3
 
-    def forward(self, q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, key_padding_mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        *,
+        causal: bool = False,
+        key_padding_mask: Tensor | None = None,
+    ) -> Tensor:
         b, h, tq, d = q.shape
         hkv, tk = k.shape[1], k.shape[2]
         g = h // hkv
@@ -41,7 +49,13 @@ class BlockwiseAttention(suite.Attention):
             new_max = torch.maximum(running_max, scores.amax(-1, keepdim=True))
             safe_max = torch.where(torch.isinf(new_max), torch.zeros_like(new_max), new_max)
             weights = torch.exp(scores - safe_max)
-            correction = torch.exp(torch.where(torch.isinf(running_max), torch.full_like(running_max, -math.inf), running_max - safe_max))
+            correction = torch.exp(
+                torch.where(
+                    torch.isinf(running_max),
+                    torch.full_like(running_max, -math.inf),
+                    running_max - safe_max,
+                )
+            )
             normaliser = normaliser * correction + weights.sum(-1, keepdim=True)
             out = out * correction + torch.einsum("bngqk,bnkd->bngqd", weights, v[:, :, start:stop])
             running_max = new_max
@@ -62,8 +76,16 @@ class LocalWindowAttention(suite.Attention):
         j = torch.arange(tk)[None, :]
         return (i - j).abs() <= self.radius
 
-    def forward(self, q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, key_padding_mask: Tensor | None = None) -> Tensor:
-        b, h, tq, d = q.shape
+    def forward(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        *,
+        causal: bool = False,
+        key_padding_mask: Tensor | None = None,
+    ) -> Tensor:
+        _, h, tq, d = q.shape
         g = h // k.shape[1]
         k, v = k.repeat_interleave(g, 1), v.repeat_interleave(g, 1)
         out = torch.zeros_like(q)

@@ -57,7 +57,9 @@ class SmoothedCrossEntropy(suite.Loss):
         logits, target = logits[keep], target[keep]
         classes = logits.shape[1]
         dist = torch.full_like(logits, self.epsilon / classes)
-        dist.scatter_add_(1, target[:, None], torch.full((len(target), 1), 1 - self.epsilon, dtype=logits.dtype))
+        dist.scatter_add_(
+            1, target[:, None], torch.full((len(target), 1), 1 - self.epsilon, dtype=logits.dtype)
+        )
         return -(dist * torch.log_softmax(logits, 1)).sum(1).mean()
 
 

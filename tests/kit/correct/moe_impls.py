@@ -12,11 +12,16 @@ import suite
 
 
 class _LoopMoE(nn.Module):
-    def __init__(self, d_model: int, d_hidden: int, n_experts: int, top_k: int, capacity_factor: float | None) -> None:
+    def __init__(
+        self, d_model: int, d_hidden: int, n_experts: int, top_k: int, capacity_factor: float | None
+    ) -> None:
         super().__init__()
         self.top_k, self.capacity_factor, self.n_experts = top_k, capacity_factor, n_experts
         self.router = nn.Linear(d_model, n_experts, bias=False)
-        self.experts = nn.ModuleList(nn.Sequential(nn.Linear(d_model, d_hidden), nn.GELU(), nn.Linear(d_hidden, d_model)) for _ in range(n_experts))
+        self.experts = nn.ModuleList(
+            nn.Sequential(nn.Linear(d_model, d_hidden), nn.GELU(), nn.Linear(d_hidden, d_model))
+            for _ in range(n_experts)
+        )
 
     def forward(self, x: Tensor) -> suite.MoEOutput:
         b, t, c = x.shape
@@ -24,7 +29,11 @@ class _LoopMoE(nn.Module):
         probs = torch.softmax(self.router(tokens), -1)  # (N, E)
         gate, chosen = probs.topk(self.top_k, -1)  # (N, k)
         gate = gate / gate.sum(-1, keepdim=True)
-        capacity = math.inf if self.capacity_factor is None else math.ceil(self.capacity_factor * len(tokens) * self.top_k / self.n_experts)
+        capacity = (
+            math.inf
+            if self.capacity_factor is None
+            else math.ceil(self.capacity_factor * len(tokens) * self.top_k / self.n_experts)
+        )
         counts = [0] * self.n_experts
         rows = []
         for n in range(len(tokens)):
@@ -40,7 +49,9 @@ class _LoopMoE(nn.Module):
         fraction = torch.bincount(chosen[:, 0], minlength=self.n_experts).float() / len(tokens)
         aux = self.n_experts * (fraction * probs.mean(0)).sum()
         kept = sum(counts)
-        return suite.MoEOutput(output, aux, torch.tensor(counts), 1 - kept / (len(tokens) * self.top_k))
+        return suite.MoEOutput(
+            output, aux, torch.tensor(counts), 1 - kept / (len(tokens) * self.top_k)
+        )
 
 
 class LoopMoE(suite.MoE):

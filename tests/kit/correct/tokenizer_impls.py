@@ -38,7 +38,9 @@ class CharTokenizer(suite.Tokenizer):
         return len(self.chars) + 1
 
     def save(self, path) -> None:
-        Path(path).write_text(json.dumps({"chars": self.chars}, ensure_ascii=False), encoding="utf-8")
+        Path(path).write_text(
+            json.dumps({"chars": self.chars}, ensure_ascii=False), encoding="utf-8"
+        )
 
     @classmethod
     def load(cls, path):
@@ -85,7 +87,9 @@ class ByteNgramTokenizer(suite.Tokenizer):
         return len(self.pieces)
 
     def save(self, path) -> None:
-        Path(path).write_text(json.dumps({"pieces": [p.hex() for p in self.pieces[256:]]}), encoding="utf-8")
+        Path(path).write_text(
+            json.dumps({"pieces": [p.hex() for p in self.pieces[256:]]}), encoding="utf-8"
+        )
 
     @classmethod
     def load(cls, path):

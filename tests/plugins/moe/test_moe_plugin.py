@@ -82,7 +82,7 @@ TOY_PARAMS = {
         "dtype": "float32",
     },
     "moe-load-balance": {"balance_loss": True, "steps": 3},
-    "moe-capacity": {"capacity_factor": 1.0},
+    "moe-capacity": {"capacity_factor": 1.0, "tokens": 256},
     "moe-cluster-accuracy": {"n_clusters": 4, "steps": 3},
 }
 

@@ -12,7 +12,7 @@ from plugins.moe.dense_ffn import expert_activation
 from plugins.moe.dispatch import expert_capacity, plan_dispatch
 from plugins.moe.topk import TopKMoE
 
-FAST = settings(deadline=None, max_examples=25)
+FAST = settings(deadline=None, max_examples=15)
 
 
 @st.composite

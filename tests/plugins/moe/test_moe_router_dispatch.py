@@ -106,7 +106,7 @@ def test_candidate_strategies_on_cpu() -> None:
 
 def test_autotune_measures_once_per_shape_and_caches_the_winner() -> None:
     torch.manual_seed(0)
-    layer = TopKMoE(strategy="auto").build(16, 16, 4, 2)
+    layer = TopKMoE(strategy="autotune").build(16, 16, 4, 2)
     x = torch.randn(2, 32, 16)
     layer(x)
     assert len(layer.tuned) == 1
@@ -115,7 +115,7 @@ def test_autotune_measures_once_per_shape_and_caches_the_winner() -> None:
     assert layer.last_strategy == chosen
     layer(x)
     assert len(layer.tuned) == 1
-    static = TopKMoE(strategy="static").build(16, 16, 4, 2)
+    static = TopKMoE().build(16, 16, 4, 2)  # auto: static preference on CPU
     static(x)
     assert static.last_strategy == "slices" and not static.tuned
 
