@@ -60,26 +60,46 @@ class MultiHeadAttention(nn.Module):
         self.kv_proj = nn.Linear(d_model, 2 * n_kv_heads * self.head_dim, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
-    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, context: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, key_padding_mask: Tensor | None = None, context: Tensor | None = None
+    ) -> Tensor:
         bsz, t, _ = x.shape
         source = x if context is None else context
         s = source.shape[1]
-        q = self.q_proj(x).view(bsz, t, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, Dh)
+        q = (
+            self.q_proj(x).view(bsz, t, self.n_heads, self.head_dim).transpose(1, 2)
+        )  # (B, H, T, Dh)
         kv = self.kv_proj(source).view(bsz, s, 2, self.n_kv_heads, self.head_dim)
         k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, Hkv, S, Dh)
-        out = self.attention(q, k.contiguous(), v.contiguous(), causal=self.causal, key_padding_mask=key_padding_mask)
+        out = self.attention(
+            q, k.contiguous(), v.contiguous(), causal=self.causal, key_padding_mask=key_padding_mask
+        )
         return self.out_proj(out.transpose(1, 2).reshape(bsz, t, self.d_model))
 
 
 class TransformerBlock(nn.Module):
     """Pre-norm block: `x + attn(norm(x))`, then `x + mlp(norm(x))`."""
 
-    def __init__(self, d_model: int, n_heads: int, attention: Attention, *, d_hidden: int, dropout: float = 0.0, n_kv_heads: int | None = None, causal: bool = False) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        attention: Attention,
+        *,
+        d_hidden: int,
+        dropout: float = 0.0,
+        n_kv_heads: int | None = None,
+        causal: bool = False,
+    ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(d_model)
-        self.attn = MultiHeadAttention(d_model, n_heads, attention, n_kv_heads=n_kv_heads, causal=causal)
+        self.attn = MultiHeadAttention(
+            d_model, n_heads, attention, n_kv_heads=n_kv_heads, causal=causal
+        )
         self.norm2 = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, d_hidden), nn.GELU(), nn.Linear(d_hidden, d_model))
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, d_hidden), nn.GELU(), nn.Linear(d_hidden, d_model)
+        )
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:

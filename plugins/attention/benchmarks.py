@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import inspect
+import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,11 +35,20 @@ __all__ = [
 ]
 
 # Sparse options small enough that a short sequence is really sparse (checks, ListOps).
-SMALL_SPARSE_OPTIONS: dict[str, Any] = {"window": 16, "stride": 16, "block_size": 16, "window_blocks": 1, "n_global": 4, "n_random": 1}
+SMALL_SPARSE_OPTIONS: dict[str, Any] = {
+    "window": 16,
+    "stride": 16,
+    "block_size": 16,
+    "window_blocks": 1,
+    "n_global": 4,
+    "n_random": 1,
+}
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def make_attention(cls: type[suite.Component], options: dict[str, Any] | None = None) -> suite.Attention:
+def make_attention(
+    cls: type[suite.Component], options: dict[str, Any] | None = None
+) -> suite.Attention:
     """Instantiate `cls` with those of `options` its constructor names; others are left out."""
     accepted = {
         name
@@ -47,7 +58,9 @@ def make_attention(cls: type[suite.Component], options: dict[str, Any] | None = 
     return cls(**{k: v for k, v in (options or {}).items() if k in accepted})  # type: ignore[return-value]
 
 
-def attention_flops(att: suite.Attention, tq: int, tk: int, *, batch: int, heads: int, head_dim: int, causal: bool) -> float:
+def attention_flops(
+    att: suite.Attention, tq: int, tk: int, *, batch: int, heads: int, head_dim: int, causal: bool
+) -> float:
     """FLOPs the component's pattern needs: 4·D per attended pair (q·k and p·v, 2·D each).
 
     A component may say otherwise with `flops_per_head(tq, tk, head_dim, causal=...)` (linear
@@ -57,11 +70,17 @@ def attention_flops(att: suite.Attention, tq: int, tk: int, *, batch: int, heads
     if own is not None:
         return float(batch * heads * own(tq, tk, head_dim, causal=causal))
     counter = getattr(att, "attended_pairs", None)
-    pairs = counter(tq, tk, causal=causal) if counter is not None else attended_pairs_dense(tq, tk, causal=causal)
+    pairs = (
+        counter(tq, tk, causal=causal)
+        if counter is not None
+        else attended_pairs_dense(tq, tk, causal=causal)
+    )
     return 4.0 * batch * heads * pairs * head_dim
 
 
-def _inputs(ctx: suite.RunContext, b: int, h: int, hkv: int, t: int, d: int, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+def _inputs(
+    ctx: suite.RunContext, b: int, h: int, hkv: int, t: int, d: int, dtype: torch.dtype
+) -> tuple[torch.Tensor, ...]:
     gen = ctx.generator(offset=t)
     q = torch.randn(b, h, t, d, generator=gen)
     k = torch.randn(b, hkv, t, d, generator=gen)
@@ -72,12 +91,20 @@ def _inputs(ctx: suite.RunContext, b: int, h: int, hkv: int, t: int, d: int, dty
 class AttentionAgreement(suite.Benchmark):
     name: ClassVar[str] = "attention-agreement"
     kind: ClassVar[str] = "attention"
-    summary: ClassVar[str] = "max abs error vs float64 dense attention under the same pattern, per dtype"
+    summary: ClassVar[str] = (
+        "max abs error vs float64 dense attention under the same pattern, per dtype"
+    )
     quick_grid: ClassVar[Any] = {"seq_len": [192], "dtype": ["float32"], "causal": [False, True]}
-    full_grid: ClassVar[Any] = {"seq_len": [1024, 4096], "dtype": ["float32", "bfloat16", "float16"], "causal": [False, True]}
+    full_grid: ClassVar[Any] = {
+        "seq_len": [1024, 4096],
+        "dtype": ["float32", "bfloat16", "float16"],
+        "causal": [False, True],
+    }
     ratio_metric: ClassVar[str | None] = None
 
-    def run(self, component_cls: type[suite.Component], params: dict[str, Any], ctx: suite.RunContext) -> dict[str, float]:
+    def run(
+        self, component_cls: type[suite.Component], params: dict[str, Any], ctx: suite.RunContext
+    ) -> dict[str, float]:
         t, dtype, causal = params["seq_len"], _DTYPES[params["dtype"]], params["causal"]
         att = make_attention(component_cls, SMALL_SPARSE_OPTIONS)
         q, k, v = _inputs(ctx, 2, 4, 2, t, 64, dtype)  # GQA: 4 query heads share 2 kv heads
@@ -89,14 +116,24 @@ class AttentionAgreement(suite.Benchmark):
             ref = dense_attention(q, k, v, pattern, causal=causal, key_padding_mask=mask)
         err = (out.double() - ref).abs()
         density = 1.0 if pattern is None else float(pattern.float().mean())
-        return {"max_abs_error": float(err.max()), "mean_abs_error": float(err.mean()), "pattern_density": density}
+        return {
+            "max_abs_error": float(err.max()),
+            "mean_abs_error": float(err.mean()),
+            "pattern_density": density,
+        }
 
 
 class AttentionLatency(suite.Benchmark):
     name: ClassVar[str] = "attention-latency"
     kind: ClassVar[str] = "attention"
     summary: ClassVar[str] = "forward time, TFLOP/s over attended pairs, peak memory at one length"
-    quick_grid: ClassVar[Any] = {"seq_len": [1024], "dtype": ["float32"], "causal": [False], "batch": [1], "heads": [4]}
+    quick_grid: ClassVar[Any] = {
+        "seq_len": [1024],
+        "dtype": ["float32"],
+        "causal": [False],
+        "batch": [1],
+        "heads": [4],
+    }
     full_grid: ClassVar[Any] = {
         "seq_len": [1024, 4096, 16384],
         "dtype": ["bfloat16", "float32"],
@@ -105,7 +142,9 @@ class AttentionLatency(suite.Benchmark):
         "heads": [8],
     }
 
-    def run(self, component_cls: type[suite.Component], params: dict[str, Any], ctx: suite.RunContext) -> suite.Measurement:
+    def run(
+        self, component_cls: type[suite.Component], params: dict[str, Any], ctx: suite.RunContext
+    ) -> suite.Measurement:
         t, dtype, causal = params["seq_len"], _DTYPES[params["dtype"]], params["causal"]
         b, h, d = params["batch"], params["heads"], params.get("head_dim", 64)
         att = make_attention(component_cls)
@@ -118,60 +157,113 @@ class AttentionLatency(suite.Benchmark):
         timing = ctx.time(call)
         flops = attention_flops(att, t, t, batch=b, heads=h, head_dim=d, causal=causal)
         peak = ctx.peak_memory(call)
-        metrics = {"tflops": flops / (timing.median_ms * 1e-3) / 1e12, "attention_gflop": flops / 1e9}
+        metrics = {
+            "tflops": flops / (timing.median_ms * 1e-3) / 1e12,
+            "attention_gflop": flops / 1e9,
+        }
         return suite.Measurement(metrics=metrics, timing=timing, peak_bytes=peak)
 
 
 class AttentionScaling(suite.Benchmark):
     name: ClassVar[str] = "attention-scaling"
     kind: ClassVar[str] = "attention"
-    summary: ClassVar[str] = "time over a sweep of T at a fixed window; fitted log-log growth exponent"
-    quick_grid: ClassVar[Any] = [{"seq_lens": [1024, 2048, 4096, 8192], "batch": 1, "heads": 2, "head_dim": 32, "dtype": "float32"}]
+    summary: ClassVar[str] = (
+        "time over a sweep of T at a fixed window; fitted log-log growth exponent"
+    )
+    quick_grid: ClassVar[Any] = [
+        {
+            "seq_lens": [1024, 2048, 4096, 8192],
+            "batch": 1,
+            "heads": 2,
+            "head_dim": 32,
+            "dtype": "float32",
+        }
+    ]
     full_grid: ClassVar[Any] = [
-        {"seq_lens": [1024, 2048, 4096, 8192, 16384, 32768], "batch": 1, "heads": 16, "head_dim": 64, "dtype": "bfloat16"}
+        {
+            "seq_lens": [1024, 2048, 4096, 8192, 16384, 32768],
+            "batch": 1,
+            "heads": 16,
+            "head_dim": 64,
+            "dtype": "bfloat16",
+        }
     ]
     ratio_metric: ClassVar[str | None] = "growth_exponent"
     # naive stores B·H·T² scores several times; beyond this many score entries it is skipped
     naive_max_scores: ClassVar[int] = 2**25
 
-    def run(self, component_cls: type[suite.Component], params: dict[str, Any], ctx: suite.RunContext) -> dict[str, float]:
-        b, h, d, dtype = params["batch"], params["heads"], params["head_dim"], _DTYPES[params["dtype"]]
+    def run(
+        self, component_cls: type[suite.Component], params: dict[str, Any], ctx: suite.RunContext
+    ) -> dict[str, float]:
+        b, h, d, dtype = (
+            params["batch"],
+            params["heads"],
+            params["head_dim"],
+            _DTYPES[params["dtype"]],
+        )
         att = make_attention(component_cls)
         lens = [int(t) for t in params["seq_lens"]]
         if component_cls.name == "naive":  # O(T²) memory: cap, and say so in the metrics
             lens = [t for t in lens if b * h * t * t <= self.naive_max_scores] or lens[:1]
-        metrics: dict[str, float] = {}
-        times = []
-        for t in lens:
-            q, k, v = _inputs(ctx, b, h, h, t, d, dtype)
-
-            def call(q: torch.Tensor = q, k: torch.Tensor = k, v: torch.Tensor = v) -> torch.Tensor:
-                with torch.no_grad():
-                    return att(q, k, v)
-
-            ms = ctx.time(call, warmup=1, repeats=3).median_ms
-            metrics[f"time_ms_t{t}"] = ms
-            times.append(ms)
+        calls = {t: self._call(att, _inputs(ctx, b, h, h, t, d, dtype)) for t in lens}
+        for call in calls.values():  # warm up: allocator, cached layouts, compiled kernels
+            call()
+        # Interleaved rounds, minimum per length: a burst of load from other processes (or a
+        # CPU quota running out) hits one round of every length alike, and the minimum is the
+        # least disturbed run, as `timeit` advises. At least `rounds`, more while the budget lasts.
+        best = {t: float("inf") for t in lens}
+        start, done = time.perf_counter(), 0
+        while done < params.get("rounds", 3) or (time.perf_counter() - start < ctx.budget_s and done < 25):
+            for t, call in calls.items():
+                best[t] = min(best[t], ctx.time(call, warmup=0, repeats=1).median_ms)
+            done += 1
+        times = [best[t] for t in lens]
+        metrics = {f"time_ms_t{t}": best[t] for t in lens}
         slope = float(np.polyfit(np.log(lens), np.log(times), 1)[0]) if len(lens) > 1 else 0.0
         metrics["growth_exponent"] = slope
         metrics["growth_ratio"] = times[-1] / times[0]
         metrics["max_seq_len"] = float(lens[-1])
         metrics["min_seq_len"] = float(lens[0])
+        metrics["rounds"] = float(done)
         return metrics
+
+    @staticmethod
+    def _call(att: suite.Attention, qkv: tuple[torch.Tensor, ...]) -> Callable[[], torch.Tensor]:
+        def call() -> torch.Tensor:
+            with torch.no_grad():
+                return att(*qkv)
+
+        return call
 
 
 class AttentionListOps(suite.Benchmark):
     name: ClassVar[str] = "attention-listops"
     kind: ClassVar[str] = "attention"
-    summary: ClassVar[str] = "generated ListOps (LRA-style): accuracy and macro F1 of a small Transformer"
+    summary: ClassVar[str] = (
+        "generated ListOps (LRA-style): accuracy and macro F1 of a small Transformer"
+    )
     quick_grid: ClassVar[Any] = [{"max_len": 48, "n_train": 256, "steps": 60, "d_model": 32}]
     full_grid: ClassVar[Any] = [
-        {"max_len": 512, "min_len": 256, "max_depth": 8, "max_args": 6, "n_train": 16384, "n_test": 2048, "steps": 2000, "batch_size": 64, "d_model": 128, "n_heads": 4, "lr": 1e-3}
+        {
+            "max_len": 512,
+            "min_len": 256,
+            "max_depth": 8,
+            "max_args": 6,
+            "n_train": 16384,
+            "n_test": 2048,
+            "steps": 2000,
+            "batch_size": 64,
+            "d_model": 128,
+            "n_heads": 4,
+            "lr": 1e-3,
+        }
     ]
     ratio_metric: ClassVar[str | None] = "accuracy"
     higher_is_better: ClassVar[bool] = True
 
-    def run(self, component_cls: type[suite.Component], params: dict[str, Any], ctx: suite.RunContext) -> dict[str, float]:
+    def run(
+        self, component_cls: type[suite.Component], params: dict[str, Any], ctx: suite.RunContext
+    ) -> dict[str, float]:
         config = ListOpsConfig(seed=ctx.seed, **params)
         att = make_attention(component_cls, SMALL_SPARSE_OPTIONS)
         return train_and_score(att, config, ctx.device)

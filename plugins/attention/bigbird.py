@@ -97,6 +97,8 @@ class BigBirdAttention(BlockSparseAttention):
         window = (torch.arange(nq, device=device)[:, None] - w) * b + offsets  # (nQ, (2w+1)b)
         glob = torch.arange(self.n_global, device=device).expand(nq, -1)  # (nQ, g)
         width = min(self.n_random, table.shape[1])
-        rand_blocks = table.float().argsort(dim=1, descending=True, stable=True)[:, :width]  # (nQ, r)
+        rand_blocks = table.float().argsort(dim=1, descending=True, stable=True)[
+            :, :width
+        ]  # (nQ, r)
         rand = (rand_blocks[:, :, None] * b + torch.arange(b, device=device)).reshape(nq, -1)
         return torch.cat([window, glob, rand], dim=1)

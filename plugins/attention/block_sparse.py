@@ -61,16 +61,22 @@ class BlockSparseAttention(suite.Attention):
     summary: ClassVar[str] = "gathers only the key blocks each query block attends"
     reference: ClassVar[str | None] = "sdpa"
 
-    def __init__(self, *, block_size: int = 64, backend: str = "auto", compile_flex: bool | None = None) -> None:
+    def __init__(
+        self, *, block_size: int = 64, backend: str = "auto", compile_flex: bool | None = None
+    ) -> None:
         if block_size < 1:
             raise ValueError(f"{self.name}: block_size must be >= 1, got {block_size}")
         if backend not in BACKENDS:
-            raise ValueError(f"{self.name}: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+            raise ValueError(
+                f"{self.name}: backend must be one of {', '.join(BACKENDS)}, got {backend!r}"
+            )
         self.block_size = block_size  # query rows per gathered block
         self.backend = backend  # auto: FlexAttention on CUDA, gathering elsewhere
         self.compile_flex = compile_flex  # None: compile FlexAttention on CUDA only
         self._layouts: dict[tuple[Any, ...], GatherLayout] = {}
-        self.flex_cache: dict[tuple[Any, ...], Any] = {}  # block masks, filled by plugins.attention.flex
+        self.flex_cache: dict[
+            tuple[Any, ...], Any
+        ] = {}  # block masks, filled by plugins.attention.flex
 
     # ------------------------------------------------------------------ subclass API
     def predicate(self, tq: int, tk: int, device: torch.device) -> Predicate:
@@ -105,13 +111,22 @@ class BlockSparseAttention(suite.Attention):
         if self.resolved_backend(q.device) == "flex":
             from plugins.attention.flex import flex_sparse_attention
 
-            return flex_sparse_attention(self, q, k, v, causal=causal, key_padding_mask=key_padding_mask)
+            return flex_sparse_attention(
+                self, q, k, v, causal=causal, key_padding_mask=key_padding_mask
+            )
         tq, tk = q.shape[2], k.shape[2]
         layout = self.layout(tq, tk, causal=causal, device=q.device)
         out = gather_attention(q, k, v, layout, key_padding_mask)
         g = min(self.n_global_queries(tq), tq)
         if g:  # global query rows read every key: g dense rows, O(g·T)
-            rows = dense_attention(q[:, :, :g], k, v, causal=causal, key_padding_mask=key_padding_mask, dtype=_softmax_dtype(q))
+            rows = dense_attention(
+                q[:, :, :g],
+                k,
+                v,
+                causal=causal,
+                key_padding_mask=key_padding_mask,
+                dtype=_softmax_dtype(q),
+            )
             out = torch.cat([rows.to(out.dtype), out[:, :, g:]], dim=2)
         return out
 
@@ -123,7 +138,9 @@ class BlockSparseAttention(suite.Attention):
     def attended_pairs(self, tq: int, tk: int, *, causal: bool) -> int:
         """Pairs this pattern computes (before padding): what a TFLOP/s figure should count."""
         g = min(self.n_global_queries(tq), tq)
-        return self.layout(tq, tk, causal=causal, device=torch.device("cpu")).pairs + attended_pairs_dense(g, tk, causal=causal)
+        return self.layout(
+            tq, tk, causal=causal, device=torch.device("cpu")
+        ).pairs + attended_pairs_dense(g, tk, causal=causal)
 
     # ------------------------------------------------------------------ layout
     def layout(self, tq: int, tk: int, *, causal: bool, device: torch.device) -> GatherLayout:
@@ -159,7 +176,9 @@ class BlockSparseAttention(suite.Attention):
         return GatherLayout(key_index=key_index, mask=mask, block_size=b)
 
 
-def gather_attention(q: Tensor, k: Tensor, v: Tensor, layout: GatherLayout, key_padding_mask: Tensor | None) -> Tensor:
+def gather_attention(
+    q: Tensor, k: Tensor, v: Tensor, layout: GatherLayout, key_padding_mask: Tensor | None
+) -> Tensor:
     """Attention over the gathered keys of `layout`; rows with no key give zeros.
 
     Query heads sharing a key/value head (GQA) are stacked inside each block, so k and v are

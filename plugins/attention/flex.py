@@ -49,7 +49,9 @@ def compiled_flex_attention() -> Callable[..., Any]:
     return _compiled
 
 
-def flex_block_mask(att: BlockSparseAttention, tq: int, tk: int, *, causal: bool, device: torch.device) -> BlockMask:
+def flex_block_mask(
+    att: BlockSparseAttention, tq: int, tk: int, *, causal: bool, device: torch.device
+) -> BlockMask:
     """The component's pattern (with the causal mask) as a cached FlexAttention `BlockMask`."""
     key = ("block_mask", tq, tk, causal, str(device))
     if key in att.flex_cache:
@@ -59,7 +61,9 @@ def flex_block_mask(att: BlockSparseAttention, tq: int, tk: int, *, causal: bool
     layout = att.layout(tq, tk, causal=causal, device=device)
     b = layout.block_size
     qpos = torch.arange(layout.mask.shape[0] * b, device=device).view(-1, b)  # (nQ, b)
-    pair_block = (qpos // fb).clamp(max=nqf - 1)[:, :, None] * nkf + (layout.key_index // fb)[:, None, :]
+    pair_block = (qpos // fb).clamp(max=nqf - 1)[:, :, None] * nkf + (layout.key_index // fb)[
+        :, None, :
+    ]
     table = torch.zeros(nqf * nkf, dtype=torch.bool, device=device)
     table[pair_block[layout.mask]] = True
     table = table.view(nqf, nkf)
@@ -106,7 +110,9 @@ def flex_sparse_attention(
     compile_it = att.compile_flex if att.compile_flex is not None else q.device.type == "cuda"
     gqa = k.shape[1] != q.shape[1]
     if compile_it:
-        return compiled_flex_attention()(q, k, v, score_mod=score_mod, block_mask=block_mask, enable_gqa=gqa)
+        return compiled_flex_attention()(
+            q, k, v, score_mod=score_mod, block_mask=block_mask, enable_gqa=gqa
+        )
     with warnings.catch_warnings():  # the eager path warns that it is dense; we know
         warnings.simplefilter("ignore", UserWarning)
         return flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask, enable_gqa=gqa)

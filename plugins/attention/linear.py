@@ -11,7 +11,7 @@ from torch import Tensor
 import suite
 from plugins.attention.common import group_queries, ungroup_queries
 
-__all__ = ["LinearAttention", "FEATURE_MAPS"]
+__all__ = ["FEATURE_MAPS", "LinearAttention"]
 
 FEATURE_MAPS = {
     "elu": lambda x: F.elu(x) + 1.0,  # positive, smooth, the paper's choice
@@ -53,7 +53,9 @@ class LinearAttention(suite.Attention):
 
     def __init__(self, *, feature_map: str = "elu", chunk_size: int = 64) -> None:
         if feature_map not in FEATURE_MAPS:
-            raise ValueError(f"linear: feature_map must be one of {sorted(FEATURE_MAPS)}, got {feature_map!r}")
+            raise ValueError(
+                f"linear: feature_map must be one of {sorted(FEATURE_MAPS)}, got {feature_map!r}"
+            )
         if chunk_size < 1:
             raise ValueError(f"linear: chunk_size must be >= 1, got {chunk_size}")
         self.feature_map = feature_map  # φ: elu(x) + 1 keeps every similarity positive

@@ -26,7 +26,12 @@ from suite.nn import EncoderConfig, TransformerEncoder
 __all__ = ["VOCAB", "ListOpsConfig", "evaluate", "generate_listops", "tokenize", "train_and_score"]
 
 OPERATORS = ("MIN", "MAX", "MED", "SM")
-VOCAB: tuple[str, ...] = ("<pad>", *(str(d) for d in range(10)), *(f"[{op}" for op in OPERATORS), "]")
+VOCAB: tuple[str, ...] = (
+    "<pad>",
+    *(str(d) for d in range(10)),
+    *(f"[{op}" for op in OPERATORS),
+    "]",
+)
 _IDS = {token: i for i, token in enumerate(VOCAB)}
 PAD_ID = 0
 
@@ -51,7 +56,9 @@ class ListOpsConfig:
     single_thread_on_cpu: bool = True  # tiny matmuls: thread hand-offs cost more than they save
 
 
-def _expression(rng: random.Random, depth: int, max_depth: int, max_args: int) -> tuple[list[str], int]:
+def _expression(
+    rng: random.Random, depth: int, max_depth: int, max_args: int
+) -> tuple[list[str], int]:
     """Tokens and value of one random expression; deeper levels are likelier to be digits."""
     if depth >= max_depth or (depth > 0 and rng.random() < 0.3 + 0.1 * depth):
         digit = rng.randrange(10)
@@ -76,7 +83,15 @@ def _apply(op: str, values: list[int]) -> int:
     return sum(values) % 10  # SM
 
 
-def generate_listops(n: int, *, seed: int, min_len: int = 16, max_len: int = 64, max_depth: int = 3, max_args: int = 5) -> list[tuple[list[str], int]]:
+def generate_listops(
+    n: int,
+    *,
+    seed: int,
+    min_len: int = 16,
+    max_len: int = 64,
+    max_depth: int = 3,
+    max_args: int = 5,
+) -> list[tuple[list[str], int]]:
     """`n` seeded (tokens, value) pairs whose lengths lie in `[min_len, max_len]`."""
     if min_len > max_len:
         raise ValueError(f"min_len ({min_len}) must be <= max_len ({max_len})")
@@ -86,7 +101,9 @@ def generate_listops(n: int, *, seed: int, min_len: int = 16, max_len: int = 64,
     while len(out) < n:
         attempts += 1
         if attempts > 200 * n + 1000:
-            raise ValueError(f"cannot generate expressions of {min_len}-{max_len} tokens at depth {max_depth}")
+            raise ValueError(
+                f"cannot generate expressions of {min_len}-{max_len} tokens at depth {max_depth}"
+            )
         tokens, value = _expression(rng, 0, max_depth, max_args)
         if min_len <= len(tokens) <= max_len:
             out.append((tokens, value))
@@ -126,14 +143,23 @@ class ListOpsClassifier(nn.Module):
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, ids: Tensor, mask: Tensor, labels: Tensor, batch_size: int = 256) -> dict[str, float]:
+def evaluate(
+    model: nn.Module, ids: Tensor, mask: Tensor, labels: Tensor, batch_size: int = 256
+) -> dict[str, float]:
     """Accuracy, macro F1 and the rest of `suite.metrics.classification_report` on a split."""
     model.eval()
-    logits = torch.cat([model(ids[i : i + batch_size], mask[i : i + batch_size]) for i in range(0, len(ids), batch_size)])
+    logits = torch.cat(
+        [
+            model(ids[i : i + batch_size], mask[i : i + batch_size])
+            for i in range(0, len(ids), batch_size)
+        ]
+    )
     return classification_report(labels.cpu(), logits.float().cpu(), num_classes=10)
 
 
-def train_and_score(attention: Attention, config: ListOpsConfig, device: torch.device) -> dict[str, float]:
+def train_and_score(
+    attention: Attention, config: ListOpsConfig, device: torch.device
+) -> dict[str, float]:
     """Train a small classifier with `attention` and score it on held-out expressions."""
     data = generate_listops(
         config.n_train + config.n_test,
@@ -158,7 +184,9 @@ def train_and_score(attention: Attention, config: ListOpsConfig, device: torch.d
         start = time.perf_counter()
         model.train()
         for _ in range(config.steps):
-            pick = torch.randint(0, config.n_train, (config.batch_size,), generator=batches).to(device)
+            pick = torch.randint(0, config.n_train, (config.batch_size,), generator=batches).to(
+                device
+            )
             logits = model(ids[train][pick], mask[train][pick])
             loss = nn.functional.cross_entropy(logits, labels[train][pick])
             optimiser.zero_grad(set_to_none=True)

@@ -62,7 +62,9 @@ class NaiveAttention(suite.Attention):
         qg = group_queries(q, hkv)  # (B, Hkv, G*Tq, D)
         scores = (qg @ k.transpose(-1, -2)) / math.sqrt(d)  # (B, Hkv, G*Tq, Tk)
         scores = scores.view(b, hkv, h // hkv, tq, tk)  # (B, Hkv, G, Tq, Tk)
-        mask = combine_masks(None, tq, tk, causal=causal, key_padding_mask=key_padding_mask, device=q.device)
+        mask = combine_masks(
+            None, tq, tk, causal=causal, key_padding_mask=key_padding_mask, device=q.device
+        )
         if mask is not None:
             mask = mask.unsqueeze(2)  # (B|1, 1, 1, Tq|1, Tk): broadcast over Hkv and G
         probs = masked_softmax(_upcast(scores), mask).to(v.dtype)  # softmax in fp32 at least

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -53,11 +52,12 @@ class SDPAAttention(suite.Attention):
         if key_padding_mask is None:
             return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=gqa)
         tq, tk = q.shape[2], k.shape[2]
-        mask = combine_masks(None, tq, tk, causal=causal, key_padding_mask=key_padding_mask, device=q.device)
+        mask = combine_masks(
+            None, tq, tk, causal=causal, key_padding_mask=key_padding_mask, device=q.device
+        )
         assert mask is not None
         mask = mask.expand(q.shape[0], 1, tq, tk)  # (B, 1, Tq, Tk)
         has_key = mask.any(dim=-1, keepdim=True)  # (B, 1, Tq, 1)
         safe = mask | ~has_key  # empty rows attend everywhere, then are zeroed
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=safe, enable_gqa=gqa)
         return out * has_key.to(out.dtype)
-

@@ -51,7 +51,9 @@ class StridedAttention(BlockSparseAttention):
     ) -> None:
         super().__init__(block_size=block_size, backend=backend, compile_flex=compile_flex)
         if window < 0 or stride < 1:
-            raise ValueError(f"strided: need window >= 0 and stride >= 1, got window={window}, stride={stride}")
+            raise ValueError(
+                f"strided: need window >= 0 and stride >= 1, got window={window}, stride={stride}"
+            )
         self.window = window  # radius of the local band
         self.stride = stride  # every stride-th key (j % stride == stride - 1) is a summary column
 
@@ -65,5 +67,7 @@ class StridedAttention(BlockSparseAttention):
 
     def candidate_keys(self, tq: int, tk: int, device: torch.device) -> Tensor:
         band = band_candidates(tq, self.block_size, self.window, device)  # (nQ, b + 2w)
-        columns = torch.arange(self.stride - 1, max(tk, self.stride - 1), self.stride, device=device)  # (T/s,)
+        columns = torch.arange(
+            self.stride - 1, max(tk, self.stride - 1), self.stride, device=device
+        )  # (T/s,)
         return torch.cat([band, columns.expand(band.shape[0], -1)], dim=1)

@@ -215,8 +215,8 @@ def choose_strategy(
 ) -> str:
     """The dispatch strategy to use.
 
-    With `measure` (a function returning the time of one candidate, lower is better) the fastest
-    candidate wins. Without it, the static preference: on CPU `slices` (fastest on an idle CPU:
+    With `measure` (a function returning the time of one candidate, lower is better, `inf` for
+    one that failed to run) the fastest candidate wins. Without it, the static preference: on CPU `slices` (fastest on an idle CPU:
     no padding, and the `_grouped_mm` CPU path was slower), on CUDA `grouped-mm` when available
     (one kernel, no padding) else `padded-bmm` (two kernels instead of 2·E launches). The
     CUDA preference is a default, not a measurement: time it with `measure` on the GPU at hand.
@@ -225,7 +225,8 @@ def choose_strategy(
         raise ComponentInputError("no dispatch strategy to choose from")
     if measure is not None:
         times = {name: measure(name) for name in candidates}
-        return min(candidates, key=lambda name: times[name])
+        if any(math.isfinite(t) for t in times.values()):  # inf: the candidate failed to run
+            return min(candidates, key=lambda name: times[name])
     preference = (
         ("slices", "grouped-mm", "padded-bmm")
         if device.type != "cuda"

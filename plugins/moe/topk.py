@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -126,16 +127,21 @@ class TopKMoELayer(nn.Module):
         return self.tuned[key]
 
     def _time(self, strategy: str, x: Tensor, plan: DispatchPlan) -> float:
-        with torch.no_grad():
-            return time_function(
-                lambda: dispatch_and_combine(
-                    strategy, x, plan, self.w_in, self.w_out, expert_activation
-                ),
-                device=x.device,
-                warmup=1,
-                repeats=3,
-                budget_s=0.5,
-            ).median_ms
+        """Median ms of one dispatch with `strategy`; infinite when the kernel refuses the inputs
+        (a `_grouped_mm` build that wants another weight layout must not break the layer)."""
+        try:
+            with torch.no_grad():
+                return time_function(
+                    lambda: dispatch_and_combine(
+                        strategy, x, plan, self.w_in, self.w_out, expert_activation
+                    ),
+                    device=x.device,
+                    warmup=1,
+                    repeats=3,
+                    budget_s=0.5,
+                ).median_ms
+        except RuntimeError:
+            return math.inf
 
 
 class TopKMoE(MoE):

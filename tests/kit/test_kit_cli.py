@@ -210,3 +210,41 @@ def test_new_plugin_generates_a_package_that_registers(tmp_path: Path) -> None:
     assert host.register_plugin(module, "kit-demo").status == "ok"
     report = check_component(loaded.components[0], max_examples=5, timing=False)
     assert report.ok, report.failed()
+
+
+SOLUTIONS = {
+    "attention": (
+        'raise NotImplementedError("write forward(): softmax(q kᵀ/√d) v with the causal and padding masks")',
+        """import math
+        import torch
+        g = q.shape[1] // k.shape[1]
+        k, v = k.repeat_interleave(g, 1), v.repeat_interleave(g, 1)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        allowed = torch.ones(scores.shape[-2:], dtype=torch.bool)
+        allowed = (allowed.tril() if causal else allowed)[None, None]
+        if key_padding_mask is not None:
+            allowed = allowed & key_padding_mask[:, None, None, :]
+        return torch.softmax(scores.masked_fill(~allowed, -math.inf), -1).nan_to_num(0.0) @ v""",
+    ),
+    "loss": (
+        'raise NotImplementedError("write forward(): mean of -α_t (1 - p_t)^γ log p_t, from log_softmax")',
+        """import torch
+        log_pt = torch.log_softmax(logits, -1).gather(1, target[:, None])[:, 0]
+        loss = -(1 - log_pt.exp()).pow(self.gamma) * log_pt
+        if self.alpha is not None:
+            loss = loss * torch.tensor(self.alpha)[target]
+        return loss.mean()""",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SOLUTIONS))
+def test_filled_practice_scaffold_passes(kind: str, tmp_path: Path) -> None:
+    path = write_practice(kind, out=tmp_path / f"solved_{kind}.py")
+    placeholder, solution = SOLUTIONS[kind]
+    text = path.read_text()
+    assert placeholder in text
+    path.write_text(text.replace(placeholder, solution))
+    (cls,) = load_target(str(path)).components
+    report = check_component(cls, max_examples=8, timing=False)
+    assert report.ok, [(r.property_id, r.message) for r in report.results if not r.ok]

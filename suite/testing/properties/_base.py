@@ -20,7 +20,6 @@ from typing import Any, NoReturn
 
 from hypothesis import strategies as st
 
-
 __all__ = [
     "Example",
     "Property",

@@ -16,7 +16,9 @@ from plugins.attention.common import dense_attention
 
 EXACT = [cls for cls in COMPONENTS if cls.exact]
 SPARSE_OPTIONS = {
-    "sliding-window": st.fixed_dictionaries({"window": st.integers(0, 9), "block_size": st.integers(1, 16)}),
+    "sliding-window": st.fixed_dictionaries(
+        {"window": st.integers(0, 9), "block_size": st.integers(1, 16)}
+    ),
     "strided": st.fixed_dictionaries(
         {"window": st.integers(0, 6), "stride": st.integers(1, 9), "block_size": st.integers(1, 16)}
     ),
@@ -43,7 +45,17 @@ def attention_case(draw: st.DrawFn, same_length: bool) -> dict:
     lengths = draw(st.lists(st.integers(0, tk), min_size=b, max_size=b))
     padded = draw(st.booleans())
     seed = draw(st.integers(0, 2**16))
-    return {"b": b, "h": hkv * group, "hkv": hkv, "tq": tq, "tk": tk, "d": d, "lengths": lengths if padded else None, "seed": seed, "causal": draw(st.booleans())}
+    return {
+        "b": b,
+        "h": hkv * group,
+        "hkv": hkv,
+        "tq": tq,
+        "tk": tk,
+        "d": d,
+        "lengths": lengths if padded else None,
+        "seed": seed,
+        "causal": draw(st.booleans()),
+    }
 
 
 def _tensors(case: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -60,7 +72,9 @@ def _tensors(case: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torc
 def _check(att, case: dict) -> None:
     q, k, v, mask = _tensors(case)
     out = att(q, k, v, causal=case["causal"], key_padding_mask=mask)
-    ref = dense_attention(q, k, v, att.pattern(case["tq"], case["tk"]), causal=case["causal"], key_padding_mask=mask)
+    ref = dense_attention(
+        q, k, v, att.pattern(case["tq"], case["tk"]), causal=case["causal"], key_padding_mask=mask
+    )
     assert out.shape == q.shape and out.dtype == q.dtype
     assert torch.isfinite(out).all()
     err = (out.double() - ref).abs().max().item()
@@ -76,7 +90,9 @@ def test_exact_component_matches_float64_dense(cls, data: st.DataObject) -> None
     _check(cls(**options), data.draw(attention_case(same_length=same)))
 
 
-@pytest.mark.parametrize("cls", [c for c in EXACT if c.name in SPARSE_OPTIONS], ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "cls", [c for c in EXACT if c.name in SPARSE_OPTIONS], ids=lambda c: c.name
+)
 @settings(deadline=None, max_examples=15)
 @given(data=st.data())
 def test_sparse_cross_attention_lengths(cls, data: st.DataObject) -> None:
@@ -107,6 +123,8 @@ def test_half_precision_close_to_float64(cls) -> None:
     q, k, v = (torch.randn(1, 2, 96, 32, generator=gen) for _ in range(3))
     att = cls()
     out = att(q.bfloat16(), k.bfloat16(), v.bfloat16(), causal=True)
-    ref = dense_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), att.pattern(96, 96), causal=True)
+    ref = dense_attention(
+        q.bfloat16(), k.bfloat16(), v.bfloat16(), att.pattern(96, 96), causal=True
+    )
     assert out.dtype == torch.bfloat16
     assert (out.double() - ref).abs().max().item() < 5e-2

@@ -82,7 +82,10 @@ def test_attended_pairs_counts_the_pattern(cls, causal: bool) -> None:
 def test_gathered_width_does_not_grow_with_length(cls) -> None:
     """Keys per query block stay fixed: memory and time are O(T·K), not O(T²)."""
     att = cls()
-    widths = {t: att.layout(t, t, causal=False, device=torch.device("cpu")).key_index.shape[1] for t in (1024, 4096, 16384)}
+    widths = {
+        t: att.layout(t, t, causal=False, device=torch.device("cpu")).key_index.shape[1]
+        for t in (1024, 4096, 16384)
+    }
     assert widths[1024] == widths[4096] == widths[16384] < 1024
 
 

@@ -91,6 +91,10 @@ def test_choose_strategy_keeps_the_fastest_measured_and_a_static_preference_othe
     assert choose_strategy(cuda, ["slices", "padded-bmm", "grouped-mm"]) == "grouped-mm"
     assert choose_strategy(cuda, ["slices", "padded-bmm"]) == "padded-bmm"
     assert choose_strategy(cpu, ["slices", "padded-bmm", "grouped-mm"]) == "slices"
+    broken = {"slices": 3.0, "padded-bmm": 2.0, "grouped-mm": float("inf")}
+    assert choose_strategy(cuda, list(broken), measure=broken.__getitem__) == "padded-bmm"
+    all_broken = dict.fromkeys(broken, float("inf"))
+    assert choose_strategy(cuda, list(broken), measure=all_broken.__getitem__) == "grouped-mm"
     with pytest.raises(ComponentInputError):
         choose_strategy(cpu, [])
 
