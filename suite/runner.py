@@ -222,6 +222,7 @@ def run_metadata(
         "seed": config.seed,
         "argv": list(config.argv) or sys.argv[1:],
         "quick": config.quick,
+        "cpu_threads": torch.get_num_threads(),
         "benchmarks": {
             b.name: {
                 "kind": b.kind,

@@ -88,6 +88,13 @@ def add_parser(subparsers: Any) -> None:
         metavar="FILE",
         help="UTF-8 text file for the tokenizer benchmarks instead of the built-in corpus",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch CPU threads (default: torch's choice); 1 gives steadier CPU timings on a busy machine",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -126,9 +133,16 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from suite.console import console, err_console
+    from suite.errors import UsageError
     from suite.plugins import get_host
     from suite.runner import RunConfig, build_matrix, pick_device, run_matrix
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError(f"--threads must be at least 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     out_dir = args.out
     if args.resume and out_dir is None:
         out_dir = _newest_run_folder()
