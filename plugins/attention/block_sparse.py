@@ -177,12 +177,20 @@ class BlockSparseAttention(suite.Attention):
 
 
 def gather_attention(
-    q: Tensor, k: Tensor, v: Tensor, layout: GatherLayout, key_padding_mask: Tensor | None
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    layout: GatherLayout,
+    key_padding_mask: Tensor | None,
+    *,
+    chunk_elements: int = 1 << 20,
 ) -> Tensor:
     """Attention over the gathered keys of `layout`; rows with no key give zeros.
 
     Query heads sharing a key/value head (GQA) are stacked inside each block, so k and v are
-    gathered once per key/value head, not once per query head.
+    gathered once per key/value head, not once per query head. Query blocks are processed in
+    chunks of about `chunk_elements` scores, so that the working set stays in cache and the
+    peak memory is bounded whatever T: time grows with the pairs, not faster.
     """
     bsz, h, tq, d = q.shape
     hkv = k.shape[1]
@@ -193,21 +201,44 @@ def gather_attention(
         q = torch.nn.functional.pad(q, (0, 0, 0, nq * b - tq))
     q = q * (1.0 / math.sqrt(d))  # scale the T·D queries, not the T·K scores
     qg = q.view(bsz, hkv, g, nq, b, d).transpose(2, 3).reshape(bsz, hkv, nq, g * b, d)
-    kg = k[:, :, layout.key_index]  # (B, Hkv, nQ, K, D)
-    vg = v[:, :, layout.key_index]
-    scores = (qg @ kg.transpose(-1, -2)).view(bsz, hkv, nq, g, b, width)  # (B, Hkv, nQ, G, b, K)
-    mask = layout.mask[None, None, :, None]  # (1, 1, nQ, 1, b, K)
+    step = max(1, chunk_elements // (bsz * h * b * width))
+    pieces = [
+        _gather_chunk(qg[:, :, i : i + step], k, v, layout, key_padding_mask, slice(i, i + step))
+        for i in range(0, nq, step)
+    ]
+    out = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=2)  # (B, Hkv, nQ, G*b, D)
+    out = out.view(bsz, hkv, nq, g, b, d).transpose(2, 3).reshape(bsz, h, nq * b, d)
+    return out[:, :, :tq]
+
+
+def _gather_chunk(
+    qg: Tensor,
+    k: Tensor,
+    v: Tensor,
+    layout: GatherLayout,
+    key_padding_mask: Tensor | None,
+    blocks: slice,
+) -> Tensor:
+    """One chunk of query blocks: qg `(B, Hkv, n, G*b, D)` -> `(B, Hkv, n, G*b, D)`."""
+    bsz, hkv, n, gb, d = qg.shape
+    b = layout.block_size
+    key_index = layout.key_index[blocks]  # (n, K)
+    width = key_index.shape[1]
+    kg = k[:, :, key_index]  # (B, Hkv, n, K, D)
+    vg = v[:, :, key_index]
+    scores = (qg @ kg.transpose(-1, -2)).view(
+        bsz, hkv, n, gb // b, b, width
+    )  # (B, Hkv, n, G, b, K)
+    mask = layout.mask[blocks][None, None, :, None]  # (1, 1, n, 1, b, K)
     if key_padding_mask is not None:
-        real = key_padding_mask[:, layout.key_index]  # (B, nQ, K)
+        real = key_padding_mask[:, key_index]  # (B, n, K)
         mask = mask & real[:, None, :, None, None, :]
-    has_key = mask.any(dim=-1, keepdim=True)  # (B|1, 1, nQ, 1, b, 1)
+    has_key = mask.any(dim=-1, keepdim=True)  # (B|1, 1, n, 1, b, 1)
     scores = scores.to(_softmax_dtype(scores))
     # masked pairs get exp(min - max) = 0 exactly; an empty row is uniform here, zeroed below
     probs = scores.masked_fill_(~mask, torch.finfo(scores.dtype).min).softmax(dim=-1).to(v.dtype)
-    out = probs.view(bsz, hkv, nq, g * b, width) @ vg  # (B, Hkv, nQ, G*b, D)
-    out = out.view(bsz, hkv, nq, g, b, d) * has_key.to(out.dtype)
-    out = out.transpose(2, 3).reshape(bsz, h, nq * b, d)
-    return out[:, :, :tq]
+    out = probs.view(bsz, hkv, n, gb, width) @ vg  # (B, Hkv, n, G*b, D)
+    return (out.view(bsz, hkv, n, gb // b, b, d) * has_key.to(out.dtype)).view(bsz, hkv, n, gb, d)
 
 
 def _softmax_dtype(x: Tensor) -> torch.dtype:

@@ -18,14 +18,17 @@ order. The assignments beyond capacity are dropped: they add nothing to the outp
 token's output is only what its other experts (or, in a residual block, the skip path) give.
 
 Which strategy is fastest depends on the device, and on a CPU even on the load: measured on a
-2-core CPU at 2048 tokens, 8 experts, top-2, `slices` ran at about 1.0-1.1x the dense layer of
-equal active size, `padded-bmm` at about 1.3x (padding and the extra gather). But with other
-processes competing for the cores and OpenMP's default spin-waiting, each of the 2·E expert
-matmuls waits for a descheduled thread and `slices` fell to 3-5x, while `padded-bmm`, with
-fewer and larger kernels, held about 2x (with `OMP_WAIT_POLICY=PASSIVE`, `slices` stayed near
-1.1x under the same load). On CUDA the layer times the candidates once per shape (`choose_strategy`
-with a `measure` function, as `cudnn.benchmark` does) and keeps the fastest; on CPU it takes the
-static preference (`slices`), unless asked to autotune there too.
+2-core CPU at 2048 tokens, 8 experts, top-2, against the dense layer of equal active size,
+`slices` ran at about 0.95-1.15x, `padded-bmm` at about 1.1-1.35x (padding and the bigger
+gather), `grouped-mm` (CPU fallback) at about 1.25-1.5x. With other processes competing for the
+cores and OpenMP's default spin-waiting, every op boundary can wait a scheduler slice for a
+descheduled thread, so the 2·E expert matmuls of `slices` made it 2-9x slower than dense, while
+`padded-bmm`, with fewer and larger kernels, held 1.3-2x; with `OMP_WAIT_POLICY=PASSIVE` set
+before torch loads, `slices` went back to about 1.0-1.1x under the same load.
+
+On CUDA the layer times the candidates once per shape (`choose_strategy` with a `measure`
+function, as `cudnn.benchmark` does) and keeps the fastest; on CPU it takes the static
+preference (`slices`), unless asked to autotune there too (`TopKMoE(strategy="autotune")`).
 """
 
 from __future__ import annotations

@@ -110,6 +110,7 @@ def attention_inputs(
     padding: bool | None = None,
     min_group: int = 1,
     max_group: int = 4,
+    dtypes: tuple[str, ...] = ("float32",),
     max_t: int = 16,
     long_t: int = 160,
     fully_padded_row: bool = False,
@@ -121,6 +122,7 @@ def attention_inputs(
     `min_group` > 1 forces grouped-query attention (H = Hkv x group), `max_group` = 1 forbids it;
     `fully_padded_row` makes
     the last batch row padding only; `same_length` forces Tq = Tk (causal masks need it).
+    `dtypes` are the torch dtype names q, k, v may take (float32 unless asked).
     Half the lengths are short (1..max_t), half long (long_t/2..long_t), so that sparse patterns
     with windows, strides or blocks of 64 become sparse rather than dense.
     """
@@ -148,6 +150,7 @@ def attention_inputs(
         "causal": is_causal,
         "mask": mask,
         "magnitude": draw(st.sampled_from([0.5, 1.0, 2.0])),
+        "dtype": draw(st.sampled_from(dtypes)),
         "seed": draw(seeds),
     }
 

@@ -33,6 +33,8 @@ from suite.testing.properties._tensors import (
 __all__: list[str] = []
 
 ATOL, RTOL = 1e-4, 1e-3  # float32 inputs against a float64 computation
+#: (atol, rtol) per input dtype: bfloat16 keeps 8 bits of mantissa, so about 2 decimal digits
+TOLERANCES = {"float64": (1e-8, 1e-6), "float32": (ATOL, RTOL), "bfloat16": (3e-2, 3e-2)}
 
 
 def _inputs(ex: Example) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
@@ -48,7 +50,8 @@ def _inputs(ex: Example) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
     q = randn((b, h, tq, d), seed, 0, scale=mag)  # (B, H, Tq, D)
     k = randn((b, hkv, tk, d), seed, 1, scale=mag)  # (B, Hkv, Tk, D)
     v = randn((b, hkv, tk, d), seed, 2)  # (B, Hkv, Tk, D)
-    return q, k, v, mask_tensor(ex["mask"])
+    dtype = getattr(torch, ex.get("dtype", "float32"))
+    return q.to(dtype), k.to(dtype), v.to(dtype), mask_tensor(ex["mask"])
 
 
 def _attend(
@@ -119,10 +122,13 @@ def check_reference(subject: Subject, ex: Example) -> None:
         key_padding_mask=mask,
         pattern=_pattern(subject, ex["tq"], ex["tk"]),
     )
+    if out.dtype != q.dtype:
+        fail(f"output dtype {out.dtype} differs from the input dtype {q.dtype}")
+    atol, rtol = TOLERANCES[ex.get("dtype", "float32")]
     diff = (out.double() - ref).abs().nan_to_num(nan=math.inf)
-    if not torch.allclose(out.double(), ref, atol=ATOL, rtol=RTOL):
+    if not torch.allclose(out.double(), ref, atol=atol, rtol=rtol):
         fail(
-            f"output differs from dense float64 attention under its pattern by {diff.max().item():.3g} at {_where(diff)} (tolerance {ATOL:g} + {RTOL:g}·|ref|)"
+            f"{q.dtype} output differs from dense float64 attention under its pattern by {diff.max().item():.3g} at {_where(diff)} (tolerance {atol:g} + {rtol:g}·|ref|)"
         )
 
 
@@ -241,8 +247,8 @@ for _prop in (
     Property(
         "attention.reference-agreement",
         "attention",
-        "output equals dense float64 softmax(q·kᵀ/√d)·v under the component's pattern, causal and padding masks",
-        lambda s: strategies.attention_inputs(),
+        "output (in the input's dtype) equals dense float64 softmax(q·kᵀ/√d)·v under the component's pattern and masks, for float32, float64 and bfloat16",
+        lambda s: strategies.attention_inputs(dtypes=("float32", "float64", "bfloat16")),
         check_reference,
         applies=_needs_exact,
     ),
