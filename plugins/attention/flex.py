@@ -16,9 +16,11 @@ Two choices here:
 * key padding goes through `score_mod` (a padded key scores -inf), so one cached `BlockMask`
   serves every batch; a query with no key left gets zeros.
 
-When does compiling pay off? On CUDA always (the eager path is dense). On CPU, compiling costs
-tens of seconds the first time, then runs the sparse kernel; the suite's quick CPU grid uses the
-gathering backend instead, which needs no compilation.
+When does compiling pay off? On CUDA always (the eager path is dense). On CPU we measured it:
+the first call compiles for seconds to tens of seconds, and on a 2-core CPU at T = 8192 the
+compiled kernel was still slower than the gathering backend, so `backend="auto"` gathers on CPU
+and FlexAttention stays an explicit choice there (`backend="flex", compile_flex=True`; inference
+only, as compiled FlexAttention on CPU has no backward pass).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ the file `nlpsuite practice` writes can be checked before it grows a hook.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -92,7 +93,8 @@ def _registered(kind: str, name: str) -> list[type[Component]]:
 def _import_file(path: Path) -> ModuleType:
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
-    module_name = f"_nlpsuite_target_{path.stem.replace('-', '_')}"
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]  # two files, one stem
+    module_name = f"_nlpsuite_target_{path.stem.replace('-', '_')}_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise UsageError(f"cannot import {path}: not a Python file")

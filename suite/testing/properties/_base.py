@@ -53,7 +53,9 @@ def fail(message: str) -> NoReturn:
 class Subject:
     """The component under test, its reference (or why there is none), and a per-run cache."""
 
-    cls: type[Any]  # a subclass of the kind's base class (typed loosely: checks use kind-specific calls)
+    cls: type[
+        Any
+    ]  # a subclass of the kind's base class (typed loosely: checks use kind-specific calls)
     reference: type[Any] | None = None
     reference_note: str = ""  # why `reference` is None
     cache: dict[Any, Any] = field(default_factory=dict)

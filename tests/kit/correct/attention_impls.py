@@ -29,13 +29,16 @@ class BlockwiseAttention(suite.Attention):
         causal: bool = False,
         key_padding_mask: Tensor | None = None,
     ) -> Tensor:
+        dtype = q.dtype
+        work = torch.promote_types(dtype, torch.float32)  # accumulate bfloat16 in float32
+        q, k, v = q.to(work), k.to(work), v.to(work)
         b, h, tq, d = q.shape
         hkv, tk = k.shape[1], k.shape[2]
         g = h // hkv
         qg = q.reshape(b, hkv, g, tq, d)  # (B, Hkv, G, Tq, D): query head = kv head * G + i
         out = torch.zeros_like(qg)
-        running_max = torch.full((b, hkv, g, tq, 1), -math.inf)
-        normaliser = torch.zeros(b, hkv, g, tq, 1)
+        running_max = torch.full((b, hkv, g, tq, 1), -math.inf, dtype=work)
+        normaliser = torch.zeros(b, hkv, g, tq, 1, dtype=work)
         for start in range(0, tk, self.block):
             stop = min(start + self.block, tk)
             scores = torch.einsum("bngqd,bnkd->bngqk", qg, k[:, :, start:stop]) / math.sqrt(d)
@@ -60,7 +63,7 @@ class BlockwiseAttention(suite.Attention):
             out = out * correction + torch.einsum("bngqk,bnkd->bngqd", weights, v[:, :, start:stop])
             running_max = new_max
         out = torch.where(normaliser > 0, out / normaliser.clamp(min=1e-30), torch.zeros_like(out))
-        return out.reshape(b, h, tq, d)
+        return out.reshape(b, h, tq, d).to(dtype)
 
 
 class LocalWindowAttention(suite.Attention):
