@@ -40,13 +40,22 @@ if TYPE_CHECKING:
 __all__ = ["FLEX_BLOCK_SIZE", "compiled_flex_attention", "flex_block_mask", "flex_sparse_attention"]
 
 FLEX_BLOCK_SIZE = 128
+_RECOMPILE_LIMIT = 128  # patterns × lengths × dtypes × causal in one full benchmark run
 _compiled: Callable[..., Any] | None = None
 
 
 def compiled_flex_attention() -> Callable[..., Any]:
-    """`torch.compile(flex_attention)`, created once per process (recompiles per shape only)."""
+    """`torch.compile(flex_attention)`, created once per process (recompiles per shape only).
+
+    Every pattern, length, dtype and causal flag is one more compilation of the same function;
+    past torch's default limit of 8 it would silently fall back to the dense eager path, so the
+    limit is raised once here (a process-wide setting of `torch._dynamo.config`).
+    """
     global _compiled
     if _compiled is None:
+        import torch._dynamo.config as dynamo_config
+
+        dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, _RECOMPILE_LIMIT)
         _compiled = torch.compile(flex_attention, dynamic=False)
     return _compiled
 
