@@ -37,3 +37,8 @@ class ComponentInputError(ValueError, NLPSuiteError):
 
 class CellError(NLPSuiteError):
     """A benchmark cell produced an invalid result (a NaN or infinite metric, a wrong type)."""
+
+
+class SkipCell(NLPSuiteError):
+    """Raised by a benchmark for a cell that does not apply (too large for this device, no CUDA):
+    the runner records it as `skipped` with this message as the reason, not as an error."""

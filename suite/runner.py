@@ -23,7 +23,7 @@ import torch
 
 from suite.benchmark import Benchmark, Measurement, RunContext
 from suite.components import KINDS, Component
-from suite.errors import CellError, UsageError
+from suite.errors import CellError, SkipCell, UsageError
 from suite.metrics import is_finite_number
 from suite.registry import Registry
 from suite.results import ResultsStore, cell_key
@@ -167,6 +167,8 @@ def run_cell(cell: Cell, ctx: RunContext) -> dict[str, Any]:
             row["timing"] = measurement.timing.to_dict()
         if measurement.peak_bytes is not None:
             row["memory"] = {"peak_bytes": int(measurement.peak_bytes)}
+    except SkipCell as exc:
+        row.update(status="skipped", error=_first_line(exc), metrics={})
     except torch.cuda.OutOfMemoryError as exc:
         _release_cuda_memory()
         row.update(status="error", error=f"CUDA out of memory: {_first_line(exc)}", metrics={})

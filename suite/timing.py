@@ -16,7 +16,8 @@ What is measured
   reset of the peak statistics, minus what was allocated before; on CPU, the growth of the
   process's peak resident set (`VmHWM`, reset through `/proc/self/clear_refs` on Linux) over the
   resident set before the call. CPU figures include allocator slack and are approximate;
-  `None` means the platform cannot tell.
+  `None` means the platform cannot tell, or the region was served entirely from memory the
+  process already held (then the resident set does not move, whatever the region allocated).
 """
 
 from __future__ import annotations
@@ -150,9 +151,9 @@ def measure_peak_memory(fn: Callable[[], Any], *, device: torch.device | str = "
     rss_before = _read_status_kib("VmRSS")
     fn()
     rss_peak = _read_status_kib("VmHWM")
-    if rss_before is None or rss_peak is None:
-        return None
-    return max(rss_peak - rss_before, 0) * 1024
+    if rss_before is None or rss_peak is None or rss_peak <= rss_before:
+        return None  # served from memory the process already held: the RSS cannot tell
+    return (rss_peak - rss_before) * 1024
 
 
 def _reset_peak_rss() -> bool:

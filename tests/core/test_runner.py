@@ -82,6 +82,16 @@ def test_cuda_out_of_memory_becomes_an_error_row(
     assert ("ok", "ok", None) in statuses
 
 
+def test_skip_cell_becomes_a_skipped_row(
+    toy_host: PluginHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import toy_plugin
+
+    monkeypatch.setattr(toy_plugin.ToyBenchmark, "quick_grid", {"size": [8], "mode": ["skip"]})
+    document = _run(toy_host, tmp_path, benchmarks=["toy-bench"])
+    assert {(r["status"], r["error"]) for r in document["results"]} == {("skipped", "needs a GPU")}
+
+
 def test_same_seed_same_numbers(toy_host: PluginHost, tmp_path: Path) -> None:
     first = _run(toy_host, tmp_path / "a", benchmarks=["toy-bench"], seed=3)
     second = _run(toy_host, tmp_path / "b", benchmarks=["toy-bench"], seed=3)

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 import suite
+import suite.errors
 
 
 class ToyLayerNorm(suite.Norm):
@@ -69,6 +70,8 @@ class ToyBenchmark(suite.Benchmark):
         mode = params["mode"]
         if mode == "raise":
             raise RuntimeError("boom in the toy benchmark")
+        if mode == "skip":
+            raise suite.errors.SkipCell("needs a GPU")
         if mode == "oom":
             raise torch.cuda.OutOfMemoryError("tried to allocate 1 TiB")
         if mode == "sleep":
