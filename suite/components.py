@@ -37,6 +37,7 @@ __all__ = [
     "Tokenizer",
     "base_class_for",
     "check_attention_inputs",
+    "check_moe_sizes",
     "validate_component_class",
 ]
 
@@ -260,6 +261,20 @@ class MoE(Component):
         capacity_factor: float | None = None,
     ) -> nn.Module:
         raise NotImplementedError(f"{type(self).__name__} must implement build()")
+
+
+def check_moe_sizes(d_model: int, d_hidden: int, n_experts: int, top_k: int) -> None:
+    """Raise `ComponentInputError` naming the first size below 1 or a top_k above n_experts."""
+    for label, value in (
+        ("d_model", d_model),
+        ("d_hidden", d_hidden),
+        ("n_experts", n_experts),
+        ("top_k", top_k),
+    ):
+        if value < 1:
+            raise ComponentInputError(f"{label} must be >= 1, got {value}")
+    if top_k > n_experts:
+        raise ComponentInputError(f"top_k ({top_k}) must not exceed n_experts ({n_experts})")
 
 
 # --------------------------------------------------------------------------- validation

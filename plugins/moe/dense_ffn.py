@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from suite.components import MoE, MoEOutput
+from suite.components import MoE, MoEOutput, check_moe_sizes
 from suite.errors import ComponentInputError
 
 __all__ = ["DenseFFN", "DenseFFNLayer", "check_moe_input", "expert_activation"]
@@ -97,12 +97,5 @@ class DenseFFN(MoE):
         top_k: int,
         capacity_factor: float | None = None,
     ) -> nn.Module:
-        for label, value in (
-            ("d_model", d_model),
-            ("d_hidden", d_hidden),
-            ("n_experts", n_experts),
-            ("top_k", top_k),
-        ):
-            if value < 1:
-                raise ComponentInputError(f"{label} must be >= 1, got {value}")
+        check_moe_sizes(d_model, d_hidden, n_experts, top_k)
         return DenseFFNLayer(d_model, d_hidden, n_experts, top_k)

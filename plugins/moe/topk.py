@@ -21,7 +21,7 @@ from plugins.moe.dispatch import (
     plan_dispatch,
 )
 from plugins.moe.router import Router, load_balancing_loss, router_z_loss
-from suite.components import MoE, MoEOutput
+from suite.components import MoE, MoEOutput, check_moe_sizes
 from suite.errors import ComponentInputError
 from suite.timing import time_function
 
@@ -215,15 +215,6 @@ class TopKMoE(MoE):
         top_k: int,
         capacity_factor: float | None = None,
     ) -> nn.Module:
-        for label, value in (
-            ("d_model", d_model),
-            ("d_hidden", d_hidden),
-            ("n_experts", n_experts),
-            ("top_k", top_k),
-        ):
-            if value < 1:
-                raise ComponentInputError(f"{label} must be >= 1, got {value}")
-        if top_k > n_experts:
-            raise ComponentInputError(f"top_k ({top_k}) must not exceed n_experts ({n_experts})")
+        check_moe_sizes(d_model, d_hidden, n_experts, top_k)
         expert_capacity(capacity_factor, 1, top_k, n_experts)  # validates capacity_factor
         return TopKMoELayer(d_model, d_hidden, n_experts, top_k, capacity_factor, self.config)
