@@ -8,14 +8,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-import os
-
-# OpenMP threads spin-wait between operations by default; when other processes share the cores,
-# each operation boundary can then stall for a whole scheduling slice, which distorts timings of
-# layers made of many small operations (MoE dispatch) by several times. Passive waiting costs
-# nothing measurable on an idle machine. Takes effect only if torch is not imported yet.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 # Imported eagerly on purpose: the function `components()` below must be defined after the
 # submodule `suite.components` is loaded, or the import system would replace it with the module.
 from suite.benchmark import Benchmark, Measurement, RunContext

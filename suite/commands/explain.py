@@ -57,19 +57,22 @@ def resolve_topic(topic: str, registry: Any) -> list[type[Component]]:
     return matches
 
 
-def newest_results(explicit: Path | None) -> dict[str, Any] | None:
-    """The results document to quote: `explicit`, else the newest reports/*/results.json, else None."""
+def candidate_results(explicit: Path | None) -> list[dict[str, Any]]:
+    """Results documents to quote, newest first: `explicit` alone, else every reports/**/results.json."""
     from suite.results import load_results
 
     if explicit is not None:
-        return load_results(explicit)
-    candidates = sorted(Path("reports").glob("**/results.json"), key=lambda p: p.stat().st_mtime)
-    for path in reversed(candidates):
+        return [load_results(explicit)]
+    paths = sorted(
+        Path("reports").glob("**/results.json"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    documents = []
+    for path in paths:
         try:
-            return load_results(path)
+            documents.append(load_results(path))
         except Exception:
             continue
-    return None
+    return documents
 
 
 def evidence_rows(document: dict[str, Any], component: type[Component]) -> list[dict[str, Any]]:
@@ -101,18 +104,19 @@ def run(args: argparse.Namespace) -> int:
         console.print(table)
         return 0
     classes = resolve_topic(args.topic, registry)
-    document = newest_results(args.results)
+    documents = candidate_results(args.results)
     for cls in classes:
         title = f"{cls.kind}: {cls.name}" + (
             f"  (checked against {cls.reference})" if cls.reference else "  (reference)"
         )
         console.print(Panel(Markdown(cls.concept_card()), title=escape(title), title_align="left"))
-        if document is None:
-            console.print("[dim]no results yet: run `nlpsuite run --quick` for the evidence[/]")
+        found = next(((doc, rows) for doc in documents if (rows := evidence_rows(doc, cls))), None)
+        if found is None:
+            console.print(
+                "[dim]no results for it yet: run `nlpsuite run --quick` for the evidence[/]"
+            )
             continue
-        rows = evidence_rows(document, cls)
-        if not rows:
-            continue
+        document, rows = found
         table = Table(
             title=f"evidence from run {document['run']['id']} ({document['run']['device']})",
             title_justify="left",
