@@ -59,10 +59,11 @@ def create_plugin(name: str, folder: Path | None = None, *, force: bool = False)
         raise UsageError(
             f"attention {name!r} is already registered (by a built-in or an installed plugin); choose another name"
         )
-    folder = folder or Path(f"nlpsuite-{name}")
+    dist_name = name if name.startswith("nlpsuite-") else f"nlpsuite-{name}"
+    folder = folder or Path(dist_name)
     if folder.exists() and any(folder.iterdir()) and not force:
         raise UsageError(f"{folder} exists and is not empty; pass --force or choose --dir")
-    module = "nlpsuite_" + name.replace("-", "_")
+    module = dist_name.replace("-", "_")
     class_name = class_name_for(name)
     if not class_name.endswith("Attention"):
         class_name += "Attention"
@@ -70,7 +71,7 @@ def create_plugin(name: str, folder: Path | None = None, *, force: bool = False)
         "name": name,
         "kind": "attention",
         "module": module,
-        "dist_name": f"nlpsuite-{name}",
+        "dist_name": dist_name,
         "class_name": class_name,
         "suite_version": __version__,
     }
