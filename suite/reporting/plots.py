@@ -4,6 +4,9 @@
   component of its ratio metric (time by default) against that parameter, on log-log axes when
   the values allow: a slope of 1 is linear growth, 2 is quadratic, so O(T²) attention and a
   sparse O(T·w) pattern separate at a glance.
+- A benchmark whose single cell sweeps a size itself reports metrics named `<what>_t<size>`
+  (`time_ms_t1024`, `time_ms_t2048`, …); those get the same log-log line plot, one line per
+  component, so the growth exponents in the table can be seen as slopes.
 - Otherwise a bar chart, when there are at least two components to compare.
 
 Figures are built with `matplotlib.figure.Figure` (the Agg canvas, no pyplot global state and no
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 from collections import Counter
 from typing import Any
@@ -21,7 +25,10 @@ from typing import Any
 from suite.reporting.formatting import format_number, format_param
 from suite.reporting.tables import TIME_METRIC, Row, Table, cell_value
 
-__all__ = ["plot_metric", "plot_table", "sweep_parameter"]
+__all__ = ["metric_sweep", "plot_metric", "plot_table", "sweep_parameter"]
+
+_SIZED_METRIC = re.compile(r"^(?P<what>.+)_t(?P<size>\d+)$")
+MIN_SWEEP_POINTS = 3
 
 SWEEP_PREFERENCE = (
     "seq_len",
@@ -185,12 +192,69 @@ def _bar_plot(table: Table, metric: str) -> bytes | None:
     return _png(figure)
 
 
+def metric_sweep(table: Table) -> str | None:
+    """The `<what>` of metrics named `<what>_t<size>` with 3+ sizes in the table (time first)."""
+    sizes: dict[str, set[int]] = {}
+    for row in _ok_rows(table):
+        for name in row.result.get("metrics") or {}:
+            match = _SIZED_METRIC.match(name)
+            if match:
+                sizes.setdefault(match["what"], set()).add(int(match["size"]))
+    swept = [what for what, found in sizes.items() if len(found) >= MIN_SWEEP_POINTS]
+    if not swept:
+        return None
+    return next((what for what in swept if what.startswith("time")), swept[0])
+
+
+def _metric_sweep_plot(table: Table, what: str) -> bytes | None:
+    series: dict[str, list[tuple[int, float, str]]] = {}
+    for row in _ok_rows(table):
+        for name, value in (row.result.get("metrics") or {}).items():
+            match = _SIZED_METRIC.match(name)
+            if match and match["what"] == what and _is_number(value) and value > 0:
+                series.setdefault(row.component, []).append(
+                    (int(match["size"]), float(value), row.role)
+                )
+    if not series:
+        return None
+    figure, axes = _new_figure()
+    for label, values in series.items():
+        values.sort()
+        style = "--" if values[0][2] == "reference" else "-"
+        axes.plot(
+            [x for x, _, _ in values],
+            [y for _, y, _ in values],
+            style,
+            marker="o",
+            markersize=3,
+            label=_label(label),
+        )
+    ticks = sorted({x for values in series.values() for x, _, _ in values})
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    from matplotlib.ticker import NullLocator
+
+    axes.set_xticks(ticks, [format_number(x) for x in ticks])
+    axes.xaxis.set_minor_locator(NullLocator())
+    axes.set_xlabel("size swept inside the cell (T)")
+    axes.set_ylabel(_label(what))
+    axes.set_title(
+        _label(f"{table.kind} · {table.benchmark}: slope = growth exponent"), fontsize=10
+    )
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7, loc="best")
+    return _png(figure)
+
+
 def plot_table(table: Table) -> bytes | None:
     """A PNG of `table`'s ratio metric: a line plot over its sweep, or bars; None if nothing to plot."""
-    metric = plot_metric(table)
-    if metric is None:
-        return None
-    sweep = sweep_parameter(table)
     with warnings.catch_warnings():  # log axes over 1e-300..1e300 overflow harmlessly in numpy
         warnings.simplefilter("ignore", RuntimeWarning)
+        swept = metric_sweep(table)
+        if swept is not None:
+            return _metric_sweep_plot(table, swept)
+        metric = plot_metric(table)
+        if metric is None:
+            return None
+        sweep = sweep_parameter(table)
         return _line_plot(table, metric, sweep) if sweep else _bar_plot(table, metric)

@@ -15,7 +15,7 @@ from suite.reporting import print_tables, write_reports
 from suite.reporting.frame import results_csv
 from suite.reporting.html import render_html
 from suite.reporting.markdown import escape_markdown, render_markdown
-from suite.reporting.plots import plot_table, sweep_parameter
+from suite.reporting.plots import metric_sweep, plot_table, sweep_parameter
 from suite.reporting.tables import build_tables
 
 
@@ -118,6 +118,29 @@ def test_sweep_detection_and_line_plot(document):
     assert sweep_parameter(tables[0]) == "seq_len"  # heads is constant
     assert sweep_parameter(tables[1]) is None
     assert plot_table(tables[0]).startswith(b"\x89PNG")
+
+
+def test_a_sweep_inside_one_cell_is_plotted_from_its_sized_metrics():
+    def scaling(component, exponent, reference=None):
+        metrics = {f"time_ms_t{t}": (t / 1024) ** exponent for t in (1024, 2048, 4096)}
+        metrics["growth_exponent"] = exponent
+        return cell(
+            component,
+            None,
+            benchmark="attention-scaling",
+            params={"heads": 2},
+            reference=reference,
+            metrics=metrics,
+        )
+
+    rows = [scaling("sdpa", 2.0), scaling("sliding-window", 1.0, reference="sdpa")]
+    table = build_tables({"run": make_run(), "results": rows})[0]
+    assert metric_sweep(table) == "time_ms"
+    assert plot_table(table).startswith(b"\x89PNG")
+    two_points = [
+        cell("sdpa", None, params={"heads": 2}, metrics={"time_ms_t1": 1.0, "time_ms_t2": 2.0})
+    ]
+    assert metric_sweep(build_tables({"run": make_run(), "results": two_points})[0]) is None
 
 
 def test_dollar_signs_in_names_do_not_break_plots():
