@@ -20,7 +20,7 @@ with plots: time against the swept size on log-log axes, where a slope of 2 mean
 
 examples:
   nlpsuite report reports/20250101-120000/results.json
-  nlpsuite report results.json --out /tmp/share     write the files elsewhere
+  nlpsuite report results.json --out shared-report  write the files elsewhere
 """
 
 
