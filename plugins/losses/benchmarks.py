@@ -93,6 +93,21 @@ def _ignore_index(cls: type[Loss]) -> int | None:
     return option_default(cls, "ignore_index") if cls.task == "classification" else None
 
 
+def _cell_inputs(
+    cls: type[Loss], batch: int, width: int, ctx: RunContext, *, seed: int, dtype: torch.dtype
+) -> tuple[Tensor, ...]:
+    """`make_inputs` for the task of `cls` (padded where it has `ignore_index`) on ctx.device."""
+    return make_inputs(
+        cls.task,
+        batch,
+        width,
+        ctx.generator(seed),
+        ignore_index=_ignore_index(cls),
+        dtype=dtype,
+        device=ctx.device,
+    )
+
+
 class LossAgreement(Benchmark):
     """Value and gradient agreement with the reference and the closed form, and forward+backward time."""
 
@@ -115,18 +130,10 @@ class LossAgreement(Benchmark):
         self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
     ) -> Measurement:
         cls = as_loss_class(component_cls)
-        task, batch, width = cls.task, int(params["batch"]), int(params["width"])
+        batch, width = int(params["batch"]), int(params["width"])
         dtype = getattr(torch, params.get("dtype", "float32"))
         options = options_for(cls, params["variant"], num_classes=width)
-        inputs = make_inputs(
-            task,
-            batch,
-            width,
-            ctx.generator(1),
-            ignore_index=_ignore_index(cls),
-            dtype=dtype,
-            device=ctx.device,
-        )
+        inputs = _cell_inputs(cls, batch, width, ctx, seed=1, dtype=dtype)
         loss = cls(**options)
         metrics: dict[str, float] = {}
 
@@ -183,18 +190,9 @@ class LossGradcheck(Benchmark):
         self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
     ) -> dict[str, float]:
         cls = as_loss_class(component_cls)
-        task = cls.task
         batch, width = int(params.get("batch", 6)), 5
         options = options_for(cls, params["variant"], num_classes=width)
-        inputs = make_inputs(
-            task,
-            batch,
-            width,
-            ctx.generator(2),
-            ignore_index=_ignore_index(cls),
-            dtype=torch.float64,
-            device=ctx.device,
-        )
+        inputs = _cell_inputs(cls, batch, width, ctx, seed=2, dtype=torch.float64)
         loss = cls(**options)
         positions = [i for i, t in enumerate(inputs) if t.is_floating_point()]
 

@@ -65,11 +65,32 @@ _MODELS: dict[str, tuple[list[int], int, float]] = {
 }
 
 
-class LossImbalanced(Benchmark):
+class _TaskBenchmark(Benchmark):
+    """A task benchmark: applies to the losses of `loss_task`, runs `_run` on one thread."""
+
+    kind: ClassVar[str] = "loss"
+    loss_task: ClassVar[str]
+
+    def applies_to(self, component_cls: type[Component]) -> bool:
+        return getattr(component_cls, "task", None) == self.loss_task
+
+    def run(
+        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
+    ) -> dict[str, float]:
+        with single_thread():
+            return self._run(as_loss_class(component_cls), params, ctx)
+
+    def _run(
+        self, component_cls: type[Loss], params: dict[str, Any], ctx: RunContext
+    ) -> dict[str, float]:
+        raise NotImplementedError(f"{type(self).__name__} must implement _run()")
+
+
+class LossImbalanced(_TaskBenchmark):
     """Train on 1 positive in `imbalance`, score the rare class on held-out data."""
 
     name: ClassVar[str] = "loss-imbalanced"
-    kind: ClassVar[str] = "loss"
+    loss_task: ClassVar[str] = "classification"
     summary: ClassVar[str] = (
         "imbalanced binary task (1 in 50): precision, recall, F1, ROC-AUC, PR-AUC"
     )
@@ -81,15 +102,6 @@ class LossImbalanced(Benchmark):
     }
     ratio_metric: ClassVar[str | None] = "f1"
     higher_is_better: ClassVar[bool] = True
-
-    def applies_to(self, component_cls: type[Component]) -> bool:
-        return getattr(component_cls, "task", None) == "classification"
-
-    def run(
-        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
-    ) -> dict[str, float]:
-        with single_thread():
-            return self._run(as_loss_class(component_cls), params, ctx)
 
     def _run(
         self, component_cls: type[Loss], params: dict[str, Any], ctx: RunContext
@@ -139,11 +151,11 @@ def _score_imbalanced(
     }
 
 
-class LossRetrieval(Benchmark):
+class LossRetrieval(_TaskBenchmark):
     """Train a linear encoder on noisy paired views; retrieve each held-out positive among all."""
 
     name: ClassVar[str] = "loss-retrieval"
-    kind: ClassVar[str] = "loss"
+    loss_task: ClassVar[str] = "contrastive"
     summary: ClassVar[str] = (
         "paired-embedding retrieval: recall@1/@10, alignment, uniformity, pair ROC-AUC and F1"
     )
@@ -158,15 +170,6 @@ class LossRetrieval(Benchmark):
 
     steps: ClassVar[int] = 150
     n_test: ClassVar[int] = 500  # candidates per query; 500² pairs for the verification metrics
-
-    def applies_to(self, component_cls: type[Component]) -> bool:
-        return getattr(component_cls, "task", None) == "contrastive"
-
-    def run(
-        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
-    ) -> dict[str, float]:
-        with single_thread():
-            return self._run(as_loss_class(component_cls), params, ctx)
 
     def _run(
         self, component_cls: type[Loss], params: dict[str, Any], ctx: RunContext
@@ -213,11 +216,11 @@ class LossRetrieval(Benchmark):
         }
 
 
-class LossPreference(Benchmark):
+class LossPreference(_TaskBenchmark):
     """Train a reward model on noisy preferences; score held-out pairs."""
 
     name: ClassVar[str] = "loss-preference"
-    kind: ClassVar[str] = "loss"
+    loss_task: ClassVar[str] = "ranking"
     summary: ClassVar[str] = (
         "reward-model preferences: pairwise accuracy, ROC-AUC, precision/recall/F1"
     )
@@ -225,15 +228,6 @@ class LossPreference(Benchmark):
     full_grid: ClassVar[Any] = {"beta": [0.5, 2.0, 8.0], "model": ["linear", "mlp"]}
     ratio_metric: ClassVar[str | None] = "pairwise_accuracy"
     higher_is_better: ClassVar[bool] = True
-
-    def applies_to(self, component_cls: type[Component]) -> bool:
-        return getattr(component_cls, "task", None) == "ranking"
-
-    def run(
-        self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
-    ) -> dict[str, float]:
-        with single_thread():
-            return self._run(as_loss_class(component_cls), params, ctx)
 
     def _run(
         self, component_cls: type[Loss], params: dict[str, Any], ctx: RunContext

@@ -20,7 +20,7 @@ Metrics (per cell):
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from plugins.tokenizers.corpus import Corpus, corpus_for, mixed_script_sample
@@ -68,6 +68,16 @@ def trained_tokenizer(cls: type[Tokenizer], params: dict[str, Any], ctx: RunCont
     return _CACHE[key]
 
 
+def _utf8_size(texts: Iterable[str]) -> int:
+    """Total UTF-8 bytes of `texts`."""
+    return sum(len(text.encode("utf-8")) for text in texts)
+
+
+def _token_count(encoded: Iterable[list[int]]) -> int:
+    """Total ids over the encoded texts."""
+    return sum(len(ids) for ids in encoded)
+
+
 def unk_id(tok: Tokenizer) -> int | None:
     """The id of the unknown token, when the tokenizer has one and says so (`unk_id`)."""
     value = getattr(tok, "unk_id", None)
@@ -101,7 +111,7 @@ class TrainBenchmark(_TokenizerBenchmark):
         with quiet_training():
             timing = ctx.time(train, warmup=0 if ctx.quick else 1, repeats=3 if ctx.quick else 5)
         _remember(_key(component_cls, corpus, params), last[0])
-        train_bytes = sum(len(t.encode("utf-8")) for t in texts)
+        train_bytes = _utf8_size(texts)
         return Measurement(
             metrics={
                 "train_s": timing.median_ms / 1e3,
@@ -125,7 +135,7 @@ class EncodeBenchmark(_TokenizerBenchmark):
     ) -> Measurement:
         tok = trained_tokenizer(component_cls, params, ctx)
         documents = list(_corpus(params, ctx).heldout)
-        n_bytes = sum(len(d.encode("utf-8")) for d in documents)
+        n_bytes = _utf8_size(documents)
         n_tokens = sum(len(tok.encode(d)) for d in documents)
         encode = tok.encode
 
@@ -149,7 +159,7 @@ def _unk_rate(tok: Tokenizer, encoded: Sequence[list[int]]) -> float | None:
     unk = unk_id(tok)
     if unk is None:
         return 0.0 if tok.lossless else None
-    return sum(ids.count(unk) for ids in encoded) / max(1, sum(len(ids) for ids in encoded))
+    return sum(ids.count(unk) for ids in encoded) / max(1, _token_count(encoded))
 
 
 class CompressionBenchmark(_TokenizerBenchmark):
@@ -166,10 +176,10 @@ class CompressionBenchmark(_TokenizerBenchmark):
         tok = trained_tokenizer(component_cls, params, ctx)
         documents = list(_corpus(params, ctx).heldout)
         encoded = [tok.encode(d) for d in documents]
-        n_tokens = max(1, sum(len(ids) for ids in encoded))
+        n_tokens = max(1, _token_count(encoded))
         exact = sum(tok.decode(ids) == d for ids, d in zip(encoded, documents))
         metrics = {
-            "bytes_per_token": sum(len(d.encode("utf-8")) for d in documents) / n_tokens,
+            "bytes_per_token": _utf8_size(documents) / n_tokens,
             "tokens_per_word": n_tokens / max(1, sum(len(d.split()) for d in documents)),
             "roundtrip_exact": 1.0 if exact == len(documents) else 0.0,
         }
@@ -196,11 +206,9 @@ class MixedScriptBenchmark(_TokenizerBenchmark):
         for script, (_, heldout) in mixed_script_sample().items():
             encoded = [tok.encode(p) for p in heldout]
             chars = sum(len(p) for p in heldout)
-            metrics[f"{script}_tokens_per_char"] = sum(len(ids) for ids in encoded) / chars
+            metrics[f"{script}_tokens_per_char"] = _token_count(encoded) / chars
             if script == "zh":  # what byte-level BPE starts from: 3 bytes per Chinese character
-                metrics["zh_utf8_bytes_per_char"] = (
-                    sum(len(p.encode("utf-8")) for p in heldout) / chars
-                )
+                metrics["zh_utf8_bytes_per_char"] = _utf8_size(heldout) / chars
             unk = _unk_rate(tok, encoded)
             if unk is not None and script != "code":
                 metrics[f"{script}_unk_rate"] = unk

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from plugins.tokenizers._word_cache import WordCacheTokenizer
 from plugins.tokenizers.base import (
     check_ids,
     check_vocab_size,
@@ -13,18 +14,15 @@ from plugins.tokenizers.base import (
     read_tokenizer_json,
     write_tokenizer_json,
 )
-from plugins.tokenizers.merges import apply_merges, learn_merges
+from plugins.tokenizers.merges import apply_merges, learn_merges, replay_merges
 from plugins.tokenizers.pretokenize import count_pieces, word_pieces
 from plugins.tokenizers.progress import TrainingProgress
-from suite import Tokenizer
 from suite.errors import ComponentInputError
 
 __all__ = ["BPE"]
 
-_CACHE_LIMIT = 200_000  # pre-tokens remembered by `encode` before the cache is cleared
 
-
-class BPE(Tokenizer):
+class BPE(WordCacheTokenizer):
     """Byte-pair encoding over characters: merge the most frequent adjacent pair, again and again.
 
     Interview question: "Implement BPE. How does it split a word it has never seen?"
@@ -108,30 +106,12 @@ class BPE(Tokenizer):
         symbols.append(ids.get(word[-1] + self.suffix, unk))
         return apply_merges(symbols, self._ranks)
 
-    def encode(self, text: str) -> list[int]:
-        if len(self._tokens) == 1:
-            raise ComponentInputError(f"{self.name} is not trained: call train() or load() first")
-        cache = self._cache
-        if len(cache) > _CACHE_LIMIT:
-            cache.clear()
-        out: list[int] = []
-        for word in word_pieces(text):
-            ids = cache.get(word)
-            if ids is None:
-                ids = cache[word] = self._encode_word(word)
-            out += ids
-        return out
-
     def decode(self, ids: Sequence[int]) -> str:
         tokens = self._tokens
         text = "".join(tokens[i] for i in check_ids(ids, len(tokens)))
         return text.replace(self.suffix, " ").rstrip(" ")
 
     # ------------------------------------------------------------------ vocabulary and files
-    @property
-    def vocab_size(self) -> int:
-        return len(self._tokens)
-
     @property
     def unk_id(self) -> int:
         """Id of `[UNK]`, emitted once per character never seen in training."""
@@ -159,12 +139,7 @@ class BPE(Tokenizer):
             tokens = [str(token) for token in document["alphabet"]]
             n_base = len(tokens)
             ids = {token: i for i, token in enumerate(tokens)}
-            merges = []
-            for a, b in document["merges"]:
-                new = ids.setdefault(a + b, len(tokens))
-                if new == len(tokens):
-                    tokens.append(a + b)
-                merges.append((ids[a], ids[b], new))
+            merges = replay_merges(document["merges"], tokens, ids)
         except (KeyError, TypeError, ValueError) as exc:
             raise ComponentInputError(
                 f"{str(path)!r} is a damaged {cls.name} file ({exc!r})"

@@ -13,7 +13,7 @@ from plugins.tokenizers.base import (
     read_tokenizer_json,
     write_tokenizer_json,
 )
-from plugins.tokenizers.merges import apply_merges, learn_merges
+from plugins.tokenizers.merges import apply_merges, learn_merges, replay_merges
 from plugins.tokenizers.pretokenize import count_pieces, gpt2_pieces
 from plugins.tokenizers.progress import TrainingProgress
 from suite import Tokenizer
@@ -168,16 +168,14 @@ class ByteLevelBPE(Tokenizer):
         back = {c: b for b, c in bytes_to_unicode().items()}
         tokens = tok._base_tokens()
         known: dict[bytes | str, int] = {t: i for i, t in enumerate(tokens)}
-        merges = []
         try:
             if list(document["special_tokens"]) != list(cls.special_tokens):
                 raise ValueError(f"special tokens {document['special_tokens']!r}")
-            for a_text, b_text in document["merges"]:
-                a, b = (bytes(back[c] for c in text) for text in (a_text, b_text))
-                new = known.setdefault(a + b, len(tokens))
-                if new == len(tokens):
-                    tokens.append(a + b)
-                merges.append((known[a], known[b], new))
+            pairs = (
+                (bytes(back[c] for c in a_text), bytes(back[c] for c in b_text))
+                for a_text, b_text in document["merges"]
+            )
+            merges = replay_merges(pairs, tokens, known)
         except (KeyError, TypeError, ValueError) as exc:
             raise ComponentInputError(
                 f"{str(path)!r} is a damaged {cls.name} file ({exc!r})"

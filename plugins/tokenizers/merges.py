@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import Any
 
 from plugins.tokenizers.progress import TrainingProgress
 
-__all__ = ["apply_merges", "learn_merges", "merge_pair"]
+__all__ = ["apply_merges", "learn_merges", "merge_pair", "replay_merges"]
 
 
 def merge_pair(word: Sequence[int], a: int, b: int, new: int) -> list[int]:
@@ -138,3 +138,20 @@ def apply_merges(symbols: list[int], ranks: dict[tuple[int, int], tuple[int, int
             break
         symbols = merge_pair(symbols, best_pair[0], best_pair[1], best[1])
     return symbols
+
+
+def replay_merges(
+    pairs: Iterable[tuple[Any, Any]], tokens: list[Any], known: dict[Any, int]
+) -> list[tuple[int, int, int]]:
+    """Rebuild saved merges `(a, b)` (token strings or bytes), in rank order, as `(a, b, new_id)`.
+
+    `tokens` (id -> token) and `known` (token -> id) start with the base symbols and are extended
+    with each new token; a merge whose token already exists reuses its id, as in training.
+    """
+    merges = []
+    for a, b in pairs:
+        new = known.setdefault(a + b, len(tokens))
+        if new == len(tokens):
+            tokens.append(a + b)
+        merges.append((known[a], known[b], new))
+    return merges

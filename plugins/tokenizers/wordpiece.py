@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from plugins.tokenizers._word_cache import WordCacheTokenizer
 from plugins.tokenizers.base import (
     check_ids,
     check_vocab_size,
@@ -16,15 +17,12 @@ from plugins.tokenizers.base import (
 from plugins.tokenizers.pretokenize import count_pieces, word_pieces
 from plugins.tokenizers.progress import TrainingProgress
 from plugins.tokenizers.wordpiece_training import learn_wordpiece_merges
-from suite import Tokenizer
 from suite.errors import ComponentInputError
 
 __all__ = ["WordPiece"]
 
-_CACHE_LIMIT = 200_000
 
-
-class WordPiece(Tokenizer):
+class WordPiece(WordCacheTokenizer):
     """WordPiece: BPE's cousin that merges by a likelihood-style score and encodes greedily.
 
     Interview question: "How does WordPiece differ from BPE?"
@@ -131,20 +129,6 @@ class WordPiece(Tokenizer):
                 return [0]  # no piece fits here: the whole word is unknown
         return out
 
-    def encode(self, text: str) -> list[int]:
-        if len(self._tokens) == 1:
-            raise ComponentInputError(f"{self.name} is not trained: call train() or load() first")
-        cache = self._cache
-        if len(cache) > _CACHE_LIMIT:
-            cache.clear()
-        out: list[int] = []
-        for word in word_pieces(text):
-            ids = cache.get(word)
-            if ids is None:
-                ids = cache[word] = self._encode_word(word)
-            out += ids
-        return out
-
     def decode(self, ids: Sequence[int]) -> str:
         """Pieces joined: `##` pieces glued to the previous one, words separated by a space."""
         tokens = self._tokens
@@ -152,10 +136,6 @@ class WordPiece(Tokenizer):
         return text.replace(" " + self.prefix, "")
 
     # ------------------------------------------------------------------ vocabulary and files
-    @property
-    def vocab_size(self) -> int:
-        return len(self._tokens)
-
     @property
     def unk_id(self) -> int:
         """Id of `[UNK]`, emitted for a whole word that the vocabulary cannot cover."""
