@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import suite
+from plugins.attention.backend_benchmark import AttentionFlexBackend
 from plugins.attention.benchmarks import (
     AttentionAgreement,
     AttentionLatency,
@@ -30,6 +31,7 @@ __all__ = [
     "BENCHMARKS",
     "COMPONENTS",
     "AttentionAgreement",
+    "AttentionFlexBackend",
     "AttentionLatency",
     "AttentionListOps",
     "AttentionScaling",
@@ -54,6 +56,7 @@ COMPONENTS: tuple[type[suite.Attention], ...] = (
 )
 BENCHMARKS: tuple[type[suite.Benchmark], ...] = (
     AttentionAgreement,
+    AttentionFlexBackend,
     AttentionLatency,
     AttentionScaling,
     AttentionListOps,

@@ -16,10 +16,12 @@ Two choices here:
 * key padding goes through `score_mod` (a padded key scores -inf), so one cached `BlockMask`
   serves every batch; a query with no key left gets zeros.
 
-When does compiling pay off? On CUDA always (the eager path is dense). On CPU we measured it:
-the first call compiles for seconds to tens of seconds, and on a 2-core CPU at T = 8192 the
-compiled kernel was still slower than the gathering backend, so `backend="auto"` gathers on CPU
-and FlexAttention stays an explicit choice there (`backend="flex", compile_flex=True`; inference
+When does compiling pay off? On CUDA always (the eager path is dense). On CPU it depends on the
+pattern: the first call compiles for seconds, and then on a 2-core CPU at T = 8192 the compiled
+kernel beat gathering for a plain sliding window (its blocks are dense bands) but lost to it for
+BigBird (random blocks scatter the work). Gathering never pays a compile and grows with the
+pairs, so `backend="auto"` gathers on CPU and FlexAttention stays an explicit choice there
+(`backend="flex", compile_flex=True`; inference
 only, as compiled FlexAttention on CPU has no backward pass).
 """
 
