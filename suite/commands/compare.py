@@ -20,12 +20,16 @@ A cell is flagged when
   - it was ok and now fails ("broke").
 Cells found in one file only ("added", "removed") and skipped cells are listed, not flagged.
 Compare runs of the same device: a CPU run against a GPU run compares hardware, not code.
+When the whole machine is slower one day, every cell moves together; the median new/old time
+over all cells (the machine drift) is printed when it exceeds the threshold, and --normalize
+scales the old times by it, so only the cells that moved relative to the rest are flagged.
 
 exit status: 0 no regression, 1 a regression flagged, 2 a usage error (unreadable file).
 
 examples:
   nlpsuite compare reports/before/results.json reports/after/results.json
   nlpsuite compare old.json new.json --threshold 0.25 --all
+  nlpsuite compare yesterday.json today.json --normalize
 """
 
 
@@ -56,6 +60,12 @@ def add_parser(subparsers: Any) -> None:
         help="relative change below which a cell counts as unchanged (default: 0.1, i.e. 10%%)",
     )
     parser.add_argument("--all", action="store_true", help="also list the unchanged cells")
+    parser.add_argument(
+        "--normalize",
+        action="store_true",
+        help="scale the old times by the machine drift (median new/old over all cells) before "
+        "judging, so a machine that is slower as a whole flags only the cells that moved more",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -65,6 +75,6 @@ def run(args: argparse.Namespace) -> int:
     from suite.results import load_results
 
     old, new = load_results(args.old), load_results(args.new)
-    comparison = compare_runs(old, new, threshold=args.threshold)
+    comparison = compare_runs(old, new, threshold=args.threshold, normalize=args.normalize)
     print_comparison(comparison, console, show_all=args.all)
     return 1 if comparison.regressions else 0

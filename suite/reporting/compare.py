@@ -10,10 +10,16 @@ The benchmark's ratio metric, when it is not the time (e.g. `encode_mb_per_s`, h
 better), regresses when it moves the wrong way by more than `threshold × |old|`. A cell that
 was ok and now errors is flagged too ("broke"); cells found in one file only are listed, not
 flagged (a run filtered with `--kind` is not a regression).
+
+A whole machine can be slower on one day (another job, a throttled CPU): then every cell moves
+together. `machine_drift` is the median new ÷ old time over the cells timed in both runs; with
+`normalize=True` each old time is multiplied by it before judging, so only the cells that moved
+relative to the rest are flagged.
 """
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +31,7 @@ from suite.reporting.formatting import format_number, format_param, format_ratio
 from suite.reporting.tables import TIME_METRIC, cell_value
 from suite.results import cell_key
 
-__all__ = ["CellComparison", "Comparison", "compare_runs", "print_comparison"]
+__all__ = ["CellComparison", "Comparison", "compare_runs", "machine_drift", "print_comparison"]
 
 FLAGGED = ("regressed", "broke")
 _STYLES = {
@@ -69,6 +75,8 @@ class Comparison:
     new_run: dict[str, Any]
     threshold: float
     cells: list[CellComparison]
+    machine_drift: float | None = None  # median new ÷ old time over the cells timed in both
+    normalized: bool = False  # old times were scaled by machine_drift before judging
 
     @property
     def regressions(self) -> list[CellComparison]:
@@ -98,13 +106,16 @@ def _iqr(row: dict[str, Any]) -> float:
     return cell_value(row, "iqr_ms") or 0.0
 
 
-def _compare_ok(cell: CellComparison, threshold: float, higher_is_better: bool) -> None:
+def _compare_ok(
+    cell: CellComparison, threshold: float, higher_is_better: bool, scale: float = 1.0
+) -> None:
     old, new = cell.old or {}, cell.new or {}
     worse, better = [], []
     old_ms, new_ms = cell_value(old, TIME_METRIC), cell_value(new, TIME_METRIC)
     cell.time_ratio = _ratio(new_ms, old_ms)
     if old_ms is not None and new_ms is not None:
-        bound = max(threshold * old_ms, _iqr(old) + _iqr(new))
+        old_ms *= scale  # the machine's drift, when normalising
+        bound = max(threshold * old_ms, _iqr(old) * scale + _iqr(new))
         change = f"{format_number(old_ms)} → {format_number(new_ms)} ms (noise bound {format_number(bound)} ms)"
         if new_ms - old_ms > bound:
             worse.append("slower: " + change)
@@ -124,13 +135,15 @@ def _compare_ok(cell: CellComparison, threshold: float, higher_is_better: bool) 
     cell.reasons = worse + better
 
 
-def _judge(cell: CellComparison, threshold: float, higher_is_better: bool) -> None:
+def _judge(
+    cell: CellComparison, threshold: float, higher_is_better: bool, scale: float = 1.0
+) -> None:
     if cell.old is None or cell.new is None:
         cell.verdict = "added" if cell.old is None else "removed"
         return
     before, after = cell.old.get("status"), cell.new.get("status")
     if before == "ok" and after == "ok":
-        _compare_ok(cell, threshold, higher_is_better)
+        _compare_ok(cell, threshold, higher_is_better, scale)
     elif "skipped" in (before, after):
         cell.verdict = "skipped"
         cell.reasons = [f"{before} → {after}"]
@@ -143,12 +156,29 @@ def _judge(cell: CellComparison, threshold: float, higher_is_better: bool) -> No
             cell.reasons = [one_line(cell.new.get("error") or "error")]
 
 
-def compare_runs(old: dict[str, Any], new: dict[str, Any], threshold: float = 0.1) -> Comparison:
+def machine_drift(old_rows: dict[str, Any], new_rows: dict[str, Any]) -> float | None:
+    """Median new ÷ old median time over the cells ok and timed in both runs (None below 5 cells)."""
+    ratios = []
+    for key, new_row in new_rows.items():
+        old_row = old_rows.get(key)
+        if old_row is None or old_row.get("status") != "ok" or new_row.get("status") != "ok":
+            continue
+        ratio = _ratio(cell_value(new_row, TIME_METRIC), cell_value(old_row, TIME_METRIC))
+        if ratio is not None and ratio > 0:
+            ratios.append(ratio)
+    return statistics.median(ratios) if len(ratios) >= 5 else None
+
+
+def compare_runs(
+    old: dict[str, Any], new: dict[str, Any], threshold: float = 0.1, *, normalize: bool = False
+) -> Comparison:
     """Match the cells of two results documents and judge each (see the module docstring)."""
     if not threshold >= 0:
         raise ValueError(f"threshold must be a fraction >= 0, got {threshold!r}")
     old_rows = {_key(row): row for row in old.get("results") or []}
     new_rows = {_key(row): row for row in new.get("results") or []}
+    drift = machine_drift(old_rows, new_rows)
+    scale = drift if normalize and drift is not None else 1.0
     infos = {
         **((old.get("run") or {}).get("benchmarks") or {}),
         **((new.get("run") or {}).get("benchmarks") or {}),
@@ -159,9 +189,11 @@ def compare_runs(old: dict[str, Any], new: dict[str, Any], threshold: float = 0.
         info = infos.get(cell.row.get("benchmark")) or {}
         metric = info.get("ratio_metric", TIME_METRIC)
         cell.metric = None if metric in (None, TIME_METRIC) else metric
-        _judge(cell, threshold, bool(info.get("higher_is_better", False)))
+        _judge(cell, threshold, bool(info.get("higher_is_better", False)), scale)
         cells.append(cell)
-    return Comparison(old.get("run") or {}, new.get("run") or {}, threshold, cells)
+    return Comparison(
+        old.get("run") or {}, new.get("run") or {}, threshold, cells, drift, scale != 1.0
+    )
 
 
 def print_comparison(comparison: Comparison, console: Console, *, show_all: bool = False) -> None:
@@ -179,6 +211,19 @@ def print_comparison(comparison: Comparison, console: Console, *, show_all: bool
         console.print(
             Text(
                 "the runs used different devices: time ratios compare hardware, not code",
+                style="yellow",
+            )
+        )
+    drift = comparison.machine_drift
+    if comparison.normalized and drift is not None:
+        console.print(
+            Text(f"old times scaled by the machine drift {format_ratio(drift)} before judging")
+        )
+    elif drift is not None and abs(drift - 1) > comparison.threshold:
+        console.print(
+            Text(
+                f"the median cell is {format_ratio(drift)} the old time: the whole machine moved, "
+                "not one component? rerun, or pass --normalize to judge each cell against that drift",
                 style="yellow",
             )
         )

@@ -126,3 +126,36 @@ def test_cli_exit_codes(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["compare", base, same, "--threshold", "-0.5"])
     assert exit_info.value.code == 2
+
+
+def _drifted_runs():
+    """Six cells all 1.5× slower in the new run, and one 3× slower: only that one moved."""
+    names = ["a", "b", "c", "d", "e", "f", "g"]
+    old = [cell(n, 10.0, params={"seq_len": 128}) for n in names]
+    new = [cell(n, 15.0, params={"seq_len": 128}) for n in names[:-1]] + [
+        cell("g", 30.0, params={"seq_len": 128})
+    ]
+    return _doc(*old, run_id="old"), _doc(*new, run_id="new")
+
+
+def test_machine_drift_is_the_median_slowdown_and_is_reported():
+    old, new = _drifted_runs()
+    comparison = compare_runs(old, new)
+    assert comparison.machine_drift == pytest.approx(1.5)
+    assert len(comparison.regressions) == 7
+    buffer = io.StringIO()
+    print_comparison(comparison, Console(file=buffer, width=200))
+    assert "the whole machine moved" in buffer.getvalue()
+
+
+def test_normalize_flags_only_the_cell_that_moved_against_the_drift():
+    old, new = _drifted_runs()
+    comparison = compare_runs(old, new, normalize=True)
+    assert comparison.normalized
+    assert [c.row["component"] for c in comparison.regressions] == ["g"]
+
+
+def test_too_few_cells_give_no_drift():
+    comparison = compare_runs(_doc(cell("sdpa", 10.0)), _doc(cell("sdpa", 20.0)), normalize=True)
+    assert comparison.machine_drift is None and not comparison.normalized
+    assert comparison.regressions
