@@ -13,18 +13,22 @@ What is measured
   flush the L2 cache, as `triton.testing.do_bench` does, so a kernel never looks fast only
   because the previous repeat left its inputs in cache.
 * `measure_peak_memory(fn)` runs `fn` once: on CUDA, `torch.cuda.max_memory_allocated` after a
-  reset of the peak statistics, minus what was allocated before; on CPU, the growth of the
-  process's peak resident set (`VmHWM`, reset through `/proc/self/clear_refs` on Linux) over the
-  resident set before the call. CPU figures include allocator slack and are approximate;
-  `None` means the platform cannot tell, or the region was served entirely from memory the
-  process already held (then the resident set does not move, whatever the region allocated).
+  reset of the peak statistics, minus what was allocated before. On CPU, torch keeps no such
+  counter, so the call runs under the PyTorch profiler with memory profiling, and the peak of
+  the allocation timeline it records (every tensor the region allocated and had not yet freed,
+  summed at each moment) is the answer: the same quantity as on CUDA. Should the profiler's
+  memory timeline be unavailable (it is a private part of torch), the fallback is the growth of
+  the process's peak resident set (`VmHWM`, reset through `/proc/self/clear_refs` on Linux),
+  approximate and `None` when the region was served from memory the process already held.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -145,6 +149,9 @@ def measure_peak_memory(fn: Callable[[], Any], *, device: torch.device | str = "
         fn()
         synchronize(device)
         return max(int(torch.cuda.max_memory_allocated(device) - before), 0)
+    profiled = _profiled_peak_bytes(fn)
+    if profiled is not None:
+        return profiled
     if not _reset_peak_rss():
         fn()
         return None
@@ -154,6 +161,50 @@ def measure_peak_memory(fn: Callable[[], Any], *, device: torch.device | str = "
     if rss_before is None or rss_peak is None or rss_peak <= rss_before:
         return None  # served from memory the process already held: the RSS cannot tell
     return (rss_peak - rss_before) * 1024
+
+
+def _profiled_peak_bytes(fn: Callable[[], Any]) -> int | None:
+    """Peak of the CPU allocation timeline the profiler records while `fn()` runs; None if unavailable."""
+    try:
+        from torch.profiler import ProfilerActivity, profile
+        from torch.profiler._memory_profiler import MemoryProfileTimeline
+    except ImportError:
+        return None
+    with (
+        _stderr_silenced(),
+        profile(
+            activities=[ProfilerActivity.CPU],
+            profile_memory=True,
+            record_shapes=True,
+            with_stack=True,
+        ) as prof,
+    ):
+        fn()
+    try:
+        _, sizes = MemoryProfileTimeline(prof._memory_profile())._coalesce_timeline(
+            torch.device("cpu")
+        )
+    except Exception:  # a private API: any change in torch falls back to the RSS reading
+        return None
+    totals = [sum(row) for row in sizes]
+    return int(max(totals)) if totals else 0
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Mute file descriptor 2 (the profiler's C++ side prints start/stop lines there)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _reset_peak_rss() -> bool:

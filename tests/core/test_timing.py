@@ -80,3 +80,18 @@ def test_cuda_event_path_runs_on_cpu_with_host_events() -> None:
     assert len(samples) == 4
     assert all(4.0 <= s <= 200.0 for s in samples)
     assert int(flush.sum()) == 0  # the L2 flush buffer was written before each repeat
+
+
+def test_cpu_peak_memory_counts_tensors_alive_together() -> None:
+    n = 4 * 1024 * 1024  # 16 MiB of float32
+
+    def two_alive_at_once() -> None:
+        a = torch.ones(n)
+        b = a * 2  # a and b alive together: 32 MiB
+        del a
+        c = b + 1  # b and c: 32 MiB again, never 48
+        assert c.sum() > 0
+
+    peak = measure_peak_memory(two_alive_at_once)
+    assert peak is not None
+    assert 32 * 2**20 <= peak < 40 * 2**20
