@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from suite.components import Attention
 from suite.metrics import classification_report
 from suite.nn import EncoderConfig, TransformerEncoder
+from suite.threads import single_thread
 
 __all__ = ["VOCAB", "ListOpsConfig", "evaluate", "generate_listops", "tokenize", "train_and_score"]
 
@@ -177,10 +178,8 @@ def train_and_score(
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
     batches = torch.Generator().manual_seed(config.seed + 1)
     loss = torch.zeros(())
-    threads = torch.get_num_threads()
-    if device.type == "cpu" and config.single_thread_on_cpu:
-        torch.set_num_threads(1)  # a toy model's ops are too small to share between threads
-    try:
+    # a toy model's ops are too small to share between threads
+    with single_thread(enabled=device.type == "cpu" and config.single_thread_on_cpu):
         start = time.perf_counter()
         model.train()
         for _ in range(config.steps):
@@ -194,8 +193,6 @@ def train_and_score(
             optimiser.step()
         train_seconds = time.perf_counter() - start
         report = evaluate(model, ids[test], mask[test], labels[test])
-    finally:
-        torch.set_num_threads(threads)
     majority = float((labels[test] == labels[train].mode().values).float().mean())
     return {
         "accuracy": report["accuracy"],

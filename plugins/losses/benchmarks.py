@@ -3,7 +3,7 @@
 * `loss-agreement`: the same random inputs through the loss, its reference (under the options
   where they must agree: focal only at gamma=0, no alpha) and its NumPy closed form (under the
   options asked for); value and input-gradient differences, plus forward+backward time (on a
-  CPU in the quick grid with one intra-op thread, see `plugins.losses._threads`).
+  CPU in the quick grid with one intra-op thread, see `suite.threads`).
 * `loss-gradcheck`: `torch.autograd.gradcheck` in float64 on small inputs: the analytic
   gradient against central finite differences. A mismatch fails the cell with gradcheck's message.
 
@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from plugins.losses._threads import single_thread
 from plugins.losses.closed_forms import CLOSED_FORMS
 from plugins.losses.options import (
     VARIANTS,
@@ -29,6 +28,7 @@ from plugins.losses.options import (
 from plugins.losses.torch_reference import TorchCrossEntropy, TorchInfoNCE, TorchRanking
 from suite.benchmark import Benchmark, Measurement, RunContext
 from suite.components import Component, Loss
+from suite.threads import single_thread
 
 __all__ = ["LossAgreement", "LossGradcheck", "make_inputs", "resolve_reference"]
 
@@ -169,7 +169,7 @@ class LossAgreement(Benchmark):
             loss(*leaves).backward()
 
         with single_thread(enabled=ctx.quick and ctx.device.type == "cpu"):
-            timing = ctx.time(step)  # quick CPU sizes: one thread (see plugins.losses._threads)
+            timing = ctx.time(step)  # quick CPU sizes: one thread (see suite.threads)
         peak = ctx.peak_memory(step)
         return Measurement(metrics=metrics, timing=timing, peak_bytes=peak)
 

@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from plugins.losses._threads import single_thread
 from plugins.losses.infonce import cosine_similarity_matrix
 from plugins.losses.options import accepted_options, as_loss_class
 from plugins.losses.tasks import (
@@ -38,6 +37,7 @@ from plugins.losses.tasks import (
 from suite import metrics
 from suite.benchmark import Benchmark, RunContext
 from suite.components import Component, Loss
+from suite.threads import single_thread
 
 __all__ = ["LossImbalanced", "LossPreference", "LossRetrieval", "train"]
 

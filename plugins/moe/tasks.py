@@ -13,8 +13,6 @@ block, so a dropped token still carries `h`); `logits = W_head h`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from suite.components import MoE, MoEOutput
+from suite.threads import single_thread
 
 __all__ = [
     "ClusterTask",
@@ -30,7 +29,6 @@ __all__ = [
     "TrainConfig",
     "evaluate",
     "make_cluster_task",
-    "single_threaded",
     "train_classifier",
 ]
 
@@ -104,25 +102,6 @@ class TrainConfig:
     use_aux_loss: bool = True  # add the layer's aux_loss (load balancing + z-loss) to the task loss
 
 
-@contextmanager
-def single_threaded(device: torch.device) -> Iterator[None]:
-    """Run a tiny CPU model on one intra-op thread, then restore the thread count.
-
-    A 32-wide model gains nothing from splitting each op across threads, and on a busy machine
-    every op boundary waits for the slowest thread: measured here, 150 steps took seconds on one
-    thread and tens of seconds on two while other processes competed for the cores.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def train_classifier(
     component: type[MoE],
     task: ClusterTask,
@@ -140,7 +119,7 @@ def train_classifier(
     x_train, y_train = task.x_train.to(device), task.y_train.to(device)
     order = torch.Generator().manual_seed(seed)
     model.train()
-    with single_threaded(device):
+    with single_thread(enabled=device.type == "cpu"):
         _train_steps(model, optimiser, x_train, y_train, config, n_classes, order)
     model.eval()
     return model
@@ -170,6 +149,6 @@ def _train_steps(
 @torch.no_grad()
 def evaluate(model: MoEClassifier, x: Tensor) -> tuple[Tensor, MoEOutput]:
     """Logits `(N, n_classes)` and the block's output for the points `x` `(N, d_input)`."""
-    with single_threaded(x.device):
+    with single_thread(enabled=x.device.type == "cpu"):
         logits, routed = model(x.unsqueeze(0))  # (1, N, n_classes)
     return logits.squeeze(0), routed

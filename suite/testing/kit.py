@@ -13,12 +13,10 @@ a third-party test suite can run them one by one (see `suite.testing.pytest_plug
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 
@@ -34,6 +32,7 @@ from suite.testing.properties._base import (
     properties_for,
 )
 from suite.testing.reproduce import reproduction_command
+from suite.threads import single_thread
 
 __all__ = [
     "DEFAULT_EXAMPLES",
@@ -108,17 +107,6 @@ def make_subject(cls: type[Component]) -> Subject:
     if reference is cls:
         return Subject(cls, None, f"{cls.name} names itself as reference")
     return Subject(cls, reference, "")
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one thread: the kit's tensors are tiny, and thread start-up dominates."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def run_property(

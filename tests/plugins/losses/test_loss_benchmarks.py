@@ -10,7 +10,6 @@ import torch
 from torch.autograd.gradcheck import GradcheckError
 
 import plugins.losses as losses
-from plugins.losses._threads import single_thread
 from plugins.losses.benchmarks import LossAgreement, LossGradcheck, make_inputs, resolve_reference
 from plugins.losses.options import VARIANTS, accepted_options, options_for, reference_options_for
 from plugins.losses.task_benchmarks import LossImbalanced, LossPreference, LossRetrieval
@@ -183,12 +182,3 @@ def test_preference_task_approaches_its_ceiling() -> None:
     out = bench.run(losses.PairwiseRankingLoss, params, RunContext())
     _check_task_metrics(out)
     assert 0.6 < out["pairwise_accuracy"] <= out["true_reward_pairwise_accuracy"] + 0.03
-
-
-def test_single_thread_restores_the_thread_count() -> None:
-    before = torch.get_num_threads()
-    with single_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-    with single_thread(enabled=False):
-        assert torch.get_num_threads() == before

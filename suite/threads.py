@@ -1,9 +1,10 @@
 """One intra-op thread for small CPU work, restored afterwards.
 
-The losses' quick benchmarks run kernels of microseconds to a millisecond. At that size a
-second intra-op thread saves nothing, and on a machine whose cores are busy with other work,
-waiting for it to be scheduled costs whole time slices (tens of milliseconds): timings become
-noise and training loops run many times slower. One thread measures the arithmetic.
+Benchmarks that train toy models (ListOps, the MoE cluster task, the loss tasks) and the
+conformance kit run kernels of microseconds to a millisecond. At that size a second intra-op
+thread saves nothing, and on a machine whose cores are busy with other work, waiting for it to
+be scheduled costs whole time slices (tens of milliseconds): timings become noise and training
+loops run many times slower. One thread measures the arithmetic.
 """
 
 from __future__ import annotations
