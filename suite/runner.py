@@ -30,9 +30,12 @@ from suite.results import ResultsStore, cell_key
 
 __all__ = [
     "Cell",
+    "PreparedRun",
     "RunConfig",
     "build_matrix",
+    "execute_run",
     "pick_device",
+    "prepare_run",
     "run_cell",
     "run_matrix",
     "seed_everything",
@@ -245,13 +248,18 @@ def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def run_matrix(
-    registry: Registry,
-    config: RunConfig,
-    *,
-    on_progress: Callable[[int, int, Cell | None], None] | None = None,
-) -> tuple[ResultsStore, Path]:
-    """Run every missing cell, appending each row to `<out>/results.json`; returns the store and folder."""
+@dataclass
+class PreparedRun:
+    """A validated run: its cells, its device, and its results file opened (resumed or new)."""
+
+    cells: list[Cell]
+    ctx: RunContext
+    store: ResultsStore
+    out_dir: Path
+
+
+def prepare_run(registry: Registry, config: RunConfig) -> PreparedRun:
+    """Validate the request and open the results file; every usage error is raised here."""
     device = pick_device(config.device)
     cells = build_matrix(registry, config)
     if not cells:
@@ -269,18 +277,39 @@ def run_matrix(
         run_metadata(run_id, device, config, benchmarks),
         resume=config.resume,
     )
-    store.run["finished"] = None
-    store.flush()
     ctx = RunContext(
         device=device, seed=config.seed, quick=config.quick, corpus_path=config.corpus_path
     )
-    todo = [cell for cell in cells if not store.done(cell.key)]
+    return PreparedRun(cells, ctx, store, out_dir)
+
+
+def execute_run(
+    prepared: PreparedRun,
+    *,
+    on_progress: Callable[[int, int, Cell | None], None] | None = None,
+) -> ResultsStore:
+    """Run every cell missing from the results file, appending each row as it finishes."""
+    store = prepared.store
+    store.run["finished"] = None
+    store.flush()
+    todo = [cell for cell in prepared.cells if not store.done(cell.key)]
     for index, cell in enumerate(todo):
         if on_progress is not None:
             on_progress(index, len(todo), cell)
-        store.append(run_cell(cell, ctx))
+        store.append(run_cell(cell, prepared.ctx))
     if on_progress is not None:
         on_progress(len(todo), len(todo), None)
     store.run["finished"] = now_iso()
     store.flush()
-    return store, out_dir
+    return store
+
+
+def run_matrix(
+    registry: Registry,
+    config: RunConfig,
+    *,
+    on_progress: Callable[[int, int, Cell | None], None] | None = None,
+) -> tuple[ResultsStore, Path]:
+    """Prepare and execute a run; returns the results store and the run folder."""
+    prepared = prepare_run(registry, config)
+    return execute_run(prepared, on_progress=on_progress), prepared.out_dir

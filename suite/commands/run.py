@@ -130,12 +130,13 @@ def _newest_run_folder() -> Path:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from suite.console import console, err_console
     from suite.errors import UsageError
     from suite.plugins import get_host
-    from suite.runner import RunConfig, build_matrix, pick_device, run_matrix
+    from suite.runner import RunConfig, execute_run, prepare_run
 
     if args.threads is not None:
         if args.threads < 1:
@@ -159,11 +160,12 @@ def run(args: argparse.Namespace) -> int:
         argv=["nlpsuite", *sys.argv[1:]],
     )
     host = get_host()
-    pick_device(config.device)  # usage errors before any progress bar appears
-    build_matrix(host.registry, config)
+    prepared = prepare_run(host.registry, config)  # usage errors before any progress bar appears
     for record in host.records:
         if record.status == "error":
-            err_console.print(f"[yellow]plugin {record.name} skipped: {record.error}[/]")
+            err_console.print(
+                f"[yellow]plugin {escape(record.name)} skipped: {escape(record.error or '')}[/]"
+            )
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -179,9 +181,9 @@ def run(args: argparse.Namespace) -> int:
         progress.update(task_id, completed=done, total=total, description=label[:70])
 
     with progress:
-        store, folder = run_matrix(host.registry, config, on_progress=on_progress)
+        store = execute_run(prepared, on_progress=on_progress)
     document = store.document()
-    _render(document, folder, console)
+    _render(document, prepared.out_dir, console)
     errors = sum(1 for row in document["results"] if row["status"] == "error")
     return 1 if errors else 0
 
