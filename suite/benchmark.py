@@ -13,7 +13,6 @@ so a benchmark only has to measure.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +20,10 @@ from typing import Any, ClassVar
 
 import torch
 
-from suite.components import KINDS, Component
+from suite.components import KINDS, NAME_PATTERN, Component
 from suite.timing import Timing, measure_peak_memory, time_function
 
 __all__ = ["Benchmark", "Measurement", "RunContext", "expand_grid", "validate_benchmark_class"]
-
-_NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 @dataclass
@@ -111,7 +108,7 @@ def validate_benchmark_class(cls: object) -> str | None:
     if not isinstance(cls, type) or not issubclass(cls, Benchmark):
         return f"expected a subclass of suite.Benchmark, got {cls!r}"
     name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
         return (
             f"{cls.__qualname__} needs a `name` of lowercase words joined by dashes, got {name!r}"
         )

@@ -28,6 +28,7 @@ from suite.errors import ComponentInputError
 __all__ = [
     "KINDS",
     "LOSS_TASKS",
+    "NAME_PATTERN",
     "Attention",
     "Component",
     "Loss",
@@ -43,7 +44,7 @@ __all__ = [
 
 KINDS: tuple[str, ...] = ("tokenizer", "attention", "norm", "loss", "moe")
 LOSS_TASKS: tuple[str, ...] = ("classification", "contrastive", "ranking")
-_NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")  # component and benchmark names
 
 
 class Component:
@@ -306,7 +307,7 @@ def validate_component_class(cls: object) -> str | None:
     if not issubclass(cls, _BASES[kind]):
         return f"{cls.__qualname__} must subclass suite.{_BASES[kind].__name__}"
     name = cls.__dict__.get("name", getattr(cls, "name", None))
-    if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
         return (
             f"{cls.__qualname__} needs a `name` of lowercase words joined by dashes, got {name!r}"
         )
