@@ -1,6 +1,6 @@
 """nlpsuite: implement the classic NLP building blocks, prove them right, measure them.
 
-Public API: the five component base classes, `Benchmark`, the `hookimpl` marker for plugins,
+Public API: the component base classes, `Benchmark`, `Topic` (with `Evidence`, `Claim`), the `hookimpl` marker for plugins,
 and the look-ups `components()`, `get()` and `benchmarks()` over every loaded plugin.
 """
 
@@ -8,31 +8,36 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-# Imported eagerly on purpose: the function `components()` below must be defined after the
-# submodule `suite.components` is loaded, or the import system would replace it with the module.
 from suite.benchmark import Benchmark, Measurement, RunContext
-from suite.components import KINDS, Attention, Component, Loss, MoE, MoEOutput, Norm, Tokenizer
 from suite.hookspecs import hookimpl
+from suite.kinds import KINDS, Attention, Component, Loss, MoE, MoEOutput, Norm, Tokenizer
 from suite.timing import Timing
+from suite.topics import Claim, Evidence, Series, Topic, TopicContext
 
 __all__ = [
     "KINDS",
     "Attention",
     "Benchmark",
+    "Claim",
     "Component",
+    "Evidence",
     "Loss",
     "Measurement",
     "MoE",
     "MoEOutput",
     "Norm",
     "RunContext",
+    "Series",
     "Timing",
     "Tokenizer",
+    "Topic",
+    "TopicContext",
     "__version__",
     "benchmarks",
     "components",
     "get",
     "hookimpl",
+    "topics",
 ]
 
 
@@ -55,3 +60,10 @@ def benchmarks(kind: str | None = None) -> list[type[Benchmark]]:
     from suite.plugins import get_host
 
     return get_host().registry.benchmarks(kind)
+
+
+def topics(area: str | None = None) -> list[type[Topic]]:
+    """Every registered interview topic (of `area` if given)."""
+    from suite.plugins import get_host
+
+    return get_host().registry.topics(area)

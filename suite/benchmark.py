@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from suite.components import KINDS, NAME_PATTERN, Component
+from suite.kinds import KINDS, NAME_PATTERN, Component
 from suite.timing import Timing, measure_peak_memory, time_function
 
 __all__ = ["Benchmark", "Measurement", "RunContext", "expand_grid", "validate_benchmark_class"]

@@ -16,7 +16,14 @@ PROJECT_NAME = "nlpsuite"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-__all__ = ["PROJECT_NAME", "hookimpl", "hookspec", "register_benchmarks", "register_components"]
+__all__ = [
+    "PROJECT_NAME",
+    "hookimpl",
+    "hookspec",
+    "register_benchmarks",
+    "register_components",
+    "register_topics",
+]
 
 
 @hookspec
@@ -36,4 +43,13 @@ def register_benchmarks(register: Callable[[type], None]) -> None:
 
     A benchmark declares the component `kind` it applies to, a `quick_grid` and a `full_grid` of
     parameter points, and measures one component at one point in `run`.
+    """
+
+
+@hookspec
+def register_topics(register: Callable[[type], None]) -> None:
+    """Called once when plugins load. Call `register(cls)` once per `suite.Topic` subclass.
+
+    A topic is an interview question with a card (its docstring) and an `experiment(ctx)` that
+    proves the answer on the spot; `nlpsuite explain NAME` runs it and `nlpsuite quiz` asks it.
     """

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from suite.components import Attention
+from suite.kinds import Attention
 
 __all__ = ["EncoderConfig", "MultiHeadAttention", "TransformerBlock", "TransformerEncoder"]
 

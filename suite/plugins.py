@@ -32,6 +32,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.norms",
     "plugins.losses",
     "plugins.moe",
+    "plugins.topics",
 )
 
 
@@ -47,6 +48,7 @@ class PluginRecord:
     hooks: list[str] = field(default_factory=list)
     components: list[str] = field(default_factory=list)  # "kind:name"
     benchmarks: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
 
 
 def _names_from_env(variable: str) -> set[str] | None:
@@ -140,9 +142,11 @@ class PluginHost:
         """Call this plugin's register_* hooks; commit its registrations only if all are valid."""
         staged_components: list[type] = []
         staged_benchmarks: list[type] = []
+        staged_topics: list[type] = []
         for hook_name, staged in (
             ("register_components", staged_components),
             ("register_benchmarks", staged_benchmarks),
+            ("register_topics", staged_topics),
         ):
             caller = getattr(self.pm.hook, hook_name)
             for impl in caller.get_hookimpls():
@@ -152,12 +156,15 @@ class PluginHost:
                     impl.function(register=staged.append)
                 except Exception as exc:
                     return f"{hook_name} raised {type(exc).__name__}: {exc}"
-        problem = self.registry.check(staged_components, staged_benchmarks)
+        problem = self.registry.check(staged_components, staged_benchmarks, staged_topics)
         if problem is not None:
             return problem
-        self.registry.commit(staged_components, staged_benchmarks, owner=record.name)
+        self.registry.commit(
+            staged_components, staged_benchmarks, owner=record.name, topics=staged_topics
+        )
         record.components = [f"{cls.kind}:{cls.name}" for cls in staged_components]  # type: ignore[attr-defined]
         record.benchmarks = [f"{cls.kind}:{cls.name}" for cls in staged_benchmarks]  # type: ignore[attr-defined]
+        record.topics = [cls.name for cls in staged_topics]  # type: ignore[attr-defined]
         return None
 
     @staticmethod

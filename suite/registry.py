@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from suite.benchmark import Benchmark, validate_benchmark_class
-from suite.components import KINDS, Component, validate_component_class
 from suite.errors import UnknownComponentError
+from suite.kinds import KINDS, Component, validate_component_class
+from suite.topics import AREAS, Topic, validate_topic_class
 
 __all__ = ["Registry"]
 
@@ -17,12 +18,15 @@ class Registry:
     def __init__(self) -> None:
         self._components: dict[tuple[str, str], type[Component]] = {}
         self._benchmarks: dict[str, type[Benchmark]] = {}
+        self._topics: dict[str, type[Topic]] = {}
         self.owner: dict[
             tuple[str, str], str
         ] = {}  # ("component"|"benchmark", kind:name) -> plugin
 
     # ------------------------------------------------------------------ registration
-    def check(self, components: Sequence[type], benchmarks: Sequence[type]) -> str | None:
+    def check(
+        self, components: Sequence[type], benchmarks: Sequence[type], topics: Sequence[type] = ()
+    ) -> str | None:
         """Why this batch of registrations is invalid (first problem), or `None`."""
         seen: set[tuple[str, str]] = set()
         for cls in components:
@@ -44,9 +48,25 @@ class Registry:
                 owner = self.owner.get(("benchmark", name), "the same plugin")
                 return f"benchmark {name!r} is already registered by {owner}"
             names.add(name)
+        topic_names: set[str] = set()
+        for cls in topics:
+            problem = validate_topic_class(cls)
+            if problem is not None:
+                return problem
+            name = cls.name  # type: ignore[attr-defined]
+            if name in self._topics or name in topic_names:
+                owner = self.owner.get(("topic", name), "the same plugin")
+                return f"topic {name!r} is already registered by {owner}"
+            topic_names.add(name)
         return None
 
-    def commit(self, components: Sequence[type], benchmarks: Sequence[type], owner: str) -> None:
+    def commit(
+        self,
+        components: Sequence[type],
+        benchmarks: Sequence[type],
+        owner: str,
+        topics: Sequence[type] = (),
+    ) -> None:
         for cls in components:
             key = (cls.kind, cls.name)  # type: ignore[attr-defined]
             self._components[key] = cls  # type: ignore[assignment]
@@ -54,6 +74,9 @@ class Registry:
         for cls in benchmarks:
             self._benchmarks[cls.name] = cls  # type: ignore[attr-defined]
             self.owner[("benchmark", cls.name)] = owner  # type: ignore[attr-defined]
+        for cls in topics:
+            self._topics[cls.name] = cls  # type: ignore[attr-defined]
+            self.owner[("topic", cls.name)] = owner  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ look-up
     def components(self, kind: str | None = None) -> list[type[Component]]:
@@ -82,3 +105,19 @@ class Registry:
         except KeyError:
             known = ", ".join(sorted(self._benchmarks)) or "none"
             raise UnknownComponentError(f"no benchmark named {name!r}; known: {known}") from None
+
+    def topics(self, area: str | None = None) -> list[type[Topic]]:
+        """Registered topics (of `area` if given), the built-in areas first, then by name."""
+        found = [cls for cls in self._topics.values() if area is None or cls.area == area]
+        return sorted(found, key=lambda c: (_area_rank(c.area), c.area, c.name))
+
+    def get_topic(self, name: str) -> type[Topic]:
+        try:
+            return self._topics[name]
+        except KeyError:
+            known = ", ".join(sorted(self._topics)) or "none"
+            raise UnknownComponentError(f"no topic named {name!r}; known: {known}") from None
+
+
+def _area_rank(area: str) -> int:
+    return AREAS.index(area) if area in AREAS else len(AREAS)

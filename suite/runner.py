@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from suite.benchmark import Benchmark, Measurement, RunContext
-from suite.components import KINDS, Component
 from suite.errors import CellError, SkipCell, UsageError
+from suite.kinds import KINDS, Component
 from suite.metrics import is_finite_number
 from suite.registry import Registry
 from suite.results import ResultsStore, cell_key

@@ -12,18 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import suite
-from plugins.attention.backend_benchmark import AttentionFlexBackend
 from plugins.attention.benchmarks import (
     AttentionAgreement,
     AttentionLatency,
     AttentionListOps,
     AttentionScaling,
 )
+from plugins.attention.benchmarks_backend import AttentionFlexBackend
 from plugins.attention.bigbird import BigBirdAttention
 from plugins.attention.block_sparse import BlockSparseAttention
 from plugins.attention.linear import LinearAttention
 from plugins.attention.naive import NaiveAttention
-from plugins.attention.sdpa import SDPAAttention
+from plugins.attention.reference import SDPAAttention
 from plugins.attention.sliding_window import SlidingWindowAttention
 from plugins.attention.strided import StridedAttention
 

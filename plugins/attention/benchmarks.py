@@ -23,7 +23,7 @@ import torch
 
 import suite
 from plugins.attention.common import attended_pairs_dense, dense_attention
-from plugins.attention.listops import ListOpsConfig, train_and_score
+from plugins.attention.data import ListOpsConfig, train_and_score
 
 __all__ = [
     "AttentionAgreement",

@@ -13,12 +13,12 @@ from collections.abc import Callable
 
 import suite
 from plugins.losses.benchmarks import LossAgreement, LossGradcheck
+from plugins.losses.benchmarks_tasks import LossImbalanced, LossPreference, LossRetrieval
 from plugins.losses.cross_entropy import CrossEntropy
 from plugins.losses.focal import FocalLoss
 from plugins.losses.infonce import InfoNCE
 from plugins.losses.ranking import PairwiseRankingLoss
-from plugins.losses.task_benchmarks import LossImbalanced, LossPreference, LossRetrieval
-from plugins.losses.torch_reference import TorchCrossEntropy, TorchInfoNCE, TorchRanking
+from plugins.losses.reference import TorchCrossEntropy, TorchInfoNCE, TorchRanking
 
 __all__ = [
     "BENCHMARKS",

@@ -25,9 +25,9 @@ from plugins.losses.options import (
     options_for,
     reference_options_for,
 )
-from plugins.losses.torch_reference import TorchCrossEntropy, TorchInfoNCE, TorchRanking
+from plugins.losses.reference import TorchCrossEntropy, TorchInfoNCE, TorchRanking
 from suite.benchmark import Benchmark, Measurement, RunContext
-from suite.components import Component, Loss
+from suite.kinds import Component, Loss
 from suite.threads import single_thread
 
 __all__ = ["LossAgreement", "LossGradcheck", "make_inputs", "resolve_reference"]

@@ -12,8 +12,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from plugins.losses._inputs import check_classification_inputs, compute_dtype
-from suite.components import Loss
+from plugins.losses.common import check_classification_inputs, compute_dtype
+from suite.kinds import Loss
 
 __all__ = ["CrossEntropy", "stable_log_softmax"]
 

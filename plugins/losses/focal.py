@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from plugins.losses._inputs import check_classification_inputs, compute_dtype
+from plugins.losses.common import check_classification_inputs, compute_dtype
 from plugins.losses.cross_entropy import stable_log_softmax
-from suite.components import Loss
 from suite.errors import ComponentInputError
+from suite.kinds import Loss
 
 __all__ = ["FocalLoss"]
 

@@ -13,8 +13,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from plugins.losses._inputs import check_contrastive_inputs, compute_dtype
-from suite.components import Loss
+from plugins.losses.common import check_contrastive_inputs, compute_dtype
+from suite.kinds import Loss
 
 __all__ = ["InfoNCE", "cosine_similarity_matrix"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from suite.components import Component, Loss
+from suite.kinds import Component, Loss
 
 __all__ = [
     "VARIANTS",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import suite
 from plugins.moe.benchmarks import MoECapacity, MoEClusterAccuracy, MoELoadBalance, MoEThroughput
-from plugins.moe.dense_ffn import DenseFFN
+from plugins.moe.reference import DenseFFN
 from plugins.moe.topk import TopKConfig, TopKMoE
-from suite.hookspecs import hookimpl
 
 __all__ = [
     "DenseFFN",
@@ -27,13 +27,13 @@ __all__ = [
 ]
 
 
-@hookimpl
+@suite.hookimpl
 def register_components(register: Callable[[type], None]) -> None:
     register(DenseFFN)
     register(TopKMoE)
 
 
-@hookimpl
+@suite.hookimpl
 def register_benchmarks(register: Callable[[type], None]) -> None:
     for benchmark in (MoEThroughput, MoELoadBalance, MoECapacity, MoEClusterAccuracy):
         register(benchmark)

@@ -20,16 +20,16 @@ from typing import Any, ClassVar, cast
 import torch
 from torch import nn
 
-from plugins.moe.dense_ffn import DenseFFN
-from plugins.moe.tasks import (
+from plugins.moe.data import (
     ClusterTaskConfig,
     TrainConfig,
     evaluate,
     make_cluster_task,
     train_classifier,
 )
+from plugins.moe.reference import DenseFFN
 from suite.benchmark import Benchmark, Measurement, RunContext
-from suite.components import Component, MoE
+from suite.kinds import Component, MoE
 from suite.metrics import classification_report
 from suite.timing import synchronize
 

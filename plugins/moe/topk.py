@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from plugins.moe.dense_ffn import check_moe_input, expert_activation
 from plugins.moe.dispatch import (
     STRATEGIES,
     DispatchPlan,
@@ -20,9 +19,10 @@ from plugins.moe.dispatch import (
     expert_capacity,
     plan_dispatch,
 )
+from plugins.moe.reference import check_moe_input, expert_activation
 from plugins.moe.router import Router, load_balancing_loss, router_z_loss
-from suite.components import MoE, MoEOutput, check_moe_sizes
 from suite.errors import ComponentInputError
+from suite.kinds import MoE, MoEOutput, check_moe_sizes
 from suite.timing import time_function
 
 __all__ = ["TopKConfig", "TopKMoE", "TopKMoELayer"]
@@ -76,7 +76,7 @@ class TopKMoELayer(nn.Module):
         self.w_out = nn.Parameter(torch.randn(n_experts, d_hidden, d_model) * d_hidden**-0.5)
         self.shared: nn.Module | None = None
         if config.n_shared_experts:
-            from plugins.moe.dense_ffn import DenseFFNLayer
+            from plugins.moe.reference import DenseFFNLayer
 
             self.shared = DenseFFNLayer(d_model, d_hidden, n_experts, config.n_shared_experts)
         # (device, dtype, token-count bucket) -> the strategy measured fastest there

@@ -21,8 +21,8 @@ from plugins.norms.benchmarks import (
 )
 from plugins.norms.layernorm import LayerNorm
 from plugins.norms.masked_batchnorm import MaskedBatchNorm
+from plugins.norms.reference import TorchBatchNorm, TorchLayerNorm, TorchRMSNorm
 from plugins.norms.rmsnorm import RMSNorm
-from plugins.norms.torch_reference import TorchBatchNorm, TorchLayerNorm, TorchRMSNorm
 
 __all__ = [
     "BENCHMARKS",

@@ -20,9 +20,9 @@ from torch import Tensor, nn
 
 import suite
 from plugins.norms.data import FeatureDistribution, lengths_to_mask, pad_to_length, random_lengths
-from plugins.norms.torch_reference import TorchBatchNorm, TorchLayerNorm, TorchRMSNorm
+from plugins.norms.reference import TorchBatchNorm, TorchLayerNorm, TorchRMSNorm
 from suite import Benchmark, Measurement, Norm, RunContext
-from suite.components import Component
+from suite.kinds import Component
 
 __all__ = [
     "NormAgreement",

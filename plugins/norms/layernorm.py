@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from plugins.norms.inputs import check_norm_inputs, compute_dtype
+from plugins.norms.common import check_norm_inputs, compute_dtype
 from suite import Norm
 
 __all__ = ["LayerNorm", "LayerNormConfig", "LayerNormModule"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import suite
 from plugins.tokenizers.benchmarks import (
     CompressionBenchmark,
     EncodeBenchmark,
@@ -15,9 +16,8 @@ from plugins.tokenizers.benchmarks import (
 )
 from plugins.tokenizers.bpe import BPE
 from plugins.tokenizers.byte_level_bpe import ByteLevelBPE
-from plugins.tokenizers.huggingface import HFBPE, HFByteLevelBPE, HFWordPiece
+from plugins.tokenizers.reference import HFBPE, HFByteLevelBPE, HFWordPiece
 from plugins.tokenizers.wordpiece import WordPiece
-from suite import hookimpl
 
 __all__ = [
     "BPE",
@@ -35,13 +35,13 @@ __all__ = [
 ]
 
 
-@hookimpl
+@suite.hookimpl
 def register_components(register: Callable[[type], None]) -> None:
     for cls in (HFBPE, HFWordPiece, HFByteLevelBPE, BPE, WordPiece, ByteLevelBPE):
         register(cls)
 
 
-@hookimpl
+@suite.hookimpl
 def register_benchmarks(register: Callable[[type], None]) -> None:
     for cls in (TrainBenchmark, EncodeBenchmark, CompressionBenchmark, MixedScriptBenchmark):
         register(cls)

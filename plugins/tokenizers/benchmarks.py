@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
-from plugins.tokenizers.corpus import Corpus, corpus_for, mixed_script_sample
+from plugins.tokenizers.data import Corpus, corpus_for, mixed_script_sample
 from plugins.tokenizers.progress import quiet_training
 from suite import Benchmark, Measurement, RunContext, Tokenizer
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from plugins.tokenizers._word_cache import WordCacheTokenizer
-from plugins.tokenizers.base import (
+from plugins.tokenizers.common import (
     check_ids,
     check_vocab_size,
     empty_corpus_error,

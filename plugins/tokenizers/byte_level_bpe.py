@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from plugins.tokenizers.base import (
+from plugins.tokenizers.common import (
     check_ids,
     check_vocab_size,
     empty_corpus_error,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from suite.components import Component
+    from suite.kinds import Component
 
 HELP = "concept cards: the interview points, and the suite's own evidence for them"
 DESCRIPTION = """\
@@ -40,8 +40,8 @@ def add_parser(subparsers: Any) -> None:
 
 def resolve_topic(topic: str, registry: Any) -> list[type[Component]]:
     """The component classes a topic names; a `UsageError` listing the topics when none."""
-    from suite.components import KINDS
     from suite.errors import UsageError
+    from suite.kinds import KINDS
 
     if topic in KINDS:
         return registry.components(topic)

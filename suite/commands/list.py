@@ -28,9 +28,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from suite.components import KINDS
     from suite.console import console
     from suite.errors import UsageError
+    from suite.kinds import KINDS
     from suite.plugins import get_host
 
     if args.kind is not None and args.kind not in KINDS:

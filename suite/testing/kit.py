@@ -20,8 +20,8 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 
-from suite.components import Component
 from suite.errors import UnknownComponentError
+from suite.kinds import Component
 from suite.testing.properties._base import (
     Example,
     Property,

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from suite.components import Component
+from suite.kinds import Component
 from suite.testing.kit import DEFAULT_EXAMPLES, make_subject, run_property
 from suite.testing.properties import Property, PropertyFailure, properties_for
 

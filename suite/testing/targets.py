@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from suite.components import KINDS, Component, base_class_for, validate_component_class
 from suite.errors import UnknownComponentError, UsageError
+from suite.kinds import KINDS, Component, base_class_for, validate_component_class
 
 __all__ = ["LoadedTarget", "load_target", "module_components"]
 

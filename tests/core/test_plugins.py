@@ -45,6 +45,7 @@ def test_builtins_are_listed_as_plugins() -> None:
         "plugins.norms",
         "plugins.losses",
         "plugins.moe",
+        "plugins.topics",
     )
 
 
@@ -148,12 +149,38 @@ def test_every_hook_is_documented_and_tested() -> None:
     """Meta-test (as datasette's): each hookspec has a docstring and appears in this test module."""
     this_file = Path(__file__).read_text()
     specs = [name for name in dir(hookspecs) if name.startswith("register_")]
-    assert specs == ["register_benchmarks", "register_components"]
+    assert specs == ["register_benchmarks", "register_components", "register_topics"]
     for name in specs:
         assert (getattr(hookspecs, name).__doc__ or "").strip(), f"hook {name} has no docstring"
         assert f"def {name}(register)" in this_file or name in GOOD + this_file, (
             f"hook {name} is not tested"
         )
+
+
+def test_register_topics_adds_a_third_party_topic(toy_host: PluginHost) -> None:
+    # the toy plugin's `def register_topics(register)` registers one topic, beside its components
+    record = next(r for r in toy_host.records if r.name == "toy")
+    assert record.topics == ["toy-mean-spread"]
+    assert [t.name for t in suite.topics("statistics")] == ["toy-mean-spread"]
+
+
+def test_an_invalid_topic_fails_its_plugin_only(fresh_host: PluginHost) -> None:
+    source = GOOD + textwrap.dedent(
+        """
+        class NoExperiment(suite.Topic):
+            name = "no-experiment"
+            area = "attention"
+            question = "Why?"
+
+        @suite.hookimpl
+        def register_topics(register):
+            register(NoExperiment)
+        """
+    )
+    record = fresh_host.register_plugin(_plugin("topicless", source), "topicless")
+    assert record.status == "error"
+    assert "does not implement experiment" in (record.error or "")
+    assert suite.components() == []
 
 
 def _write_distribution(root: Path, dist: str, entry_name: str, module: str, source: str) -> None:

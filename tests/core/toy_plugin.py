@@ -1,4 +1,4 @@
-"""A tiny plugin used by the core tests: two norm components and a benchmark whose cells misbehave on request.
+"""A tiny plugin used by the core tests: two norms, benchmarks whose cells misbehave on request, a topic.
 
 `mode` in the params picks the outcome: ok, raise, nan, oom (a CUDA out-of-memory error) or
 sleep (slow enough for a test to kill the run mid-way).
@@ -113,3 +113,43 @@ def register_components(register):
 def register_benchmarks(register):
     register(ToyBenchmark)
     register(ToySlowBenchmark)
+
+
+class ToyMeanTopic(suite.Topic):
+    """The sample mean of n draws from N(0, 1) has standard deviation 1/√n.
+
+    Formula: sd(mean of n) = σ / √n
+
+    Pitfalls:
+    - the spread shrinks with √n, not n: four times the data halves it.
+
+    Follow-up questions:
+    - What if the draws are correlated?
+    """
+
+    name = "toy-mean-spread"
+    area = "statistics"
+    question = "How does the spread of a sample mean shrink with n?"
+
+    def experiment(self, ctx: suite.TopicContext) -> suite.Evidence:
+        g = ctx.generator()
+        n = ctx.pick(400, 100)
+        means = torch.randn(2000, n, generator=g).mean(dim=1)
+        measured, expected = means.std().item(), 1 / n**0.5
+        return suite.Evidence(
+            table=[{"n": n, "measured_sd": measured, "expected_sd": expected}],
+            claims=[
+                suite.Claim.of(
+                    "the mean of {n} draws has sd {sd:.4f}, within 10% of 1/√n = {expected:.4f}",
+                    holds=abs(measured - expected) < 0.1 * expected,
+                    n=n,
+                    sd=measured,
+                    expected=expected,
+                )
+            ],
+        )
+
+
+@suite.hookimpl
+def register_topics(register):
+    register(ToyMeanTopic)

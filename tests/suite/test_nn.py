@@ -10,7 +10,7 @@ from torch import nn
 
 from plugins.attention import COMPONENTS
 from plugins.attention.naive import NaiveAttention
-from plugins.attention.sdpa import SDPAAttention
+from plugins.attention.reference import SDPAAttention
 from suite.nn import EncoderConfig, MultiHeadAttention, TransformerEncoder
 
 

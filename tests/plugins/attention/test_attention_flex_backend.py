@@ -6,10 +6,10 @@ import pytest
 import torch
 
 import suite
-from plugins.attention import backend_benchmark
-from plugins.attention.backend_benchmark import AttentionFlexBackend
+from plugins.attention import benchmarks_backend as backend_benchmark
+from plugins.attention.benchmarks_backend import AttentionFlexBackend
 from plugins.attention.bigbird import BigBirdAttention
-from plugins.attention.sdpa import SDPAAttention
+from plugins.attention.reference import SDPAAttention
 from plugins.attention.sliding_window import SlidingWindowAttention
 from suite.errors import SkipCell
 

@@ -15,8 +15,8 @@ from plugins.attention.benchmarks import (
     attention_flops,
     make_attention,
 )
-from plugins.attention.listops import VOCAB, generate_listops, tokenize
-from plugins.attention.sdpa import SDPAAttention
+from plugins.attention.data import VOCAB, generate_listops, tokenize
+from plugins.attention.reference import SDPAAttention
 from plugins.attention.sliding_window import SlidingWindowAttention
 
 

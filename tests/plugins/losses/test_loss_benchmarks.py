@@ -11,8 +11,8 @@ from torch.autograd.gradcheck import GradcheckError
 
 import plugins.losses as losses
 from plugins.losses.benchmarks import LossAgreement, LossGradcheck, make_inputs, resolve_reference
+from plugins.losses.benchmarks_tasks import LossImbalanced, LossPreference, LossRetrieval
 from plugins.losses.options import VARIANTS, accepted_options, options_for, reference_options_for
-from plugins.losses.task_benchmarks import LossImbalanced, LossPreference, LossRetrieval
 from suite import Loss, Measurement, RunContext
 from suite.plugins import PluginHost
 

@@ -10,7 +10,7 @@ import torch
 import suite
 from plugins.moe import DenseFFN, TopKMoE
 from plugins.moe.benchmarks import coefficient_of_variation
-from plugins.moe.tasks import ClusterTaskConfig, make_cluster_task
+from plugins.moe.data import ClusterTaskConfig, make_cluster_task
 from suite.plugins import PluginHost
 
 

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from plugins.moe.dense_ffn import expert_activation
 from plugins.moe.dispatch import expert_capacity, plan_dispatch
+from plugins.moe.reference import expert_activation
 from plugins.moe.topk import TopKMoE
 
 FAST = settings(deadline=None, max_examples=15)

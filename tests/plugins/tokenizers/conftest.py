@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tokenizer_helpers import ALL_TOKENIZERS, SMALL_VOCAB
 
-from plugins.tokenizers.corpus import default_corpus
+from plugins.tokenizers.data import default_corpus
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tokenizer_helpers import ALL_TOKENIZERS, NAMES
 
-from plugins.tokenizers.corpus import load_corpus, read_text_file
+from plugins.tokenizers.data import load_corpus, read_text_file
 from suite.errors import ComponentInputError
 
 

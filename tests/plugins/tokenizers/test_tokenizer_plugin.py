@@ -13,7 +13,7 @@ from plugins.tokenizers.benchmarks import (
     MixedScriptBenchmark,
     TrainBenchmark,
 )
-from plugins.tokenizers.corpus import default_corpus, mixed_script_sample, train_and_heldout
+from plugins.tokenizers.data import default_corpus, mixed_script_sample, train_and_heldout
 from plugins.tokenizers.progress import TrainingProgress, quiet_training
 from suite import RunContext
 from suite.plugins import PluginHost

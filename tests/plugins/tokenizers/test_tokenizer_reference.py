@@ -9,7 +9,7 @@ from tokenizers import pre_tokenizers
 
 from plugins.tokenizers import BPE, HFBPE, ByteLevelBPE, HFByteLevelBPE, HFWordPiece, WordPiece
 from plugins.tokenizers.byte_level_bpe import bytes_to_unicode
-from plugins.tokenizers.corpus import default_corpus
+from plugins.tokenizers.data import default_corpus
 from plugins.tokenizers.pretokenize import gpt2_pieces, word_pieces
 
 # Scripts in every Unicode version both regex engines know (newly assigned code points differ).

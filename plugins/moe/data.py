@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from suite.components import MoE, MoEOutput
+from suite.kinds import MoE, MoEOutput
 from suite.threads import single_thread
 
 __all__ = [

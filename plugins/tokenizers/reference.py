@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import decoders, models, pre_tokenizers, trainers
 
-from plugins.tokenizers.base import check_ids, check_vocab_size, empty_corpus_error
+from plugins.tokenizers.common import check_ids, check_vocab_size, empty_corpus_error
 from plugins.tokenizers.progress import is_quiet
 from suite import Tokenizer
 from suite.errors import ComponentInputError

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from suite.components import Attention
+from suite.kinds import Attention
 from suite.metrics import classification_report
 from suite.nn import EncoderConfig, TransformerEncoder
 from suite.threads import single_thread

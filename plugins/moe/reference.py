@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from suite.components import MoE, MoEOutput, check_moe_sizes
 from suite.errors import ComponentInputError
+from suite.kinds import MoE, MoEOutput, check_moe_sizes
 
 __all__ = ["DenseFFN", "DenseFFNLayer", "check_moe_input", "expert_activation"]
 

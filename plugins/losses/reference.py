@@ -13,12 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from plugins.losses._inputs import (
+from plugins.losses.common import (
     check_classification_inputs,
     check_contrastive_inputs,
     check_ranking_inputs,
 )
-from suite.components import Loss
+from suite.kinds import Loss
 
 __all__ = ["TorchCrossEntropy", "TorchInfoNCE", "TorchRanking"]
 

@@ -23,9 +23,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from plugins.losses.infonce import cosine_similarity_matrix
-from plugins.losses.options import accepted_options, as_loss_class
-from plugins.losses.tasks import (
+from plugins.losses.data import (
     ImbalancedConfig,
     PairedConfig,
     PreferenceConfig,
@@ -34,9 +32,11 @@ from plugins.losses.tasks import (
     paired_embeddings,
     preference_pairs,
 )
+from plugins.losses.infonce import cosine_similarity_matrix
+from plugins.losses.options import accepted_options, as_loss_class
 from suite import metrics
 from suite.benchmark import Benchmark, RunContext
-from suite.components import Component, Loss
+from suite.kinds import Component, Loss
 from suite.threads import single_thread
 
 __all__ = ["LossImbalanced", "LossPreference", "LossRetrieval", "train"]

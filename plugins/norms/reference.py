@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from plugins.norms.inputs import check_norm_inputs
+from plugins.norms.common import check_norm_inputs
 from suite import Norm
 
 __all__ = ["TorchBatchNorm", "TorchLayerNorm", "TorchRMSNorm"]

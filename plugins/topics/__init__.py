@@ -1,0 +1,37 @@
+"""Built-in interview topics: every classic question as a card whose answer is proved on the spot.
+
+Each module holds the topics of one area and lists them in `TOPICS`; this package registers
+them through `register_topics`, the same hook a third-party plugin uses. `nlpsuite explain`
+lists them by area, `nlpsuite explain NAME` runs one, `nlpsuite quiz` asks them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+import suite
+
+__all__ = ["AREA_MODULES", "register_topics"]
+
+#: One module per area (a few hold two close areas); each defines `TOPICS`.
+AREA_MODULES: tuple[str, ...] = (
+    "plugins.topics.attention",
+    "plugins.topics.transformer",
+    "plugins.topics.tokenizer",
+    "plugins.topics.norm",
+    "plugins.topics.regularisation",
+    "plugins.topics.optimisation",
+    "plugins.topics.loss",
+    "plugins.topics.metrics",
+    "plugins.topics.contrastive",
+    "plugins.topics.alignment",
+    "plugins.topics.moe",
+)
+
+
+@suite.hookimpl
+def register_topics(register: Callable[[type], None]) -> None:
+    for module_name in AREA_MODULES:
+        for cls in importlib.import_module(module_name).TOPICS:
+            register(cls)

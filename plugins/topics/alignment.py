@@ -1,0 +1,3 @@
+"""Interview topics of the area alignment (being written)."""
+
+TOPICS: tuple[type, ...] = ()

@@ -1,0 +1,3 @@
+"""Interview topics of the area attention (being written)."""
+
+TOPICS: tuple[type, ...] = ()

@@ -1,0 +1,3 @@
+"""Interview topics of the area contrastive (being written)."""
+
+TOPICS: tuple[type, ...] = ()

@@ -1,0 +1,3 @@
+"""Interview topics of the area loss (being written)."""
+
+TOPICS: tuple[type, ...] = ()

@@ -1,0 +1,3 @@
+"""Interview topics of the area metrics (being written)."""
+
+TOPICS: tuple[type, ...] = ()

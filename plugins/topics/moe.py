@@ -1,0 +1,3 @@
+"""Interview topics of the area moe (being written)."""
+
+TOPICS: tuple[type, ...] = ()

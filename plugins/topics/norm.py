@@ -1,0 +1,3 @@
+"""Interview topics of the area norm (being written)."""
+
+TOPICS: tuple[type, ...] = ()

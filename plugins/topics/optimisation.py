@@ -1,0 +1,3 @@
+"""Interview topics of the area optimisation (being written)."""
+
+TOPICS: tuple[type, ...] = ()

@@ -1,0 +1,3 @@
+"""Interview topics of the area regularisation (being written)."""
+
+TOPICS: tuple[type, ...] = ()

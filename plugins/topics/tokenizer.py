@@ -1,0 +1,3 @@
+"""Interview topics of the area tokenizer (being written)."""
+
+TOPICS: tuple[type, ...] = ()

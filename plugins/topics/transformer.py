@@ -1,0 +1,3 @@
+"""Interview topics of the area transformer (being written)."""
+
+TOPICS: tuple[type, ...] = ()
