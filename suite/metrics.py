@@ -87,11 +87,13 @@ def binary_report(
 ) -> dict[str, float]:
     """Precision, recall, F1 of the positive class at `threshold`, plus ROC-AUC and PR-AUC.
 
-    `scores` are real-valued (logits or score differences): positive means "predict 1".
+    `scores` are real-valued (logits or score differences); `score >= threshold` means "predict
+    1", the convention of scikit-learn's precision-recall curve, so that a threshold from
+    `best_f1_threshold` gives here the F1 it was chosen for, tied scores included.
     """
     y = _numpy(target).astype(int)
     s = _numpy(scores).astype(np.float64).reshape(-1)
-    pred = (s > threshold).astype(int)
+    pred = (s >= threshold).astype(int)
     precision, recall, f1, _ = skm.precision_recall_fscore_support(
         y, pred, labels=[1], average=None, zero_division=0
     )
@@ -198,6 +200,9 @@ def best_f1_threshold(
 ) -> float:
     """The score threshold that maximises F1 of the positive class (from the PR curve).
 
+    A score equal to the threshold counts as positive (`score >= threshold`), as in
+    `binary_report`: on the data it was chosen on, `binary_report(target, scores,
+    threshold=best_f1_threshold(target, scores))["f1"]` is the best F1 of the PR curve.
     Choose it on training or validation data and apply it unchanged to held-out data.
     """
     y = _numpy(target).astype(int).reshape(-1)
@@ -251,7 +256,7 @@ def pair_similarity_report(
     """Verification view of a `(N, N)` similarity matrix: is pair (i, j) a positive pair?
 
     Positives are the N diagonal entries, negatives the N² - N others. ROC-AUC and PR-AUC are
-    threshold-free; precision, recall and F1 are those of the decision `similarity > threshold`.
+    threshold-free; precision, recall and F1 are those of the decision `similarity >= threshold`.
     """
     s = _numpy(similarity).astype(np.float64)
     labels = np.eye(s.shape[0], dtype=int).reshape(-1)

@@ -9,6 +9,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn import metrics as skm
 
 from suite import metrics
 
@@ -61,10 +62,11 @@ def test_best_f1_threshold_separates_a_separable_set() -> None:
     scores = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
     threshold = metrics.best_f1_threshold(target, scores)
     assert 0.3 <= threshold <= 0.8
-    # binary_report predicts positive for score > threshold
+    # binary_report predicts positive for score >= threshold, as the PR curve does
     assert metrics.binary_report(target, scores, threshold=threshold - 1e-9)["f1"] == pytest.approx(
         1.0
     )
+    assert metrics.binary_report(target, scores, threshold=threshold)["f1"] == pytest.approx(1.0)
 
 
 def test_recall_at_k_and_mrr() -> None:
@@ -119,3 +121,37 @@ def test_brier_score() -> None:
 def test_is_finite_number() -> None:
     assert metrics.is_finite_number(1) and metrics.is_finite_number(0.5)
     assert not metrics.is_finite_number(float("nan")) and not metrics.is_finite_number(True)
+
+
+def _best_f1_on_the_pr_curve(target: np.ndarray, scores: np.ndarray) -> float:
+    """The largest F1 over scikit-learn's PR curve, the figure `best_f1_threshold` maximises."""
+    precision, recall, _ = skm.precision_recall_curve(target, scores)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return float(f1.max())
+
+
+def test_best_f1_threshold_keeps_its_f1_in_binary_report_with_tied_scores() -> None:
+    # the PR curve counts a score equal to the threshold as positive (s >= t); binary_report
+    # must too, or the tied block at the threshold flips to negative and the tuned F1 drops
+    target = np.array([1, 1, 1, 0, 0, 1, 0, 0, 0, 0])
+    scores = np.array([0.9, 0.5, 0.5, 0.5, 0.5, 0.2, 0.2, 0.2, 0.2, 0.1])
+    threshold = metrics.best_f1_threshold(target, scores)
+    assert threshold == 0.5  # the tied block is worth taking in
+    report = metrics.binary_report(target, scores, threshold=threshold)
+    assert report["f1"] == pytest.approx(_best_f1_on_the_pr_curve(target, scores))
+    assert report["recall"] == pytest.approx(3 / 4)
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    n=st.integers(4, 40),
+    levels=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_best_f1_threshold_agrees_with_binary_report(n: int, levels: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    target = np.r_[0, 1, rng.integers(0, 2, size=n - 2)]  # both classes present
+    scores = rng.integers(0, levels + 1, size=n) / levels  # few distinct values: many ties
+    threshold = metrics.best_f1_threshold(target, scores)
+    report = metrics.binary_report(target, scores, threshold=threshold)
+    assert report["f1"] == pytest.approx(_best_f1_on_the_pr_curve(target, scores))
