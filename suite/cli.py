@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "suite.commands.report",
     "suite.commands.compare",
     "suite.commands.explain",
+    "suite.commands.quiz",
     "suite.commands.check",
     "suite.commands.practice",
     "suite.commands.new_plugin",
@@ -37,7 +38,8 @@ checked against a real reference (PyTorch, HuggingFace tokenizers). Start with:
 
   nlpsuite list                 what is installed
   nlpsuite run --quick          the quick matrix on this machine, tables + reports/<run-id>/
-  nlpsuite explain attention    the interview points, with the suite's own evidence
+  nlpsuite explain              interview topics by area; `explain NAME` proves one now
+  nlpsuite quiz attention       random questions, each answer with its evidence
   nlpsuite practice attention   a file to fill in; then `nlpsuite check my_attention.py`
 """
 
