@@ -21,7 +21,7 @@ from suite.plugins import PluginHost
         (["run", "--benchmark", "nope"], "unknown benchmark 'nope'"),
         (["run", "--corpus", "does-not-exist.txt"], "--corpus: no such file"),
         (["list", "colour"], "unknown kind 'colour'"),
-        (["explain", "nope"], "no topic 'nope'"),
+        (["explain", "nope"], "no topic, area or component 'nope'"),
         (["run", "--resume", "--out", "nowhere-at-all"], "no results.json"),
     ],
 )
