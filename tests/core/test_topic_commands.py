@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import suite
+import suite.topics
 from suite.cli import main
 from suite.plugins import PluginHost
 from suite.topics import card_sections
@@ -26,6 +27,7 @@ def _register_source(host: PluginHost, name: str, source: str) -> None:
 
 FAILING_TOPICS = """
 import suite
+import suite.topics
 
 class WrongClaim(suite.Topic):
     '''Two plus two.
@@ -248,3 +250,17 @@ def test_card_sections_split_at_the_headings() -> None:
 
 def test_topics_are_exported() -> None:
     assert suite.Topic.__module__ == "suite.topics"
+
+
+def test_the_guides_topic_example_registers_and_holds(fresh_host: PluginHost) -> None:
+    """The code block of docs/writing-a-plugin.md §6, as a user would paste it into a plugin."""
+    guide = (Path(__file__).parents[2] / "docs" / "writing-a-plugin.md").read_text()
+    section = guide.split("## 6. Add an interview topic", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    module = types.ModuleType("guide_topic")
+    exec(code, module.__dict__)
+    assert fresh_host.register_plugin(module, "guide").status == "ok"
+    topic = fresh_host.registry.get_topic("mean-spread")
+    for seed in range(3):
+        run = suite.topics.run_topic(topic, suite.TopicContext(seed=seed, small=True))
+        assert run.holds, run.evidence
