@@ -37,7 +37,7 @@ __all__ = [
     "components",
     "get",
     "hookimpl",
-    "topics",
+    "list_topics",
 ]
 
 
@@ -62,8 +62,8 @@ def benchmarks(kind: str | None = None) -> list[type[Benchmark]]:
     return get_host().registry.benchmarks(kind)
 
 
-def topics(area: str | None = None) -> list[type[Topic]]:
-    """Every registered interview topic (of `area` if given)."""
+def list_topics(area: str | None = None) -> list[type[Topic]]:
+    """Every registered interview topic (of `area` if given); `suite.topics` is the module."""
     from suite.plugins import get_host
 
     return get_host().registry.topics(area)

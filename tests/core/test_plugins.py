@@ -161,7 +161,7 @@ def test_register_topics_adds_a_third_party_topic(toy_host: PluginHost) -> None:
     # the toy plugin's `def register_topics(register)` registers one topic, beside its components
     record = next(r for r in toy_host.records if r.name == "toy")
     assert record.topics == ["toy-mean-spread"]
-    assert [t.name for t in suite.topics("statistics")] == ["toy-mean-spread"]
+    assert [t.name for t in suite.list_topics("statistics")] == ["toy-mean-spread"]
 
 
 def test_an_invalid_topic_fails_its_plugin_only(fresh_host: PluginHost) -> None:

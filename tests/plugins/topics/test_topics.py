@@ -13,7 +13,7 @@ import pytest
 import suite
 from suite.topics import CARD_SECTIONS, TopicContext, run_topic
 
-TOPICS = suite.topics()
+TOPICS = suite.list_topics()
 BUILTIN_TOPICS = [t for t in TOPICS if t.__module__.startswith("plugins.topics")]
 
 
