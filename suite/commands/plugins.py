@@ -51,8 +51,13 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column, overflow="fold")
     for record in records:
         style = {"ok": "green", "error": "red", "blocked": "yellow"}.get(record.status, "")
+        counts = (
+            (len(record.components), "components"),
+            (len(record.benchmarks), "benchmarks"),
+            (len(record.topics), "topics"),
+        )
         registers = (
-            f"{len(record.components)} components, {len(record.benchmarks)} benchmarks"
+            ", ".join(f"{count} {what}" for count, what in counts if count)
             if record.status == "ok"
             else ""
         )
