@@ -8,6 +8,35 @@ at any moment leaves either the previous or the next complete file, never half o
 Beyond the contract's keys, each row carries `reference` (the name of the component it is
 compared with, or null) and `run` carries `benchmarks` (each benchmark's kind, summary and ratio
 metric), so that `nlpsuite report` can re-render the tables without the plugins installed.
+
+Every reader (`report`, `compare`, `explain --results`, `run --resume`) goes through
+`load_results`, which checks the file against this schema before anything uses it, so that a
+file with a wrong type inside fails with one line naming the path and the field
+(`results[3].timing.median_ms must be a number or null, got 'fast'`) instead of being misread:
+
+    document            object with `run` and `results`; other keys are ignored
+    run                 object with every key of RUN_KEYS:
+      id, started, suite_version, python, torch, device        string
+      finished, device_name                                    string or null
+      seed                                                     integer or null
+      argv                                                     list of strings
+      benchmarks        optional: object, name -> object of optional `kind`, `summary`
+                        (strings), `ratio_metric` (string or null), `higher_is_better` (bool)
+    results[i]          object with every key of RESULT_KEYS:
+      kind, component, benchmark                               string
+      params                                                   object (any JSON values)
+      status                                                   "ok", "error" or "skipped"
+      error                                                    string or null
+      metrics           object, name -> number or null (null is a NaN the writer replaced)
+      timing            null, or object with `median_ms` (number or null) and optional
+                        `iqr_ms`, `repeats` and further entries (number or null)
+      memory            null, or object of optional `peak_bytes` and further entries
+                        (number or null)
+      reference         optional: string or null
+
+A number is a JSON integer or float, never `true`/`false`. Keys not named here are allowed, so
+that files of later versions still load; files of earlier versions (without row `reference`
+or `run.benchmarks`) are valid.
 """
 
 from __future__ import annotations
@@ -143,26 +172,114 @@ class ResultsStore:
         atomic_write_text(self.path, text + "\n")
 
 
-def validate_document(document: Any) -> str | None:
-    """Why `document` is not a results document, or `None` when it is."""
-    if not isinstance(document, dict) or "run" not in document or "results" not in document:
-        return "expected an object with 'run' and 'results'"
-    run = document["run"]
-    if not isinstance(run, dict):
-        return "'run' must be an object"
+class _SchemaError(Exception):
+    """A field that breaks the schema; the message is the field's path and what is wrong."""
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _expect(where: str, value: Any, what: str, ok: bool) -> None:
+    if not ok:
+        raise _SchemaError(f"{where} must be {what}, got {_shown(value)}")
+
+
+def _string(where: str, value: Any, *, nullable: bool = False) -> None:
+    ok = isinstance(value, str) or (nullable and value is None)
+    _expect(where, value, "a string or null" if nullable else "a string", ok)
+
+
+def _number_or_null(where: str, value: Any) -> None:
+    _expect(where, value, "a number or null", value is None or _is_number(value))
+
+
+def _object(where: str, value: Any) -> dict[str, Any]:
+    _expect(where, value, "an object", isinstance(value, dict))
+    return value  # type: ignore[no-any-return]
+
+
+def _numbers(where: str, mapping: dict[str, Any]) -> None:
+    for name, value in mapping.items():
+        _number_or_null(f"{where}.{name}", value)
+
+
+def _check_run(run: Any) -> None:
+    run = _object("run", run)
     missing = [key for key in RUN_KEYS if key not in run]
     if missing:
-        return f"'run' lacks {', '.join(missing)}"
-    if not isinstance(document["results"], list):
-        return "'results' must be a list"
-    for index, row in enumerate(document["results"]):
-        if not isinstance(row, dict):
-            return f"results[{index}] is not an object"
-        missing = [key for key in RESULT_KEYS if key not in row]
-        if missing:
-            return f"results[{index}] lacks {', '.join(missing)}"
-        if row["status"] not in STATUSES:
-            return f"results[{index}] has status {row['status']!r}; expected one of {', '.join(STATUSES)}"
+        raise _SchemaError(f"'run' lacks {', '.join(missing)}")
+    for key in ("id", "started", "suite_version", "python", "torch", "device"):
+        _string(f"run.{key}", run[key])
+    for key in ("finished", "device_name"):
+        _string(f"run.{key}", run[key], nullable=True)
+    seed = run["seed"]
+    _expect("run.seed", seed, "an integer or null", seed is None or type(seed) is int)
+    argv = run["argv"]
+    _expect("run.argv", argv, "a list of strings", isinstance(argv, list))
+    for index, arg in enumerate(argv):
+        _string(f"run.argv[{index}]", arg)
+    if "benchmarks" in run:
+        for name, info in _object("run.benchmarks", run["benchmarks"]).items():
+            info = _object(f"run.benchmarks.{name}", info)
+            for key in ("kind", "summary"):
+                if key in info:
+                    _string(f"run.benchmarks.{name}.{key}", info[key])
+            if "ratio_metric" in info:
+                _string(f"run.benchmarks.{name}.ratio_metric", info["ratio_metric"], nullable=True)
+            if "higher_is_better" in info:
+                flag = info["higher_is_better"]
+                _expect(
+                    f"run.benchmarks.{name}.higher_is_better",
+                    flag,
+                    "true or false",
+                    isinstance(flag, bool),
+                )
+
+
+def _check_row(where: str, row: Any) -> None:
+    row = _object(where, row)
+    missing = [key for key in RESULT_KEYS if key not in row]
+    if missing:
+        raise _SchemaError(f"{where} lacks {', '.join(missing)}")
+    for key in ("kind", "component", "benchmark"):
+        _string(f"{where}.{key}", row[key])
+    _object(f"{where}.params", row["params"])
+    status = row["status"]
+    _expect(f"{where}.status", status, f"one of {', '.join(STATUSES)}", status in STATUSES)
+    _string(f"{where}.error", row["error"], nullable=True)
+    _numbers(f"{where}.metrics", _object(f"{where}.metrics", row["metrics"]))
+    if row["timing"] is not None:
+        timing = _object(f"{where}.timing", row["timing"])
+        if "median_ms" not in timing:
+            raise _SchemaError(f"{where}.timing lacks median_ms")
+        _numbers(f"{where}.timing", timing)
+    if row["memory"] is not None:
+        _numbers(f"{where}.memory", _object(f"{where}.memory", row["memory"]))
+    if "reference" in row:
+        _string(f"{where}.reference", row["reference"], nullable=True)
+
+
+def validate_document(document: Any) -> str | None:
+    """Why `document` breaks the schema of the module docstring (one line), or `None`."""
+    if not isinstance(document, dict):
+        return f"expected an object with 'run' and 'results', got {type(document).__name__}"
+    for key in ("run", "results"):
+        if key not in document:
+            return f"expected an object with 'run' and 'results'; '{key}' is missing"
+    try:
+        _check_run(document["run"])
+        results = document["results"]
+        _expect("results", results, "a list", isinstance(results, list))
+        for index, row in enumerate(results):
+            _check_row(f"results[{index}]", row)
+    except _SchemaError as exc:
+        return str(exc)
     return None
 
 

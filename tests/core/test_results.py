@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,112 @@ def test_load_results_errors_are_one_line(
     with pytest.raises(UsageError, match=message) as info:
         load_results(path)
     assert "\n" not in str(info.value)
+
+
+def _valid_document() -> dict[str, Any]:
+    run = {key: "x" for key in RUN_KEYS} | {"finished": None, "seed": 0, "argv": ["run"]}
+    row = {
+        "kind": "attention",
+        "component": "sdpa",
+        "benchmark": "attention-latency",
+        "params": {"seq_len": 128},
+        "status": "ok",
+        "error": None,
+        "metrics": {"max_abs_error": 0.5, "nan_replaced": None},
+        "timing": {"median_ms": 1.0, "iqr_ms": 0.1, "repeats": 7},
+        "memory": {"peak_bytes": 1024},
+    }
+    return {"run": run, "results": [row, {**row, "timing": None, "memory": None}]}
+
+
+def _broken(edit: Any) -> dict[str, Any]:
+    document = _valid_document()
+    edit(document)
+    return document
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda d: d["results"][1].update(timing={"median_ms": "fast"}),
+            "results[1].timing.median_ms must be a number or null, got 'fast'",
+        ),
+        (
+            lambda d: d["results"][0].update(metrics="f1=0.5"),
+            "results[0].metrics must be an object, got 'f1=0.5'",
+        ),
+        (
+            lambda d: d["results"][0]["metrics"].update(f1=True),
+            "results[0].metrics.f1 must be a number or null, got True",
+        ),
+        (lambda d: d.pop("results"), "'results' is missing"),
+        (lambda d: d.update(results={}), "results must be a list, got {}"),
+        (
+            lambda d: d["results"][0].update(status="done"),
+            "results[0].status must be one of ok, error, skipped, got 'done'",
+        ),
+        (lambda d: d["results"][0].pop("params"), "results[0] lacks params"),
+        (lambda d: d["results"][0].update(params=[128]), "results[0].params must be an object"),
+        (lambda d: d["results"][0].update(component=3), "results[0].component must be a string"),
+        (
+            lambda d: d["results"][0].update(error=["x"]),
+            "results[0].error must be a string or null",
+        ),
+        (lambda d: d["results"][0].update(timing=[1.0]), "results[0].timing must be an object"),
+        (lambda d: d["results"][0].update(timing={"iqr_ms": 1.0}), "timing lacks median_ms"),
+        (
+            lambda d: d["results"][0].update(memory={"peak_bytes": "1 MiB"}),
+            "results[0].memory.peak_bytes must be a number or null",
+        ),
+        (lambda d: d["results"][0].update(reference=1), "results[0].reference must be a string"),
+        (lambda d: d["results"].append("row"), "results[2] must be an object, got 'row'"),
+        (lambda d: d["run"].update(seed="0"), "run.seed must be an integer or null, got '0'"),
+        (lambda d: d["run"].update(argv="run --quick"), "run.argv must be a list of strings"),
+        (
+            lambda d: d["run"].update(benchmarks={"b": {"ratio_metric": 3}}),
+            "run.benchmarks.b.ratio_metric must be a string or null, got 3",
+        ),
+        (
+            lambda d: d["run"].update(benchmarks={"b": {"higher_is_better": "yes"}}),
+            "run.benchmarks.b.higher_is_better must be true or false",
+        ),
+    ],
+)
+def test_load_results_names_the_field_of_the_wrong_type(
+    tmp_path: Path, edit: Any, message: str
+) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(_broken(edit)))
+    with pytest.raises(UsageError) as info:
+        load_results(path)
+    text = str(info.value)
+    assert "\n" not in text and str(path) in text and message in text
+
+
+@pytest.mark.parametrize("with_additions", [False, True])
+def test_old_and_new_files_stay_valid(tmp_path: Path, with_additions: bool) -> None:
+    """Files of earlier versions (no row `reference`, no `run.benchmarks`) load unchanged."""
+    document = _valid_document()
+    if with_additions:
+        document["run"]["benchmarks"] = {
+            "attention-latency": {
+                "kind": "attention",
+                "summary": "forward latency",
+                "ratio_metric": None,
+                "higher_is_better": False,
+            }
+        }
+        document["results"][0]["reference"] = None
+        document["results"][1]["reference"] = "sdpa"
+        document["run"]["quick"] = True  # keys the schema does not name are allowed
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(document))
+    assert load_results(path) == document
+
+
+def test_committed_runs_are_valid() -> None:
+    committed = Path(__file__).resolve().parents[2] / "reports" / "committed"
+    paths = sorted(committed.glob("*/results.json"))
+    for path in paths:
+        load_results(path)

@@ -58,3 +58,29 @@ def test_out_that_is_a_file_is_a_usage_error(tmp_path):
     path.write_text(json.dumps(sample_document()), encoding="utf-8")
     with pytest.raises(UsageError, match="not a folder"):
         report.run(_args(path, out=path))
+
+
+def _write_with_fast_median(tmp_path):
+    document = sample_document()
+    document["results"][3]["timing"]["median_ms"] = "fast"
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        lambda path: ["report", str(path)],
+        lambda path: ["compare", str(path), str(path)],
+        lambda path: ["explain", "sdpa", "--results", str(path)],
+    ],
+    ids=["report", "compare", "explain"],
+)
+def test_a_wrong_type_inside_valid_json_exits_2_naming_the_field(tmp_path, capsys, argv):
+    path = _write_with_fast_median(tmp_path)
+    assert main(argv(path)) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    assert str(path) in captured.err
+    assert "results[3].timing.median_ms must be a number or null, got 'fast'" in captured.err

@@ -159,3 +159,15 @@ def test_too_few_cells_give_no_drift():
     comparison = compare_runs(_doc(cell("sdpa", 10.0)), _doc(cell("sdpa", 20.0)), normalize=True)
     assert comparison.machine_drift is None and not comparison.normalized
     assert comparison.regressions
+
+
+def test_cli_a_malformed_file_exits_2_not_unchanged(tmp_path, capsys):
+    base = _write(tmp_path / "old.json", _doc(cell("a", 10.0)))
+    fast = _doc(cell("a", 10.0))
+    fast["results"][0]["timing"]["median_ms"] = "fast"  # used to count as "unchanged", exit 0
+    bad = _write(tmp_path / "bad.json", fast)
+    assert main(["compare", base, bad]) == 2
+    assert main(["compare", bad, base]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2
+    assert f"{bad} is not an nlpsuite results file: results[0].timing.median_ms" in err
