@@ -7,7 +7,7 @@ import math
 import pytest
 from reporting_samples import HOSTILE, cell, make_run
 
-from suite.reporting.formatting import format_bytes, format_number, one_line
+from suite.reporting.formatting import format_bytes, format_number, format_param, one_line
 from suite.reporting.tables import build_tables, cell_value, status_counts
 
 
@@ -121,12 +121,35 @@ def test_status_counts(document):
         (-2.5e-7, "-2.5e-07"),
         (10**40, "1e+40"),
         (1024, "1,024"),
+        (8192.0, "8,192"),  # a whole float reads as the integer it is, never 8.19e+03
+        (1048576.0, "1,048,576"),
         (True, "true"),
         (math.inf, "inf"),
     ],
 )
 def test_format_number(value, text):
     assert format_number(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (8192, "8192"),
+        (8192.0, "8192"),
+        (1048576.0, "1048576"),
+        (1e20, "1e+20"),
+        (1.0, "1"),
+        (1.25, "1.25"),
+        (0.123456, "0.123"),
+        (1234.56, "1235"),
+        (3e-4, "0.0003"),
+        ("bfloat16", "bfloat16"),
+        (None, "null"),
+        (True, "true"),
+    ],
+)
+def test_format_param_prints_whole_numbers_as_integers(value, text):
+    assert format_param(value) == text
 
 
 @pytest.mark.parametrize(
@@ -153,3 +176,12 @@ def test_parameters_constant_over_the_table_are_said_once(document):
     assert table.param_names == ["seq_len"]
     assert table.fixed_params == {"heads": 4}
     assert "at heads=4" in table.notes
+
+
+def test_whole_float_params_read_as_integers_in_captions_and_cells():
+    rows = [
+        cell("sdpa", 1.0, params={"seq_len": float(n), "max_seq_len": 8192.0}) for n in (512, 4096)
+    ]
+    table = build_tables({"run": make_run(), "results": rows})[0]
+    assert "at max_seq_len=8192" in table.notes
+    assert [table.cells(row)[1] for row in table.rows] == ["512", "4096"]
