@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from plugins.tokenizers.data import Corpus, corpus_for, mixed_script_sample
 from plugins.tokenizers.progress import quiet_training
 from suite import Benchmark, Measurement, RunContext, Tokenizer
+from suite.errors import SkipCell
 
 __all__ = [
     "CompressionBenchmark",
@@ -84,10 +85,24 @@ def unk_id(tok: Tokenizer) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _heldout(params: dict[str, Any], ctx: RunContext) -> list[str]:
+    """The held-out documents; a skipped cell when the corpus is too small to hold any out."""
+    corpus = _corpus(params, ctx)
+    if not corpus.heldout:
+        raise SkipCell(f"corpus {corpus.name} is too small to hold out text")
+    return list(corpus.heldout)
+
+
 class _TokenizerBenchmark(Benchmark):
     kind: ClassVar[str] = "tokenizer"
     quick_grid: ClassVar[dict[str, list[Any]]] = _QUICK_GRID
     full_grid: ClassVar[dict[str, list[Any]]] = _FULL_GRID
+
+    def input_warnings(self, params: dict[str, Any], ctx: RunContext) -> list[str]:
+        """A corpus smaller than the slice asked, too small for the vocabulary or to hold out."""
+        return _corpus(params, ctx).warnings(
+            vocab_size=params.get("vocab_size"), train_kb=params.get("train_kb")
+        )
 
 
 class TrainBenchmark(_TokenizerBenchmark):
@@ -133,8 +148,8 @@ class EncodeBenchmark(_TokenizerBenchmark):
     def run(
         self, component_cls: type[Tokenizer], params: dict[str, Any], ctx: RunContext
     ) -> Measurement:
+        documents = _heldout(params, ctx)
         tok = trained_tokenizer(component_cls, params, ctx)
-        documents = list(_corpus(params, ctx).heldout)
         n_bytes = _utf8_size(documents)
         n_tokens = sum(len(tok.encode(d)) for d in documents)
         encode = tok.encode
@@ -173,8 +188,8 @@ class CompressionBenchmark(_TokenizerBenchmark):
     def run(
         self, component_cls: type[Tokenizer], params: dict[str, Any], ctx: RunContext
     ) -> dict[str, float]:
+        documents = _heldout(params, ctx)
         tok = trained_tokenizer(component_cls, params, ctx)
-        documents = list(_corpus(params, ctx).heldout)
         encoded = [tok.encode(d) for d in documents]
         n_tokens = max(1, _token_count(encoded))
         exact = sum(tok.decode(ids) == d for ids, d in zip(encoded, documents))

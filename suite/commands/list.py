@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
+    from suite.commands._shared import warn_failed_plugins
     from suite.console import console
     from suite.errors import UsageError
     from suite.kinds import KINDS
@@ -62,7 +63,5 @@ def run(args: argparse.Namespace) -> int:
                     str(len(bench.params(False))),
                 )
             console.print(btable)
-    failed = [r for r in host.records if r.status == "error"]
-    if failed:
-        console.print(f"[yellow]{len(failed)} plugin(s) failed to load; see `nlpsuite plugins`[/]")
+    warn_failed_plugins(host)
     return 0

@@ -53,6 +53,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from suite.console import console
     from suite.errors import UsageError
+    from suite.folders import prepare_output_folder
     from suite.reporting import print_tables, write_reports
     from suite.results import load_results
 
@@ -61,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_files:
         return 0
     out_dir = args.out if args.out is not None else args.results.parent
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out: {out_dir} exists and is not a folder")
+    prepare_output_folder(out_dir, option="--out" if args.out is not None else "results folder")
     try:
         written = write_reports(document, out_dir)
     except OSError as exc:

@@ -13,8 +13,18 @@ Run every benchmark on every component it applies to, over each benchmark's para
 Each cell (component × benchmark × parameter point) is seeded identically, so every component
 sees the same data, and runs in isolation: an exception, a NaN metric or a CUDA out-of-memory
 error becomes an error row and the run goes on. Every finished cell is written to
-results.json at once (atomically), so a killed run keeps what it finished; `--resume` with the
-same --out runs only the missing cells.
+results.json at once (atomically), so a killed run keeps what it finished.
+
+--resume runs the missing cells of the run in --out with the options that run was started
+with (--kind, --component, --benchmark, --device, --quick, --seed, --corpus, as recorded in its
+results.json): leave them out. An option given with another value than the recorded one, or a
+corpus whose content changed since, is refused with the difference named; one results file
+holds one configuration. Each resume is added to run.resumes (its command line, start and end);
+the original command and times are kept. A run with nothing left to run is left untouched.
+
+The run header names the run folder, the device, the grid and the --corpus (path, size,
+sha256 prefix); warnings about the inputs (a corpus too small for the vocabulary asked, or to
+hold out text) are printed there and kept in results.json as run.warnings.
 
 Timing is a median over repeats after warm-up, with the device synchronised (CUDA events on a
 GPU); tables put each from-scratch component beside its reference with the ratio.
@@ -79,7 +89,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="complete the run in --out (default: the newest under reports/), skipping finished cells",
+        help="complete the run in --out (default: the newest under reports/) with its recorded options, skipping finished cells",
     )
     parser.add_argument(
         "--corpus",
@@ -98,26 +108,6 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _check_corpus(path: Path | None) -> Path | None:
-    from suite.errors import UsageError
-
-    if path is None:
-        return None
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"--corpus: no such file: {path}") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(
-            f"--corpus: {path} is not UTF-8 text (byte {exc.start}: {exc.reason})"
-        ) from None
-    except OSError as exc:
-        raise UsageError(f"--corpus: cannot read {path}: {exc.strerror}") from None
-    if not text.strip():
-        raise UsageError(f"--corpus: {path} is empty")
-    return path
-
-
 def _newest_run_folder() -> Path:
     from suite.errors import UsageError
 
@@ -130,9 +120,9 @@ def _newest_run_folder() -> Path:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from suite.commands._shared import warn_failed_plugins
     from suite.console import console, err_console
     from suite.errors import UsageError
     from suite.plugins import get_host
@@ -156,16 +146,23 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         out_dir=out_dir,
         resume=args.resume,
-        corpus_path=_check_corpus(args.corpus),
+        corpus_path=args.corpus,
         argv=["nlpsuite", *sys.argv[1:]],
     )
     host = get_host()
     prepared = prepare_run(host.registry, config)  # usage errors before any progress bar appears
-    for record in host.records:
-        if record.status == "error":
-            err_console.print(
-                f"[yellow]plugin {escape(record.name)} skipped: {escape(record.error or '')}[/]"
-            )
+    warn_failed_plugins(host)
+    document = prepared.store.document()
+    if prepared.resumed and not prepared.todo:
+        console.print(
+            f"nothing to do: all {len(prepared.cells)} cells of run {document['run']['id']} are"
+            f" in {prepared.out_dir / 'results.json'}; it is left as it was",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        return _exit_code(document)
+    _print_header(prepared, err_console)
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -184,8 +181,41 @@ def run(args: argparse.Namespace) -> int:
         store = execute_run(prepared, on_progress=on_progress)
     document = store.document()
     _render(document, prepared.out_dir, console)
-    errors = sum(1 for row in document["results"] if row["status"] == "error")
-    return 1 if errors else 0
+    return _exit_code(document)
+
+
+def _exit_code(document: dict[str, Any]) -> int:
+    return 1 if any(row["status"] == "error" for row in document["results"]) else 0
+
+
+def _print_header(prepared: Any, err_console: Any) -> None:
+    """What runs, where, on what: the run folder, device, grid, seed, corpus, and the warnings."""
+    from rich.markup import escape
+
+    run = prepared.store.run
+    config = prepared.config
+    todo = len(prepared.todo)
+    if prepared.resumed:
+        first = (
+            f"resuming run {run['id']} (started {run['started']}): {todo} of"
+            f" {len(prepared.cells)} cells left, with its recorded options"
+        )
+    else:
+        first = f"run {run['id']}: {todo} cells"
+    grid = "quick grid" if config.quick else "full grid"
+    lines = [
+        f"{first} → {prepared.out_dir}",
+        f"  device {prepared.ctx.device.type} ({run.get('device_name') or '?'}) · {grid} · seed {config.seed}",
+    ]
+    corpus = run.get("corpus")
+    if corpus:
+        lines.append(
+            f"  corpus {corpus['path']} ({corpus['bytes']:,} bytes, sha256 {corpus['sha256']})"
+        )
+    for line in lines:
+        err_console.print(escape(line), highlight=False, soft_wrap=True)
+    for warning in prepared.warnings:
+        err_console.print(f"[yellow]warning: {escape(warning)}[/]", soft_wrap=True)
 
 
 def _render(document: dict[str, Any], folder: Path, console: Any) -> None:

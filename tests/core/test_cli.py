@@ -141,3 +141,109 @@ def test_broken_entry_point_does_not_stop_any_command(
         assert done.returncode in (0, 1), (argv, done.stderr)
         if argv == ["plugins"]:
             assert "module_that_is_not_there" in done.stdout and "toy" in done.stdout
+
+
+@pytest.mark.parametrize("where", ["file", "under-file"])
+def test_run_out_that_is_a_file_exits_2_with_one_line(
+    toy_host: PluginHost,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("a-file").write_text("not a folder")
+    out = "a-file" if where == "file" else "a-file/run"
+    assert main(["run", "--quick", "--benchmark", "toy-slow", "--out", out]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("nlpsuite: error: --out: ")
+    assert "not a folder" in err[0]
+
+
+def test_run_and_report_share_the_output_folder_check(
+    toy_host: PluginHost,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TOY_SLEEP_S", "0")
+    assert main(["run", "--quick", "--benchmark", "toy-slow", "--out", "r"]) == 0
+    Path("a-file").write_text("not a folder")
+    capsys.readouterr()
+    assert main(["report", "r/results.json", "--out", "a-file/sub"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        err[-1]
+        == "nlpsuite: error: --out: cannot create a-file/sub: a-file is a file, not a folder"
+    )
+
+
+def test_run_header_names_the_corpus_and_warns(
+    toy_host: PluginHost,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TOY_SLEEP_S", "0")
+    Path("tiny.txt").write_bytes(b"hello\n")
+    bench_cls = next(b for b in toy_host.registry.benchmarks("norm") if b.name == "toy-slow")
+    monkeypatch.setattr(
+        bench_cls, "input_warnings", lambda self, params, ctx: ["tiny input"], raising=False
+    )
+    argv = ["run", "--quick", "--benchmark", "toy-slow", "--corpus", "tiny.txt", "--out", "r"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"corpus {tmp_path / 'tiny.txt'} (6 bytes, sha256 5891b5b522d5)" in err
+    assert err.count("warning: tiny input") == 1
+
+
+def test_resume_of_a_complete_run_says_nothing_to_do(
+    toy_host: PluginHost,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TOY_SLEEP_S", "0")
+    assert main(["run", "--quick", "--benchmark", "toy-slow", "--out", "r"]) == 0
+    before = Path("r/results.json").read_bytes()
+    capsys.readouterr()
+    assert main(["run", "--resume", "--out", "r"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert Path("r/results.json").read_bytes() == before
+
+
+def test_list_names_a_plugin_that_failed(
+    toy_host: PluginHost, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import suite
+
+    class Broken:
+        @suite.hookimpl
+        def register_components(self, register: object) -> None:
+            raise RuntimeError("cannot find my weights")
+
+    toy_host.register_plugin(Broken(), "broken-plugin")
+    assert main(["list", "norm"]) == 0
+    err = capsys.readouterr().err
+    assert "plugin broken-plugin skipped" in err and "cannot find my weights" in err
+
+
+def test_component_and_benchmark_of_different_kinds_exit_2(
+    toy_host: PluginHost, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import suite
+
+    class LossThing(suite.Benchmark):
+        name = "loss-thing"
+        kind = "loss"
+        summary = "a loss benchmark"
+        quick_grid = {"n": [1]}
+
+    toy_host.registry.commit([], [LossThing], owner="test")
+    assert main(["run", "--component", "toy-scratch", "--benchmark", "loss-thing"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "component 'toy-scratch' is a norm but benchmark 'loss-thing' measures losses" in err[0]
