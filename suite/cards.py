@@ -56,6 +56,13 @@ def claim_lines(claims: Iterable[Claim]) -> Text:
     return text
 
 
+def cell_text(value: Any) -> str:
+    """A table cell: integers as written (1024, not 1,024), other numbers to 3 significant digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**9:
+        return str(value)
+    return format_number(value)
+
+
 def evidence_table(rows: Sequence[dict[str, Any]], title: str = "") -> Table | None:
     """The experiment's table, numbers to 3 significant digits; `None` when it has no rows."""
     if not rows:
@@ -66,7 +73,7 @@ def evidence_table(rows: Sequence[dict[str, Any]], title: str = "") -> Table | N
         numeric = any(isinstance(row.get(column), int | float) for row in rows)
         table.add_column(escape(column), justify="right" if numeric else "left")
     for row in rows:
-        table.add_row(*(escape(format_number(row.get(column))) for column in columns))
+        table.add_row(*(escape(cell_text(row.get(column))) for column in columns))
     return table
 
 
@@ -134,7 +141,7 @@ def _html_table(rows: Sequence[dict[str, Any]]) -> str:
             value = row.get(column)
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
             css = ' class="num"' if numeric else ""
-            cells.append(f"<td{css}>{_e(format_number(value))}</td>")
+            cells.append(f"<td{css}>{_e(cell_text(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -153,8 +160,10 @@ def series_plots(series: Sequence[Series]) -> list[bytes]:
         for item in group:
             axes.plot(item.x, item.y, marker="o", markersize=3, label=item.name)
         first = group[0]
+        xs = [x for item in group for x in item.x]
+        if first.log or (xs and min(xs) > 0 and max(xs) / min(xs) >= 50):
+            axes.set_xscale("log")  # a sweep over powers (16 → 1024) reads best on a log axis
         if first.log:
-            axes.set_xscale("log")
             axes.set_yscale("log")
         axes.set_xlabel(first.x_label)
         axes.set_ylabel(first.y_label)
