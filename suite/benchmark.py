@@ -1,7 +1,8 @@
 """Benchmarks: one class measures one component at one parameter point and returns metrics.
 
 A benchmark declares the component `kind` it applies to, a `quick_grid` (seconds on a CPU) and
-a `full_grid` (for a GPU), and implements `run(component_cls, params, ctx)`. It returns a
+a `full_grid` (for a GPU), and implements `run(component_cls, params, ctx)`; `ctx.reference` is
+the component's reference class, resolved by the runner from the run's registry. It returns a
 `Measurement` (metrics plus optional timing and peak memory) or a plain `dict` of metrics. The
 runner seeds everything before each cell, catches every exception, and rejects NaN metrics,
 so a benchmark only has to measure.
@@ -43,6 +44,9 @@ class RunContext:
     seed: int = 0
     quick: bool = True
     corpus_path: Path | None = None  # --corpus FILE: the user's own text for text benchmarks
+    #: The component's reference class, resolved once per cell by the runner from the run's
+    #: registry (`Registry.reference_of`); `None` for a reference or an unregistered one.
+    reference: type[Component] | None = None
     warmup: int = 2
     repeats: int = 7
     budget_s: float = 2.0  # stop repeating once a cell's timing has taken this long (min 3 repeats)
@@ -82,15 +86,6 @@ class Benchmark:
     def applies_to(self, component_cls: type[Component]) -> bool:
         """Whether this benchmark can measure `component_cls` (e.g. a loss of the right task)."""
         return True
-
-    def input_warnings(self, params: dict[str, Any], ctx: RunContext) -> list[str]:
-        """One-line warnings about the inputs at this parameter point, before anything runs.
-
-        For what the parameters ask and the inputs cannot give (a `--corpus` too small for the
-        vocabulary or the slice asked, no text left to hold out). The runner prints each
-        distinct line once and records it in `run.warnings`. Default: none.
-        """
-        return []
 
     def params(self, quick: bool) -> list[dict[str, Any]]:
         """The parameter points of the quick or the full grid."""

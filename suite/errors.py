@@ -6,7 +6,7 @@ __all__ = [
     "CellError",
     "ComponentInputError",
     "NLPSuiteError",
-    "RegistrationError",
+    "OptionError",
     "UnknownComponentError",
     "UsageError",
 ]
@@ -20,10 +20,6 @@ class UsageError(NLPSuiteError):
     """A user mistake (bad flag, unknown name, unreadable file); the CLI prints one line and exits 2."""
 
 
-class RegistrationError(NLPSuiteError):
-    """A plugin registered something invalid: no name, an unknown kind, a duplicate, not a class."""
-
-
 class UnknownComponentError(KeyError, UsageError):
     """`suite.get(kind, name)` was asked for a name nobody registered; the message lists the known ones."""
 
@@ -33,6 +29,10 @@ class UnknownComponentError(KeyError, UsageError):
 
 class ComponentInputError(ValueError, NLPSuiteError):
     """A component was called with inputs that break its contract (shapes, dtypes, ranges)."""
+
+
+class OptionError(TypeError, UsageError):
+    """A component was given an option it does not take; the message lists the ones it accepts."""
 
 
 class CellError(NLPSuiteError):

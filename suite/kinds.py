@@ -9,21 +9,37 @@ Every component class sets four class attributes:
   the class is itself a reference (PyTorch, HuggingFace `tokenizers`, ...).
 
 The class docstring is the component's concept card, shown by `nlpsuite explain`.
+
+Declared, not guessed: what the suite and the conformance kit rely on beyond the calls (a closed
+form, what a norm normalises over, a FLOP count, the options a component takes) is a class
+attribute or a method here, with a default, so a third-party component gets every check and
+benchmark a built-in gets. Options are keyword arguments of `__init__`; `accepted_options()`
+lists them and `check_options` rejects the others with a message naming them. Inputs are checked
+by the base classes (`suite.input_checks`) before the component's own code runs.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor, nn
 
-from suite.errors import ComponentInputError
+from suite import oracles
+from suite.errors import OptionError
+from suite.input_checks import (
+    check_attention_inputs,
+    check_loss_inputs,
+    check_moe_inputs,
+    check_moe_sizes,
+    check_norm_inputs,
+)
 
 __all__ = [
     "KINDS",
@@ -38,7 +54,11 @@ __all__ = [
     "Tokenizer",
     "base_class_for",
     "check_attention_inputs",
+    "check_loss_inputs",
+    "check_moe_inputs",
     "check_moe_sizes",
+    "check_norm_inputs",
+    "check_options",
     "validate_component_class",
 ]
 
@@ -54,6 +74,11 @@ class Component:
     name: ClassVar[str]
     summary: ClassVar[str] = ""
     reference: ClassVar[str | None] = None
+    #: Ids of opt-in conformance-kit properties the component promises (`loss.focal-modulation`);
+    #: a component also gets the opt-in properties its reference promises.
+    promises: ClassVar[tuple[str, ...]] = ()
+    #: True on the component that `nlpsuite practice KIND` files are graded against (one per kind).
+    practice_target: ClassVar[bool] = False
 
     @classmethod
     def is_reference(cls) -> bool:
@@ -63,9 +88,35 @@ class Component:
     @classmethod
     def concept_card(cls) -> str:
         """The docstring, dedented: what an interviewer asks about this component."""
-        import inspect
-
         return inspect.getdoc(cls) or cls.summary
+
+    @classmethod
+    def accepted_options(cls) -> dict[str, Any]:
+        """The keyword options `cls(**options)` takes, with their defaults (`inspect.Parameter.empty`
+        for a required one); `**options` catch-alls are not options."""
+        try:
+            parameters = inspect.signature(cls.__init__).parameters
+        except (TypeError, ValueError):
+            return {}
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return {
+            name: p.default
+            for index, (name, p) in enumerate(parameters.items())
+            if index > 0 and p.kind in kinds  # index 0 is `self`
+        }
+
+
+def check_options(cls: type[Component], options: Mapping[str, Any]) -> dict[str, Any]:
+    """`options` as a dict when `cls` accepts every one; else `OptionError` naming the unknown
+    ones and listing the accepted ones."""
+    accepted = cls.accepted_options()
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        takes = ", ".join(sorted(accepted)) or "none"
+        raise OptionError(
+            f"{cls.kind} {cls.name!r} has no option {', '.join(map(repr, unknown))}; it accepts: {takes}"
+        )
+    return dict(options)
 
 
 # --------------------------------------------------------------------------- tokenizer
@@ -125,10 +176,12 @@ class Attention(Component):
     kind: ClassVar[str] = "attention"
     #: False for approximations (linear attention): agreement is reported, not required.
     exact: ClassVar[bool] = True
+    #: True when it stores the whole (B, H, Tq, Tk) score matrix (O(T²) memory): benchmarks then
+    #: cap the sequence lengths they sweep, and say so in their metrics.
+    materializes_scores: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
-        if options:
-            raise TypeError(f"attention {self.name!r} takes no options, got {sorted(options)}")
+        check_options(type(self), options)
 
     def __call__(
         self,
@@ -158,36 +211,17 @@ class Attention(Component):
         """Bool `(tq, tk)`: True where query i may attend to key j; `None` means every pair."""
         return None
 
+    def attended_pairs(self, tq: int, tk: int, *, causal: bool = False) -> int:
+        """(query, key) pairs computed, before padding; default: those of `pattern` (and causal).
 
-def check_attention_inputs(
-    q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None
-) -> None:
-    """Raise `ComponentInputError` naming the offending shapes when the contract is broken."""
-    if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
-        raise ComponentInputError(
-            f"q, k, v must be 4-D (B, H, T, D); got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
-        )
-    b, h, _, d = q.shape
-    if k.shape != v.shape:
-        raise ComponentInputError(
-            f"k and v must have the same shape; got {tuple(k.shape)} and {tuple(v.shape)}"
-        )
-    if k.shape[0] != b or k.shape[3] != d:
-        raise ComponentInputError(
-            f"k {tuple(k.shape)} does not match q {tuple(q.shape)} in batch or head dim"
-        )
-    hkv = k.shape[1]
-    if hkv == 0 or h % hkv:
-        raise ComponentInputError(f"key/value heads ({hkv}) must divide query heads ({h})")
-    if key_padding_mask is not None:
-        if key_padding_mask.dtype != torch.bool:
-            raise ComponentInputError(
-                f"key_padding_mask must be bool, got {key_padding_mask.dtype}"
-            )
-        if tuple(key_padding_mask.shape) != (b, k.shape[2]):
-            raise ComponentInputError(
-                f"key_padding_mask must be (B, Tk) = {(b, k.shape[2])}; got {tuple(key_padding_mask.shape)}"
-            )
+        A block-sparse component that computes whole blocks counts those instead."""
+        return oracles.attended_pairs(self.pattern(tq, tk), tq, tk, causal=causal)
+
+    def flops_per_head(self, tq: int, tk: int, head_dim: int, *, causal: bool = False) -> float:
+        """FLOPs of one head: 4·D per attended pair (q·k and p·v, 2·D each) by default.
+
+        An approximation with another cost declares it (linear attention: 4·T·D²)."""
+        return 4.0 * head_dim * self.attended_pairs(tq, tk, causal=causal)
 
 
 # --------------------------------------------------------------------------- norm
@@ -198,12 +232,59 @@ class Norm(Component):
 
     Calls: `mod = Cls().build(num_features)` returns an `nn.Module`; `mod(x, mask=None)` with x
     `(B, T, C)` and mask bool `(B, T)`, True for a real token (norms that ignore the mask may).
+    The module a subclass's `build` returns gets the input check as a forward pre-hook.
+
+    Declared, for the kit's closed form (`statistics = None`: no closed form, the kit compares
+    with the registered reference only): `statistics` "feature" (per token, over C: LayerNorm,
+    RMSNorm) or "batch" (per feature, over B·T, running statistics in eval: BatchNorm);
+    `centers` (subtracts the mean; RMSNorm does not); `masked` (statistics over real tokens only).
     """
 
     kind: ClassVar[str] = "norm"
+    statistics: ClassVar[str | None] = None
+    centers: ClassVar[bool] = True
+    masked: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _check_built_module(cls, lambda args: functools.partial(_norm_hook, args[0]))
 
     def build(self, num_features: int) -> nn.Module:
         raise NotImplementedError(f"{type(self).__name__} must implement build()")
+
+
+def _norm_hook(
+    num_features: int, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    x = args[0] if args else kwargs.get("x")
+    mask = args[1] if len(args) > 1 else kwargs.get("mask")
+    check_norm_inputs(x, mask, num_features)  # type: ignore[arg-type]
+
+
+def _check_built_module(
+    cls: type[Component], hook_for: Callable[[tuple[Any, ...]], Callable[..., None]]
+) -> None:
+    """Wrap `cls.build` (if it defines one) so that the module it returns checks its inputs.
+
+    `hook_for(build_args)` gives the forward pre-hook; a module gets it once, even when a
+    subclass's `build` calls its parent's."""
+    build = cls.__dict__.get("build")
+    if build is None or getattr(build, "_adds_input_check", False):
+        return
+
+    @functools.wraps(build)
+    def checked_build(self: Any, *args: Any, **kwargs: Any) -> Any:
+        module = build(self, *args, **kwargs)
+        if isinstance(module, nn.Module) and not getattr(module, "_nlpsuite_checked", False):
+            bound = inspect.signature(build).bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            hook = hook_for(tuple(bound.arguments.values())[1:])
+            module.register_forward_pre_hook(hook, with_kwargs=True)
+            module._nlpsuite_checked = True  # type: ignore[assignment]
+        return module
+
+    checked_build._adds_input_check = True  # type: ignore[attr-defined]
+    cls.build = checked_build  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- loss
@@ -214,18 +295,38 @@ class Loss(Component):
 
     `task` says which call it takes: `classification` `(logits (N, C), target (N,))`,
     `contrastive` `(anchors (N, D), positives (N, D))`, `ranking` `(chosen (N,), rejected (N,))`.
-    Calls: `Cls(**options)(*inputs) -> scalar Tensor`.
+    Calls: `Cls(**options)(*inputs) -> scalar Tensor`; `__call__` checks the inputs of the task
+    (`suite.input_checks.check_loss_inputs`), then calls `forward`.
+
+    Declared, for the kit and the benchmarks: `closed_form(*inputs)` (the value in float64 from
+    the textbook formula, under this instance's options, or `None`: then the kit compares with
+    the registered reference); `option_choices(num_classes)` (values of each option the kit
+    draws); `reference_options` (the options under which it must equal its reference: focal
+    loss at gamma=0); `ignore_index` (a target id excluded from the mean, or `None`).
     """
 
     kind: ClassVar[str] = "loss"
     task: ClassVar[str] = "classification"
+    reference_options: ClassVar[Mapping[str, Any]] = {}
+    ignore_index: int | None = None
 
     def __init__(self, **options: Any) -> None:
-        if options:
-            raise TypeError(f"loss {self.name!r} takes no options, got {sorted(options)}")
+        check_options(type(self), options)
 
     def __call__(self, *inputs: Tensor) -> Tensor:
+        check_loss_inputs(self.task, inputs, ignore_index=self.ignore_index)
         return self.forward(*inputs)
+
+    def closed_form(self, *inputs: Tensor) -> float | None:
+        """The loss of `inputs` in float64 from its formula, written apart from `forward`; `None`
+        when none is declared."""
+        return None
+
+    @classmethod
+    def option_choices(cls, num_classes: int) -> dict[str, list[Any]]:
+        """Values of each option worth checking (`alpha` needs `num_classes` weights); the kit
+        draws one value per option. Default: none, the defaults only."""
+        return {}
 
     def forward(self, *inputs: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
@@ -248,10 +349,28 @@ class MoE(Component):
     """A feed-forward block, mixture-of-experts or dense, that the suite compares at equal active size.
 
     Calls: `mod = Cls().build(d_model, d_hidden, n_experts, top_k, capacity_factor=None)` returns an
-    `nn.Module`; `mod(x)` with x `(B, T, C)` returns a `MoEOutput`.
+    `nn.Module`; `mod(x)` with x `(B, T, C)` returns a `MoEOutput`. The sizes are checked before
+    `build` runs, and the module it returns gets the input check as a forward pre-hook.
     """
 
     kind: ClassVar[str] = "moe"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_checks_sizes", False):
+
+            @functools.wraps(build)
+            def sized_build(self: Any, *args: Any, **kw: Any) -> Any:
+                bound = inspect.signature(build).bind(self, *args, **kw)
+                sizes = list(bound.arguments.values())[1:5]
+                if len(sizes) == 4:
+                    check_moe_sizes(*sizes)
+                return build(self, *args, **kw)
+
+            sized_build._checks_sizes = True  # type: ignore[attr-defined]
+            cls.build = sized_build  # type: ignore[method-assign]
+        _check_built_module(cls, lambda args: functools.partial(_moe_hook, args[0]))
 
     def build(
         self,
@@ -264,18 +383,10 @@ class MoE(Component):
         raise NotImplementedError(f"{type(self).__name__} must implement build()")
 
 
-def check_moe_sizes(d_model: int, d_hidden: int, n_experts: int, top_k: int) -> None:
-    """Raise `ComponentInputError` naming the first size below 1 or a top_k above n_experts."""
-    for label, value in (
-        ("d_model", d_model),
-        ("d_hidden", d_hidden),
-        ("n_experts", n_experts),
-        ("top_k", top_k),
-    ):
-        if value < 1:
-            raise ComponentInputError(f"{label} must be >= 1, got {value}")
-    if top_k > n_experts:
-        raise ComponentInputError(f"top_k ({top_k}) must not exceed n_experts ({n_experts})")
+def _moe_hook(
+    d_model: int, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    check_moe_inputs(args[0] if args else kwargs.get("x"), d_model)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- validation

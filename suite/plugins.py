@@ -24,7 +24,7 @@ import pluggy
 from suite import hookspecs
 from suite.registry import Registry
 
-__all__ = ["DEFAULT_PLUGINS", "PluginHost", "PluginRecord", "get_host", "load_plugins", "reset"]
+__all__ = ["DEFAULT_PLUGINS", "PluginHost", "PluginRecord", "get_host", "reset"]
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.tokenizers",
@@ -182,11 +182,6 @@ def get_host() -> PluginHost:
     if _host is None:
         _host = PluginHost()
     return _host.load()
-
-
-def load_plugins() -> PluginHost:
-    """Load every allowed plugin once (idempotent) and return the host."""
-    return get_host()
 
 
 def reset(host: PluginHost | None = None) -> None:

@@ -99,12 +99,14 @@ class Registry:
         found = [cls for cls in self._benchmarks.values() if kind is None or cls.kind == kind]
         return sorted(found, key=lambda c: (KINDS.index(c.kind), c.name))
 
-    def get_benchmark(self, name: str) -> type[Benchmark]:
-        try:
-            return self._benchmarks[name]
-        except KeyError:
-            known = ", ".join(sorted(self._benchmarks)) or "none"
-            raise UnknownComponentError(f"no benchmark named {name!r}; known: {known}") from None
+    def reference_of(self, cls: type[Component]) -> type[Component] | None:
+        """The registered component `cls.reference` names (same kind), or `None`: when `cls` is
+        itself a reference, names itself, or names a component this registry does not hold."""
+        name = cls.reference
+        if name is None:
+            return None
+        found = self._components.get((cls.kind, name))
+        return None if found is None or found is cls else found
 
     def topics(self, area: str | None = None) -> list[type[Topic]]:
         """Registered topics (of `area` if given), the built-in areas first, then by name."""

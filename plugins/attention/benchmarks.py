@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -22,8 +21,8 @@ import numpy as np
 import torch
 
 import suite
-from plugins.attention.common import attended_pairs_dense, dense_attention
 from plugins.attention.data import ListOpsConfig, train_and_score
+from suite.oracles import dense_attention
 
 __all__ = [
     "AttentionAgreement",
@@ -49,33 +48,17 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 def make_attention(
     cls: type[suite.Component], options: dict[str, Any] | None = None
 ) -> suite.Attention:
-    """Instantiate `cls` with those of `options` its constructor names; others are left out."""
-    accepted = {
-        name
-        for name, p in inspect.signature(cls.__init__).parameters.items()
-        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and name != "self"
-    }
+    """Instantiate `cls` with those of `options` it accepts (`accepted_options`); others are left out."""
+    accepted = cls.accepted_options()
     return cls(**{k: v for k, v in (options or {}).items() if k in accepted})  # type: ignore[return-value]
 
 
 def attention_flops(
     att: suite.Attention, tq: int, tk: int, *, batch: int, heads: int, head_dim: int, causal: bool
 ) -> float:
-    """FLOPs the component's pattern needs: 4·D per attended pair (q·k and p·v, 2·D each).
-
-    A component may say otherwise with `flops_per_head(tq, tk, head_dim, causal=...)` (linear
-    attention: 4·T·D²); a sparse one counts its pairs with `attended_pairs(tq, tk, causal=...)`.
-    """
-    own = getattr(att, "flops_per_head", None)
-    if own is not None:
-        return float(batch * heads * own(tq, tk, head_dim, causal=causal))
-    counter = getattr(att, "attended_pairs", None)
-    pairs = (
-        counter(tq, tk, causal=causal)
-        if counter is not None
-        else attended_pairs_dense(tq, tk, causal=causal)
-    )
-    return 4.0 * batch * heads * pairs * head_dim
+    """FLOPs of the whole call: `batch · heads ·` the component's declared `flops_per_head`
+    (by default 4·D per attended pair of its pattern; linear attention declares 4·T·D²)."""
+    return float(batch * heads * att.flops_per_head(tq, tk, head_dim, causal=causal))
 
 
 def _inputs(
@@ -189,8 +172,9 @@ class AttentionScaling(suite.Benchmark):
         }
     ]
     ratio_metric: ClassVar[str | None] = "growth_exponent"
-    # naive stores B·H·T² scores several times; lengths beyond this many scores are left out
-    naive_max_scores: ClassVar[dict[str, int]] = {"cpu": 2**25, "cuda": 2**32}
+    # a component that materializes the B·H·T² scores (several times): lengths beyond this many
+    # scores are left out
+    max_materialized_scores: ClassVar[dict[str, int]] = {"cpu": 2**25, "cuda": 2**32}
 
     def run(
         self, component_cls: type[suite.Component], params: dict[str, Any], ctx: suite.RunContext
@@ -203,8 +187,8 @@ class AttentionScaling(suite.Benchmark):
         )
         att = make_attention(component_cls)
         lens = [int(t) for t in params["seq_lens"]]
-        if component_cls.name == "naive":  # O(T²) memory: cap, and say so in the metrics
-            cap = self.naive_max_scores.get(ctx.device.type, 2**25)
+        if att.materializes_scores:  # O(T²) memory: cap, and say so in the metrics
+            cap = self.max_materialized_scores.get(ctx.device.type, 2**25)
             lens = [t for t in lens if b * h * t * t <= cap] or lens[:1]
         calls = {t: self._call(att, _inputs(ctx, b, h, h, t, d, dtype)) for t in lens}
         for call in calls.values():  # warm up: allocator, cached layouts, compiled kernels

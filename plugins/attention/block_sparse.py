@@ -33,7 +33,8 @@ import torch
 from torch import Tensor
 
 import suite
-from plugins.attention.common import attended_pairs_dense, dense_attention
+from suite.dtypes import compute_dtype
+from suite.oracles import attended_pairs, dense_attention
 
 __all__ = ["BACKENDS", "BlockSparseAttention", "GatherLayout", "gather_attention"]
 
@@ -125,7 +126,7 @@ class BlockSparseAttention(suite.Attention):
                 v,
                 causal=causal,
                 key_padding_mask=key_padding_mask,
-                dtype=_softmax_dtype(q),
+                dtype=compute_dtype(q),
             )
             out = torch.cat([rows.to(out.dtype), out[:, :, g:]], dim=2)
         return out
@@ -135,12 +136,12 @@ class BlockSparseAttention(suite.Attention):
             return "flex" if device.type == "cuda" else "gather"
         return self.backend
 
-    def attended_pairs(self, tq: int, tk: int, *, causal: bool) -> int:
+    def attended_pairs(self, tq: int, tk: int, *, causal: bool = False) -> int:
         """Pairs this pattern computes (before padding): what a TFLOP/s figure should count."""
         g = min(self.n_global_queries(tq), tq)
         return self.layout(
             tq, tk, causal=causal, device=torch.device("cpu")
-        ).pairs + attended_pairs_dense(g, tk, causal=causal)
+        ).pairs + attended_pairs(None, g, tk, causal=causal)
 
     # ------------------------------------------------------------------ layout
     def layout(self, tq: int, tk: int, *, causal: bool, device: torch.device) -> GatherLayout:
@@ -234,12 +235,9 @@ def _gather_chunk(
         real = key_padding_mask[:, key_index]  # (B, n, K)
         mask = mask & real[:, None, :, None, None, :]
     has_key = mask.any(dim=-1, keepdim=True)  # (B|1, 1, n, 1, b, 1)
-    scores = scores.to(_softmax_dtype(scores))
+    scores = scores.to(compute_dtype(scores))
     # masked pairs get exp(min - max) = 0 exactly; an empty row is uniform here, zeroed below
     probs = scores.masked_fill_(~mask, torch.finfo(scores.dtype).min).softmax(dim=-1).to(v.dtype)
     out = probs.view(bsz, hkv, n, gb, width) @ vg  # (B, Hkv, n, G*b, D)
     return (out.view(bsz, hkv, n, gb // b, b, d) * has_key.to(out.dtype)).view(bsz, hkv, n, gb, d)
 
-
-def _softmax_dtype(x: Tensor) -> torch.dtype:
-    return x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32

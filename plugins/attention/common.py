@@ -1,4 +1,6 @@
-"""Helpers every attention component shares: masks, grouped-query reshapes, the float64 oracle.
+"""Helpers every attention component shares: masks and grouped-query reshapes.
+
+The float64 oracle they are all checked against is `suite.oracles.dense_attention`.
 
 Conventions (the contract's, spelled out once):
 
@@ -16,15 +18,11 @@ Conventions (the contract's, spelled out once):
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
 __all__ = [
-    "attended_pairs_dense",
     "combine_masks",
-    "dense_attention",
     "group_queries",
     "masked_softmax",
     "ungroup_queries",
@@ -73,45 +71,3 @@ def masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
         return scores.softmax(dim=-1)
     filled = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
     return filled.softmax(dim=-1) * mask
-
-
-def dense_attention(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    allowed: Tensor | None = None,
-    *,
-    causal: bool = False,
-    key_padding_mask: Tensor | None = None,
-    dtype: torch.dtype = torch.float64,
-) -> Tensor:
-    """The oracle: full `(Tq, Tk)` attention in `dtype` (float64 by default) under a pattern.
-
-    Quadratic time and memory on purpose; every component is checked against it. The result is
-    cast back to `q.dtype`'s device but kept in `dtype`.
-    """
-    qd, kd, vd = (x.to(dtype) for x in (q, k, v))
-    h, hkv = q.shape[1], k.shape[1]
-    if hkv != h:
-        kd = kd.repeat_interleave(h // hkv, dim=1)
-        vd = vd.repeat_interleave(h // hkv, dim=1)
-    scores = qd @ kd.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (B, H, Tq, Tk)
-    mask = combine_masks(
-        allowed,
-        q.shape[2],
-        k.shape[2],
-        causal=causal,
-        key_padding_mask=key_padding_mask,
-        device=q.device,
-    )
-    return masked_softmax(scores, mask) @ vd
-
-
-def attended_pairs_dense(tq: int, tk: int, *, causal: bool) -> int:
-    """Number of (query, key) pairs full attention computes: `Tq*Tk`, or the lower triangle."""
-    if not causal:
-        return tq * tk
-    # query i sees keys 0..min(i, tk-1)
-    full_rows = max(tq - tk, 0)
-    tri = min(tq, tk)
-    return tri * (tri + 1) // 2 + full_rows * tk

@@ -86,7 +86,7 @@ class LinearAttention(suite.Attention):
         out = num / den.masked_fill(den == 0, 1.0)  # a query with no real key: 0 / 1
         return out[:, :, :tq].to(q.dtype)
 
-    def flops_per_head(self, tq: int, tk: int, head_dim: int, *, causal: bool) -> float:
+    def flops_per_head(self, tq: int, tk: int, head_dim: int, *, causal: bool = False) -> float:
         """Multiply-adds ×2 of one head: the d×d state (2·Tk·d²) and its read-out (2·Tq·d²)."""
         chunk = 2 * tq * self.chunk_size * head_dim if causal else 0  # intra-chunk products
         return 2.0 * (tk + tq) * head_dim * head_dim + chunk

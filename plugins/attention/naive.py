@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-import torch
 from torch import Tensor
 
 import suite
 from plugins.attention.common import combine_masks, group_queries, masked_softmax, ungroup_queries
+from suite.dtypes import compute_dtype
 
 __all__ = ["NaiveAttention"]
 
@@ -47,6 +47,7 @@ class NaiveAttention(suite.Attention):
     name: ClassVar[str] = "naive"
     summary: ClassVar[str] = "explicit matmul, scale, mask, softmax, matmul (O(T²) memory)"
     reference: ClassVar[str | None] = "sdpa"
+    materializes_scores: ClassVar[bool] = True
 
     def forward(
         self,
@@ -67,11 +68,7 @@ class NaiveAttention(suite.Attention):
         )
         if mask is not None:
             mask = mask.unsqueeze(2)  # (B|1, 1, 1, Tq|1, Tk): broadcast over Hkv and G
-        probs = masked_softmax(_upcast(scores), mask).to(v.dtype)  # softmax in fp32 at least
+        probs = masked_softmax(scores.to(compute_dtype(scores)), mask).to(v.dtype)  # softmax in fp32 at least
         out = probs.view(b, hkv, -1, tk) @ v  # (B, Hkv, G*Tq, D)
         return ungroup_queries(out, h)
 
-
-def _upcast(x: Tensor) -> Tensor:
-    """bf16/fp16 to float32 (their softmax loses digits); float32/float64 unchanged."""
-    return x if x.dtype in (torch.float32, torch.float64) else x.float()

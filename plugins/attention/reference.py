@@ -38,6 +38,7 @@ class SDPAAttention(suite.Attention):
     name: ClassVar[str] = "sdpa"
     summary: ClassVar[str] = "torch.nn.functional.scaled_dot_product_attention (reference)"
     reference: ClassVar[str | None] = None
+    practice_target: ClassVar[bool] = True  # `nlpsuite practice attention` is graded against it
 
     def forward(
         self,

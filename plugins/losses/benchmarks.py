@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from plugins.losses.closed_forms import CLOSED_FORMS
 from plugins.losses.options import (
     VARIANTS,
     as_loss_class,
@@ -25,29 +24,13 @@ from plugins.losses.options import (
     options_for,
     reference_options_for,
 )
-from plugins.losses.reference import TorchCrossEntropy, TorchInfoNCE, TorchRanking
 from suite.benchmark import Benchmark, Measurement, RunContext
 from suite.kinds import Component, Loss
 from suite.threads import single_thread
 
-__all__ = ["LossAgreement", "LossGradcheck", "make_inputs", "resolve_reference"]
-
-_BUILTIN_REFERENCES: dict[str, type[Loss]] = {
-    cls.name: cls for cls in (TorchCrossEntropy, TorchInfoNCE, TorchRanking)
-}
+__all__ = ["LossAgreement", "LossGradcheck", "make_inputs"]
 _CLOSED_FORM_ROWS = 256  # the NumPy closed form is checked on the first rows only (it is slow)
 _PADDED_SHARE = 0.1  # share of classification targets set to ignore_index, as padding
-
-
-def resolve_reference(cls: type[Component]) -> type[Loss] | None:
-    """The reference class of `cls`: a built-in torch reference, else the registry's look-up."""
-    if cls.reference is None:
-        return None
-    if cls.reference in _BUILTIN_REFERENCES:
-        return _BUILTIN_REFERENCES[cls.reference]
-    import suite
-
-    return as_loss_class(suite.get("loss", cls.reference))
 
 
 def make_inputs(
@@ -137,15 +120,15 @@ class LossAgreement(Benchmark):
         loss = cls(**options)
         metrics: dict[str, float] = {}
 
-        form = CLOSED_FORMS.get(cls.name)
+        rows = tuple(t[:_CLOSED_FORM_ROWS].cpu() for t in inputs)
+        rows = tuple(t.double() if t.is_floating_point() else t for t in rows)
+        form = loss.closed_form(*rows)  # declared by the loss, None when it has none
         if form is not None:
-            rows = tuple(t[:_CLOSED_FORM_ROWS].cpu() for t in inputs)
-            rows = tuple(t.double() if t.is_floating_point() else t for t in rows)
             with torch.no_grad():
                 got = float(cls(**options)(*rows))
-            metrics["closed_form_abs_error"] = abs(got - form(*rows, **options))
+            metrics["closed_form_abs_error"] = abs(got - float(form))
 
-        reference_cls = resolve_reference(cls)
+        reference_cls = ctx.reference
         if reference_cls is not None:
             own_options, ref_options = reference_options_for(cls, reference_cls, options)
             mine, theirs = _leaves(inputs), _leaves(inputs)

@@ -33,7 +33,7 @@ from plugins.losses.data import (
     preference_pairs,
 )
 from plugins.losses.infonce import cosine_similarity_matrix
-from plugins.losses.options import accepted_options, as_loss_class
+from plugins.losses.options import as_loss_class
 from suite import metrics
 from suite.benchmark import Benchmark, RunContext
 from suite.kinds import Component, Loss
@@ -72,7 +72,7 @@ class _TaskBenchmark(Benchmark):
     loss_task: ClassVar[str]
 
     def applies_to(self, component_cls: type[Component]) -> bool:
-        return getattr(component_cls, "task", None) == self.loss_task
+        return issubclass(component_cls, Loss) and component_cls.task == self.loss_task
 
     def run(
         self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
@@ -175,7 +175,7 @@ class LossRetrieval(_TaskBenchmark):
         self, component_cls: type[Loss], params: dict[str, Any], ctx: RunContext
     ) -> dict[str, float]:
         options = {}
-        if "temperature" in params and "temperature" in accepted_options(component_cls):
+        if "temperature" in params and "temperature" in component_cls.accepted_options():
             options["temperature"] = float(params["temperature"])
         loss = component_cls(**options)
         config = PairedConfig(n_test=self.n_test, noise=float(params["noise"]), nuisance_scale=3.0)

@@ -1,20 +1,19 @@
 """The textbook formulas of each loss, in NumPy float64, written independently of PyTorch.
 
-These are the "closed forms" the tests and the agreement benchmark check every loss against:
-one formula per loss, row by row, with `np.logaddexp.reduce` for the log-sum-exp. They are
-slow and only for checking.
+These are the "closed forms" each loss declares (`suite.Loss.closed_form`), which the kit and
+the agreement benchmark check it against: one formula per loss, row by row, with
+`np.logaddexp.reduce` for the log-sum-exp. They are slow and only for checking.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 __all__ = [
-    "CLOSED_FORMS",
     "cross_entropy_closed_form",
     "focal_closed_form",
     "infonce_closed_form",
@@ -72,14 +71,3 @@ def ranking_closed_form(chosen: Any, rejected: Any) -> float:
     d = _np(chosen) - _np(rejected)
     return float(np.mean(np.logaddexp(0.0, -d)))
 
-
-#: Closed form by loss name; the references share their from-scratch twin's formula.
-CLOSED_FORMS: dict[str, Callable[..., float]] = {
-    "cross-entropy": cross_entropy_closed_form,
-    "torch-cross-entropy": cross_entropy_closed_form,
-    "focal": focal_closed_form,
-    "infonce": infonce_closed_form,
-    "torch-infonce": infonce_closed_form,
-    "ranking": ranking_closed_form,
-    "torch-ranking": ranking_closed_form,
-}

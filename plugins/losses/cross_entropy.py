@@ -7,12 +7,13 @@ PyTorch's fused kernel (`torch-cross-entropy`) does the same in one pass.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from plugins.losses.common import check_classification_inputs, compute_dtype
+from plugins.losses.closed_forms import cross_entropy_closed_form
+from suite.dtypes import compute_dtype
 from suite.kinds import Loss
 
 __all__ = ["CrossEntropy", "stable_log_softmax"]
@@ -62,7 +63,7 @@ class CrossEntropy(Loss):
     reference: ClassVar[str | None] = "torch-cross-entropy"
     task: ClassVar[str] = "classification"
 
-    def __init__(self, label_smoothing: float = 0.0, ignore_index: int = -100) -> None:
+    def __init__(self, *, label_smoothing: float = 0.0, ignore_index: int = -100) -> None:
         if not 0.0 <= float(label_smoothing) <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
         self.label_smoothing = float(label_smoothing)  # ε: mass spread uniformly over the C classes
@@ -71,7 +72,6 @@ class CrossEntropy(Loss):
         )  # target id of padded positions, excluded from the mean
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
-        check_classification_inputs(logits, target, ignore_index=self.ignore_index)
         keep = target != self.ignore_index  # (N,) bool
         safe_target = torch.where(
             keep, target, torch.zeros_like(target)
@@ -84,3 +84,12 @@ class CrossEntropy(Loss):
             per_row = (1.0 - self.label_smoothing) * nll + self.label_smoothing * uniform
         per_row = torch.where(keep, per_row, torch.zeros_like(per_row))  # padding adds 0 to the sum
         return (per_row.sum() / keep.sum()).to(logits.dtype)
+
+    def closed_form(self, logits: Tensor, target: Tensor) -> float:  # type: ignore[override]
+        return cross_entropy_closed_form(
+            logits, target, label_smoothing=self.label_smoothing, ignore_index=self.ignore_index
+        )
+
+    @classmethod
+    def option_choices(cls, num_classes: int) -> dict[str, list[Any]]:
+        return {"label_smoothing": [0.0, 0.1, 0.3]}

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from plugins.losses.common import check_classification_inputs, compute_dtype
+from plugins.losses.closed_forms import focal_closed_form
 from plugins.losses.cross_entropy import stable_log_softmax
+from suite.dtypes import compute_dtype
 from suite.errors import ComponentInputError
 from suite.kinds import Loss
 
@@ -60,8 +61,12 @@ class FocalLoss(Loss):
     task: ClassVar[str] = "classification"
     #: The options under which focal loss must equal its reference (cross-entropy) exactly.
     reference_options: ClassVar[dict[str, Any]] = {"gamma": 0.0, "alpha": None}
+    promises: ClassVar[tuple[str, ...]] = ("loss.focal-modulation",)
+    practice_target: ClassVar[bool] = True  # `nlpsuite practice loss` writes a focal loss
 
-    def __init__(self, gamma: float = 2.0, alpha: Sequence[float] | Tensor | None = None) -> None:
+    def __init__(
+        self, *, gamma: float = 2.0, alpha: Sequence[float] | Tensor | None = None
+    ) -> None:
         if not float(gamma) >= 0.0:
             raise ValueError(f"gamma must be >= 0, got {gamma}")
         self.gamma = float(gamma)  # focusing strength; 0 gives cross-entropy
@@ -79,7 +84,6 @@ class FocalLoss(Loss):
             self.alpha = weights
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
-        check_classification_inputs(logits, target)
         num_classes = logits.shape[1]
         if self.alpha is not None and self.alpha.numel() != num_classes:
             raise ComponentInputError(
@@ -95,3 +99,13 @@ class FocalLoss(Loss):
         if self.alpha is not None:
             per_row = self.alpha.to(device=logits.device, dtype=dtype)[target.long()] * per_row
         return per_row.mean().to(logits.dtype)
+
+    def closed_form(self, logits: Tensor, target: Tensor) -> float:  # type: ignore[override]
+        alpha = None if self.alpha is None else self.alpha.tolist()
+        return focal_closed_form(logits, target, gamma=self.gamma, alpha=alpha)
+
+    @classmethod
+    def option_choices(cls, num_classes: int) -> dict[str, list[Any]]:
+        ramp = [0.25 + 1.75 * i / max(num_classes - 1, 1) for i in range(num_classes)]
+        alternating = [(0.5, 2.0)[i % 2] for i in range(num_classes)]
+        return {"gamma": [0.0, 0.5, 1.0, 2.0, 5.0], "alpha": [None, ramp, alternating]}

@@ -8,12 +8,13 @@ both directions.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from plugins.losses.common import check_contrastive_inputs, compute_dtype
+from plugins.losses.closed_forms import infonce_closed_form
+from suite.dtypes import compute_dtype
 from suite.kinds import Loss
 
 __all__ = ["InfoNCE", "cosine_similarity_matrix"]
@@ -62,13 +63,12 @@ class InfoNCE(Loss):
     reference: ClassVar[str | None] = "torch-infonce"
     task: ClassVar[str] = "contrastive"
 
-    def __init__(self, temperature: float = 0.05) -> None:
+    def __init__(self, *, temperature: float = 0.05) -> None:
         if not float(temperature) > 0.0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)  # τ: 0.05 as in SimCSE
 
     def forward(self, anchors: Tensor, positives: Tensor) -> Tensor:  # type: ignore[override]
-        check_contrastive_inputs(anchors, positives)
         dtype = compute_dtype(anchors)
         logits = (
             cosine_similarity_matrix(anchors.to(dtype), positives.to(dtype)) / self.temperature
@@ -78,3 +78,10 @@ class InfoNCE(Loss):
             torch.exp(logits - row_max).sum(dim=1)
         )  # (N,)
         return (log_normaliser - logits.diagonal()).mean().to(anchors.dtype)
+
+    def closed_form(self, anchors: Tensor, positives: Tensor) -> float:  # type: ignore[override]
+        return infonce_closed_form(anchors, positives, temperature=self.temperature)
+
+    @classmethod
+    def option_choices(cls, num_classes: int) -> dict[str, list[Any]]:
+        return {"temperature": [0.05, 0.1, 1.0]}

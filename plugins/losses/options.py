@@ -1,7 +1,8 @@
-"""Which options a loss class takes, and the option sets the benchmarks try on it.
+"""The option sets the loss benchmarks try on a loss, from what the class declares.
 
 Benchmarks must work for any registered loss, including third-party ones with other options,
-so they never pass an option the class's `__init__` does not accept.
+so they pass only options the class accepts (`suite.Component.accepted_options`), and take the
+options under which it equals its reference from `suite.Loss.reference_options`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from suite.kinds import Component, Loss
 
 __all__ = [
     "VARIANTS",
-    "accepted_options",
     "as_loss_class",
     "option_default",
     "options_for",
@@ -30,23 +30,13 @@ _TUNED: dict[str, Any] = {
 }
 
 
-def accepted_options(cls: type) -> set[str]:
-    """Names of the keyword options `cls(**options)` accepts."""
-    try:
-        parameters = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
-    except (TypeError, ValueError):
-        return set()
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {name for name, p in parameters.items() if name != "self" and p.kind in kinds}
-
-
-def options_for(cls: type, variant: str, num_classes: int = 2) -> dict[str, Any]:
+def options_for(cls: type[Loss], variant: str, num_classes: int = 2) -> dict[str, Any]:
     """The options of `variant` that `cls` accepts (alpha gets one weight per class)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown option variant {variant!r}; variants are {', '.join(VARIANTS)}")
     if variant == "default":
         return {}
-    accepted = accepted_options(cls)
+    accepted = cls.accepted_options()
     options = {name: value for name, value in _TUNED.items() if name in accepted}
     if "alpha" in accepted:
         options["alpha"] = [
@@ -56,29 +46,23 @@ def options_for(cls: type, variant: str, num_classes: int = 2) -> dict[str, Any]
 
 
 def reference_options_for(
-    cls: type[Component], reference_cls: type[Component], options: dict[str, Any]
+    cls: type[Loss], reference_cls: type[Component], options: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Options for (component, reference) under which the two must agree.
 
-    A component declares, in its class attribute `reference_options`, the options that make it
-    equal to its reference (focal: gamma=0, alpha=None). Those override `options`; the
-    reference then gets the remaining options it also accepts.
+    The component's declared `reference_options` (focal: gamma=0, alpha=None) override
+    `options`; the reference then gets the remaining options it also accepts.
     """
-    component_options = {**options, **getattr(cls, "reference_options", {})}
-    accepted = accepted_options(reference_cls)
+    component_options = {**options, **cls.reference_options}
+    accepted = reference_cls.accepted_options()
     shared = {k: v for k, v in component_options.items() if k in accepted}
     return component_options, shared
 
 
-def option_default(cls: type, name: str, fallback: Any = None) -> Any:
-    """The default value of option `name` in `cls.__init__`, or `fallback` when it has none."""
-    try:
-        parameter = inspect.signature(cls.__init__).parameters.get(name)  # type: ignore[misc]
-    except (TypeError, ValueError):
-        return fallback
-    if parameter is None or parameter.default is inspect.Parameter.empty:
-        return fallback
-    return parameter.default
+def option_default(cls: type[Component], name: str, fallback: Any = None) -> Any:
+    """The default value of option `name` of `cls`, or `fallback` when it has none."""
+    default = cls.accepted_options().get(name, inspect.Parameter.empty)
+    return fallback if default is inspect.Parameter.empty else default
 
 
 def as_loss_class(cls: type[Component]) -> type[Loss]:

@@ -12,7 +12,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from plugins.losses.common import check_ranking_inputs, compute_dtype
+from plugins.losses.closed_forms import ranking_closed_form
+from suite.dtypes import compute_dtype
 from suite.kinds import Loss
 
 __all__ = ["PairwiseRankingLoss"]
@@ -49,7 +50,6 @@ class PairwiseRankingLoss(Loss):
     task: ClassVar[str] = "ranking"
 
     def forward(self, chosen: Tensor, rejected: Tensor) -> Tensor:  # type: ignore[override]
-        check_ranking_inputs(chosen, rejected)
         dtype = compute_dtype(chosen)
         margin = chosen.to(dtype) - rejected.to(dtype)  # (N,)
         positive = margin >= 0  # (N,) bool
@@ -59,3 +59,6 @@ class PairwiseRankingLoss(Loss):
         linear = torch.where(positive, torch.zeros_like(margin), -margin)  # max(-d, 0)
         per_pair = linear + torch.log1p(torch.exp(neg_abs))  # (N,)
         return per_pair.mean().to(chosen.dtype)
+
+    def closed_form(self, chosen: Tensor, rejected: Tensor) -> float:  # type: ignore[override]
+        return ranking_closed_form(chosen, rejected)

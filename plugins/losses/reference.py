@@ -7,16 +7,16 @@ They take the same options and inputs as the from-scratch losses, run the same i
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from plugins.losses.common import (
-    check_classification_inputs,
-    check_contrastive_inputs,
-    check_ranking_inputs,
+from plugins.losses.closed_forms import (
+    cross_entropy_closed_form,
+    infonce_closed_form,
+    ranking_closed_form,
 )
 from suite.kinds import Loss
 
@@ -35,20 +35,28 @@ class TorchCrossEntropy(Loss):
     reference: ClassVar[str | None] = None
     task: ClassVar[str] = "classification"
 
-    def __init__(self, label_smoothing: float = 0.0, ignore_index: int = -100) -> None:
+    def __init__(self, *, label_smoothing: float = 0.0, ignore_index: int = -100) -> None:
         if not 0.0 <= float(label_smoothing) <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
         self.label_smoothing = float(label_smoothing)
         self.ignore_index = int(ignore_index)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
-        check_classification_inputs(logits, target, ignore_index=self.ignore_index)
         return F.cross_entropy(
             logits,
             target.long(),
             ignore_index=self.ignore_index,
             label_smoothing=self.label_smoothing,
         )
+
+    def closed_form(self, logits: Tensor, target: Tensor) -> float:  # type: ignore[override]
+        return cross_entropy_closed_form(
+            logits, target, label_smoothing=self.label_smoothing, ignore_index=self.ignore_index
+        )
+
+    @classmethod
+    def option_choices(cls, num_classes: int) -> dict[str, list[Any]]:
+        return {"label_smoothing": [0.0, 0.1, 0.3]}
 
 
 class TorchInfoNCE(Loss):
@@ -63,16 +71,22 @@ class TorchInfoNCE(Loss):
     reference: ClassVar[str | None] = None
     task: ClassVar[str] = "contrastive"
 
-    def __init__(self, temperature: float = 0.05) -> None:
+    def __init__(self, *, temperature: float = 0.05) -> None:
         if not float(temperature) > 0.0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)
 
     def forward(self, anchors: Tensor, positives: Tensor) -> Tensor:  # type: ignore[override]
-        check_contrastive_inputs(anchors, positives)
         logits = F.normalize(anchors, dim=1) @ F.normalize(positives, dim=1).T / self.temperature
         labels = torch.arange(anchors.shape[0], device=anchors.device)  # (N,)
         return F.cross_entropy(logits, labels)
+
+    def closed_form(self, anchors: Tensor, positives: Tensor) -> float:  # type: ignore[override]
+        return infonce_closed_form(anchors, positives, temperature=self.temperature)
+
+    @classmethod
+    def option_choices(cls, num_classes: int) -> dict[str, list[Any]]:
+        return {"temperature": [0.05, 0.1, 1.0]}
 
 
 class TorchRanking(Loss):
@@ -90,6 +104,8 @@ class TorchRanking(Loss):
     task: ClassVar[str] = "ranking"
 
     def forward(self, chosen: Tensor, rejected: Tensor) -> Tensor:  # type: ignore[override]
-        check_ranking_inputs(chosen, rejected)
         margin = chosen - rejected  # (N,)
         return F.binary_cross_entropy_with_logits(margin, torch.ones_like(margin))
+
+    def closed_form(self, chosen: Tensor, rejected: Tensor) -> float:  # type: ignore[override]
+        return ranking_closed_form(chosen, rejected)

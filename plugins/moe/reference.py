@@ -88,6 +88,7 @@ class DenseFFN(MoE):
         "dense FFN of hidden top_k*d_hidden: the MoE's equal-active-size baseline"
     )
     reference: ClassVar[str | None] = None
+    practice_target: ClassVar[bool] = True  # `nlpsuite practice moe` is compared with it
 
     def build(
         self,

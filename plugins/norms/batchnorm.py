@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from plugins.norms.common import check_norm_inputs, compute_dtype
 from suite import Norm
+from suite.dtypes import compute_dtype
 from suite.errors import ComponentInputError
 
 __all__ = ["BatchNorm", "BatchNormConfig", "BatchNormModule", "batch_statistics"]
@@ -63,7 +63,6 @@ class BatchNormModule(nn.Module):
         self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        check_norm_inputs(x, mask, self.num_features)
         work = compute_dtype(x.dtype)
         flat = x.reshape(-1, self.num_features).to(work)  # (N, C), N = B*T
         if self.training:
@@ -131,6 +130,7 @@ class BatchNorm(Norm):
     """
 
     name = "batchnorm"
+    statistics = "batch"
     summary = "BatchNorm1d over B×T tokens: batch stats in training, running stats in eval"
     reference = "torch-batchnorm"
     module_class: type[BatchNormModule] = BatchNormModule

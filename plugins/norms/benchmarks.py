@@ -18,10 +18,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-import suite
 from plugins.norms.data import FeatureDistribution, lengths_to_mask, pad_to_length, random_lengths
-from plugins.norms.reference import TorchBatchNorm, TorchLayerNorm, TorchRMSNorm
-from suite import Benchmark, Measurement, Norm, RunContext
+from suite import Benchmark, Measurement, RunContext
+from suite.errors import SkipCell
 from suite.kinds import Component
 
 __all__ = [
@@ -29,20 +28,7 @@ __all__ = [
     "NormPaddingSensitivity",
     "NormThroughput",
     "NormTrainEvalGap",
-    "reference_class",
 ]
-
-_BUILTIN_REFERENCES: dict[str, type[Norm]] = {
-    cls.name: cls for cls in (TorchBatchNorm, TorchLayerNorm, TorchRMSNorm)
-}
-
-
-def reference_class(component_cls: type[Component]) -> type[Component]:
-    """The class named by `component_cls.reference` (built-ins first, then the registry)."""
-    name = component_cls.reference
-    if name is None:
-        raise ValueError(f"norm {component_cls.name!r} is itself a reference")
-    return _BUILTIN_REFERENCES.get(name) or suite.get("norm", name)
 
 
 def _build(
@@ -93,8 +79,10 @@ class NormAgreement(Benchmark):
         dtype = getattr(torch, params["dtype"])
         gen = ctx.generator(1)
         dist = FeatureDistribution.random(c, gen)
+        if ctx.reference is None:
+            raise SkipCell(f"reference {component_cls.reference!r} is not registered in this run")
         mod = _build(component_cls, c, ctx, dtype)
-        ref = _build(reference_class(component_cls), c, ctx, dtype)
+        ref = _build(ctx.reference, c, ctx, dtype)
         mask = torch.ones(b, t, dtype=torch.bool, device=ctx.device)  # all real: the mask path runs
         out_err = grad_err = 0.0
         for _ in range(self.train_steps):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from plugins.norms.common import check_norm_inputs, compute_dtype
 from suite import Norm
+from suite.dtypes import compute_dtype
 
 __all__ = ["LayerNorm", "LayerNormConfig", "LayerNormModule"]
 
@@ -33,7 +33,6 @@ class LayerNormModule(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         # The mask is accepted and ignored: each token is normalised on its own, so padding
         # can never leak into a real token's output.
-        check_norm_inputs(x, mask, self.num_features)
         work = compute_dtype(x.dtype)
         h = x.to(work)  # (B, T, C)
         centred = h - h.mean(dim=-1, keepdim=True)  # (B, T, C)
@@ -78,6 +77,7 @@ class LayerNorm(Norm):
     """
 
     name = "layernorm"
+    statistics = "feature"
     summary = "LayerNorm: per-token mean and variance over the C features"
     reference = "torch-layernorm"
 

@@ -41,4 +41,5 @@ class MaskedBatchNorm(BatchNorm):
     name = "masked-batchnorm"
     summary = "BatchNorm whose statistics count real tokens only (mask True), padding-invariant"
     reference = "torch-batchnorm"
+    masked = True
     module_class = MaskedBatchNormModule

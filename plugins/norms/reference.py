@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from plugins.norms.common import check_norm_inputs
 from suite import Norm
 
 __all__ = ["TorchBatchNorm", "TorchLayerNorm", "TorchRMSNorm"]
@@ -24,19 +23,16 @@ class _BatchNorm1dOverTokens(nn.BatchNorm1d):
     """
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:  # type: ignore[override]
-        check_norm_inputs(x, mask, self.num_features)
         return super().forward(x.reshape(-1, self.num_features)).reshape(x.shape)
 
 
 class _LayerNormWithMask(nn.LayerNorm):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:  # type: ignore[override]
-        check_norm_inputs(x, mask, self.normalized_shape[0])
         return super().forward(x)
 
 
 class _RMSNormWithMask(nn.RMSNorm):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:  # type: ignore[override]
-        check_norm_inputs(x, mask, self.normalized_shape[0])
         return super().forward(x)
 
 
@@ -48,6 +44,8 @@ class TorchBatchNorm(Norm):
     """
 
     name = "torch-batchnorm"
+    practice_target = True  # `nlpsuite practice norm` writes a BatchNorm
+    statistics = "batch"
     summary = "torch.nn.BatchNorm1d over B×T tokens (reference; not padding aware)"
     reference = None
 
@@ -62,6 +60,7 @@ class TorchLayerNorm(Norm):
     """`torch.nn.LayerNorm(C)`: the reference for `layernorm` (fused ATen kernel)."""
 
     name = "torch-layernorm"
+    statistics = "feature"
     summary = "torch.nn.LayerNorm over the C features (reference)"
     reference = None
 
@@ -76,6 +75,8 @@ class TorchRMSNorm(Norm):
     """`torch.nn.RMSNorm(C)`: the reference for `rmsnorm` (eps=None: float32 machine epsilon)."""
 
     name = "torch-rmsnorm"
+    statistics = "feature"
+    centers = False
     summary = "torch.nn.RMSNorm over the C features (reference)"
     reference = None
 

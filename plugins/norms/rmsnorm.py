@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from plugins.norms.common import check_norm_inputs, compute_dtype
 from suite import Norm
+from suite.dtypes import compute_dtype
 
 __all__ = ["RMSNorm", "RMSNormConfig", "RMSNormModule"]
 
@@ -32,7 +32,6 @@ class RMSNormModule(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         # Per-token, like LayerNorm: the mask is accepted and cannot change anything.
-        check_norm_inputs(x, mask, self.num_features)
         work = compute_dtype(x.dtype)
         eps = torch.finfo(work).eps if self.eps is None else self.eps
         h = x.to(work)  # (B, T, C)
@@ -71,6 +70,8 @@ class RMSNorm(Norm):
     """
 
     name = "rmsnorm"
+    statistics = "feature"
+    centers = False
     summary = "RMSNorm: rescale each token by its root mean square (no mean, no bias)"
     reference = "torch-rmsnorm"
 

@@ -115,6 +115,7 @@ class HFBPE(_HFTokenizer):
 
     name: ClassVar[str] = "hf-bpe"
     summary: ClassVar[str] = "HuggingFace tokenizers BPE (Whitespace pre-tokenizer, </w>, [UNK])"
+    practice_target: ClassVar[bool] = True  # `nlpsuite practice tokenizer` is graded against it
 
     def _pipeline(self) -> HFTokenizer:
         tok = HFTokenizer(models.BPE(unk_token="[UNK]", end_of_word_suffix="</w>"))

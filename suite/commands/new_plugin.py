@@ -49,7 +49,8 @@ def create_plugin(name: str, folder: Path | None = None, *, force: bool = False)
     """Write the package and return its folder; `UsageError` for a bad or taken name."""
     from suite import __version__
     from suite.errors import UsageError
-    from suite.scaffolds import class_name_for, render, validate_name
+    from suite.plugins import get_host
+    from suite.scaffolds import class_name_for, practice_reference, render, validate_name
 
     problem = validate_name(name)
     if problem:
@@ -74,6 +75,7 @@ def create_plugin(name: str, folder: Path | None = None, *, force: bool = False)
         "dist_name": dist_name,
         "class_name": class_name,
         "suite_version": __version__,
+        "reference": repr(practice_reference(get_host().registry, "attention")),
     }
     files = {
         "pyproject.toml": "plugin_pyproject.toml.tmpl",

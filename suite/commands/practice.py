@@ -52,10 +52,17 @@ def write_practice(
 ) -> Path:
     """Write the scaffold and return its path; `UsageError` for a bad kind, name or existing file."""
     from suite.errors import UsageError
-    from suite.scaffolds import PRACTICE_REFERENCES, class_name_for, render, validate_name
+    from suite.plugins import get_host
+    from suite.scaffolds import (
+        PRACTICE_KINDS,
+        class_name_for,
+        practice_reference,
+        render,
+        validate_name,
+    )
 
-    if kind not in PRACTICE_REFERENCES:
-        raise UsageError(f"unknown kind {kind!r}; kinds are {', '.join(PRACTICE_REFERENCES)}")
+    if kind not in PRACTICE_KINDS:
+        raise UsageError(f"unknown kind {kind!r}; kinds are {', '.join(PRACTICE_KINDS)}")
     name = name or f"my-{kind}"
     problem = validate_name(name)
     if problem:
@@ -67,7 +74,7 @@ def write_practice(
         f"practice_{kind}.py.tmpl",
         name=name,
         class_name=class_name_for(name),
-        reference=PRACTICE_REFERENCES[kind],
+        reference=repr(practice_reference(get_host().registry, kind)),
         filename=path.name,
     )
     try:

@@ -2,7 +2,9 @@
 
 Templates are `string.Template` files (`$name`, `$class_name`, `$module`) shipped as package
 data; `render` fills one in. Practice files hold the contract's signatures and docstrings that
-state the task, and raise `NotImplementedError` where the user writes the solution.
+state the task, and raise `NotImplementedError` where the user writes the solution. The
+reference a scaffold names comes from the registry: the component of the kind that declares
+`practice_target = True`.
 """
 
 from __future__ import annotations
@@ -11,16 +13,20 @@ import re
 from importlib import resources
 from string import Template
 
-__all__ = ["PRACTICE_REFERENCES", "class_name_for", "render", "validate_name"]
+from suite.registry import Registry
 
-#: kind -> the reference its practice component is graded against
-PRACTICE_REFERENCES: dict[str, str] = {
-    "attention": "sdpa",
-    "tokenizer": "hf-bpe",
-    "norm": "torch-batchnorm",
-    "loss": "focal",
-    "moe": "dense-ffn",
-}
+__all__ = ["PRACTICE_KINDS", "class_name_for", "practice_reference", "render", "validate_name"]
+
+#: the kinds with a practice template (`practice_<kind>.py.tmpl`)
+PRACTICE_KINDS: tuple[str, ...] = ("attention", "tokenizer", "norm", "loss", "moe")
+
+
+def practice_reference(registry: Registry, kind: str) -> str | None:
+    """The name of the component of `kind` that declares `practice_target = True` (the first, by
+    name, if several do), or `None` when no loaded plugin declares one."""
+    targets = [cls for cls in registry.components(kind) if cls.practice_target]
+    return min(targets, key=lambda cls: cls.name).name if targets else None
+
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 

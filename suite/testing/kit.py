@@ -20,8 +20,8 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 
-from suite.errors import UnknownComponentError
 from suite.kinds import Component
+from suite.registry import Registry
 from suite.testing.properties._base import (
     Example,
     Property,
@@ -93,19 +93,20 @@ class ComponentReport:
         return [result.property_id for result in self.results if not result.ok]
 
 
-def make_subject(cls: type[Component]) -> Subject:
-    """The component with its reference from the global host (built-ins), or the reason it has none."""
-    reference_name = getattr(cls, "reference", None)
-    if reference_name is None:
+def make_subject(cls: type[Component], registry: Registry | None = None) -> Subject:
+    """The component with its reference from `registry` (default: the loaded plugins'), or the
+    reason it has none."""
+    if cls.reference is None:
         return Subject(cls, None, f"{cls.name} is itself a reference")
-    import suite
-
-    try:
-        reference = suite.get(cls.kind, reference_name)
-    except (UnknownComponentError, KeyError):
-        return Subject(cls, None, f"reference {reference_name!r} is not registered")
-    if reference is cls:
+    if cls.reference == cls.name:
         return Subject(cls, None, f"{cls.name} names itself as reference")
+    if registry is None:
+        from suite.plugins import get_host
+
+        registry = get_host().registry
+    reference = registry.reference_of(cls)
+    if reference is None:
+        return Subject(cls, None, f"reference {cls.reference!r} is not registered")
     return Subject(cls, reference, "")
 
 
@@ -210,13 +211,15 @@ def check_component(
     example: Example | None = None,
     timing: bool = True,
     target: str | None = None,
+    registry: Registry | None = None,
 ) -> ComponentReport:
     """Run every property of `cls.kind` (or those in `only`) and a quick timing; see the module doc.
 
     `xfail` maps property ids to the reason they are expected to fail: a failure then reads
-    `xfailed`, a pass `xpassed` (which counts as a failure: the declaration is stale).
+    `xfailed`, a pass `xpassed` (which counts as a failure: the declaration is stale). The
+    reference is looked up in `registry` (default: the loaded plugins').
     """
-    subject = make_subject(cls)
+    subject = make_subject(cls, registry)
     wanted = list(only)
     props = [get_property(pid) for pid in wanted] if wanted else properties_for(cls.kind)
     for prop in props:
@@ -224,7 +227,7 @@ def check_component(
             raise KeyError(
                 f"property {prop.id!r} is for {prop.kind}, not for {cls.kind}:{cls.name}"
             )
-    report = ComponentReport(cls.kind, cls.name, getattr(cls, "reference", None))
+    report = ComponentReport(cls.kind, cls.name, cls.reference)
     expected = dict(xfail or {})
     for prop in props:
         result = run_property(

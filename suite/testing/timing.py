@@ -50,7 +50,7 @@ def _norm(cls: Any) -> Callable[[], Any]:
 
 def _loss(cls: Any) -> Callable[[], Any]:
     g = torch.Generator().manual_seed(0)
-    task = getattr(cls, "task", "classification")
+    task = cls.task
     if task == "classification":
         inputs = (torch.randn(2048, 100, generator=g), torch.randint(0, 100, (2048,), generator=g))
     elif task == "contrastive":

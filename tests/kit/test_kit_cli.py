@@ -11,7 +11,7 @@ from suite.cli import main
 from suite.commands.new_plugin import create_plugin
 from suite.commands.practice import write_practice
 from suite.plugins import PluginHost
-from suite.scaffolds import PRACTICE_REFERENCES
+from suite.scaffolds import PRACTICE_KINDS
 from suite.testing import check_component, load_target
 
 HERE = Path(__file__).parent
@@ -158,7 +158,7 @@ def test_file_without_hook_is_checked_by_its_classes(tmp_path: Path) -> None:
     }
 
 
-@pytest.mark.parametrize("kind", sorted(PRACTICE_REFERENCES))
+@pytest.mark.parametrize("kind", sorted(PRACTICE_KINDS))
 def test_unfilled_practice_scaffold_fails_cleanly(kind: str, tmp_path: Path) -> None:
     path = write_practice(kind, out=tmp_path / f"my_{kind}.py")
     text = path.read_text()
@@ -248,3 +248,68 @@ def test_filled_practice_scaffold_passes(kind: str, tmp_path: Path) -> None:
     (cls,) = load_target(str(path)).components
     report = check_component(cls, max_examples=8, timing=False)
     assert report.ok, [(r.property_id, r.message) for r in report.results if not r.ok]
+
+
+SCALE_EXAMPLE = {
+    "batch": 1,
+    "heads": 1,
+    "kv_heads": 1,
+    "tq": 2,
+    "tk": 2,
+    "head_dim": 4,
+    "causal": False,
+    "mask": None,
+    "magnitude": 0.5,
+    "seed": 0,
+}
+
+
+@pytest.mark.parametrize(
+    ("example", "words"),
+    [
+        ({"batch": 1}, "--example lacks heads, kv_heads, tq, tk, head_dim"),
+        ({**SCALE_EXAMPLE, "colour": 1}, "--example has unknown key colour"),
+    ],
+    ids=["missing", "unknown"],
+)
+def test_malformed_example_is_a_usage_error_naming_the_keys(
+    example: dict, words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["check", CORRECT_ATTENTION, "--only", "attention.scale", "--example"]
+    assert main([*argv, json.dumps(example)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert words in err and "attention.scale examples have batch, causal, dtype" in err
+
+
+NAN_ATTENTION = '''
+import suite
+
+
+class AlwaysNan(suite.Attention):
+    """Returns NaN everywhere, mask or no mask."""
+
+    name = "always-nan"
+    summary = "NaN everywhere"
+    reference = "sdpa"
+
+    def forward(self, q, k, v, *, causal=False, key_padding_mask=None):
+        return q * float("nan")
+'''
+
+
+def test_nan_message_depends_on_a_query_without_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "nan_attention.py"
+    path.write_text(NAN_ATTENTION)
+    argv = ["check", str(path), "--no-timing", "--json", "--only", "attention.scale", "--example"]
+    assert main([*argv, json.dumps(SCALE_EXAMPLE)]) == 1
+    message = json.loads(capsys.readouterr().out)[0]["results"][0]["message"]
+    assert "every query has a key to attend to" in message
+    assert "no key to attend to must give zeros" not in message
+    padded = {**SCALE_EXAMPLE, "batch": 2, "mask": [[True, True], [False, False]]}
+    argv[-2] = "attention.padding-ignored"
+    assert main([*argv, json.dumps(padded)]) == 1
+    message = json.loads(capsys.readouterr().out)[0]["results"][0]["message"]
+    assert "a query with no key to attend to must give zeros" in message

@@ -1,4 +1,6 @@
-"""Small tensor helpers shared by the checks: seeded inputs, masks, differences, closed forms."""
+"""Small tensor helpers shared by the checks: seeded inputs, masks, differences.
+
+The float64 oracles live in `suite.oracles`."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from torch import Tensor
 
 from suite.testing.properties._base import PropertyFailure, PropertySkip
 
-__all__ = ["call_component", "dense_attention", "generator", "mask_tensor", "max_abs_diff", "randn"]
+__all__ = ["call_component", "generator", "mask_tensor", "max_abs_diff", "randn"]
 
 
 def generator(seed: int, offset: int = 0) -> torch.Generator:
@@ -41,37 +43,3 @@ def call_component(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any)
         raise
     except Exception as exc:
         raise PropertyFailure(f"{what} raised {type(exc).__name__}: {exc}") from exc
-
-
-def dense_attention(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    *,
-    causal: bool,
-    key_padding_mask: Tensor | None,
-    pattern: Tensor | None,
-    scale: float | None = None,
-) -> Tensor:
-    """softmax(q kᵀ · scale) v in float64 over allowed pairs; rows with no allowed key give 0.
-
-    Allowed = pattern & causal (key j <= query i, top-left aligned as in PyTorch SDPA) & real
-    keys. Key/value head g serves query heads g·r .. g·r + r - 1 (r = H / Hkv).
-    """
-    q, k, v = q.double(), k.double(), v.double()
-    _, heads, tq, dim = q.shape
-    group = heads // k.shape[1]
-    k = k.repeat_interleave(group, dim=1)
-    v = v.repeat_interleave(group, dim=1)
-    scores = q @ k.transpose(-2, -1) * (1.0 / math.sqrt(dim) if scale is None else scale)
-    allowed = torch.ones(tq, k.shape[2], dtype=torch.bool)
-    if pattern is not None:
-        allowed = allowed & pattern.to(torch.bool).cpu()
-    if causal:
-        allowed = allowed & torch.ones_like(allowed).tril()
-    allowed = allowed[None, None]
-    if key_padding_mask is not None:
-        allowed = allowed & key_padding_mask[:, None, None, :]
-    scores = scores.masked_fill(~allowed, -math.inf)
-    weights = torch.softmax(scores, dim=-1).nan_to_num(nan=0.0)
-    return weights @ v

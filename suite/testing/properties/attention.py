@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from suite.oracles import dense_attention
 from suite.testing import strategies
 from suite.testing.properties._base import (
     Example,
@@ -24,7 +25,6 @@ from suite.testing.properties._base import (
 )
 from suite.testing.properties._tensors import (
     call_component,
-    dense_attention,
     mask_tensor,
     max_abs_diff,
     randn,
@@ -89,10 +89,23 @@ def _attend(
         fail(f"output shape {tuple(out.shape)} != q shape {tuple(q.shape)}")
     bad = int((~torch.isfinite(out)).sum())
     if bad:
+        where = f"output has {bad} NaN/inf values (causal={causal}, mask={'given' if mask is not None else None})"
+        if _has_query_without_keys(mask, causal=causal, tq=q.shape[-2], tk=k.shape[-2]):
+            fail(f"{where}; a query with no key to attend to must give zeros")
         fail(
-            f"output has {bad} NaN/inf values (causal={causal}, mask={'given' if mask is not None else None}); a query with no key to attend to must give zeros"
+            f"{where} although every query has a key to attend to; subtract the row maximum before exp, and keep masked scores finite or out of the sum"
         )
     return out
+
+
+def _has_query_without_keys(mask: Tensor | None, *, causal: bool, tq: int, tk: int) -> bool:
+    """Whether some query may attend to no key at all (every key padded, or causally hidden)."""
+    if mask is None:
+        return False  # causal attention is top-left aligned: query i always sees key 0
+    allowed = mask.bool()[:, None, :].expand(-1, tq, -1)  # (B, Tq, Tk)
+    if causal:
+        allowed = allowed & torch.ones(tq, tk, dtype=torch.bool, device=mask.device).tril()
+    return bool((~allowed.any(dim=-1)).any())
 
 
 def _pattern(subject: Subject, tq: int, tk: int) -> Tensor | None:
@@ -118,7 +131,7 @@ def _where(diff: Tensor) -> str:
 
 
 def _needs_exact(subject: Subject) -> str | None:
-    if not getattr(subject.cls, "exact", True):
+    if not subject.cls.exact:
         return "approximate attention (exact = False): agreement is reported by benchmarks, not required"
     return None
 

@@ -1,21 +1,22 @@
 """Properties of losses: agreement with the closed form, finite gradients, the mean reduction.
 
-The closed form is chosen by the component's name or its reference's name (cross-entropy with
-label smoothing and ignore_index, focal with gamma and per-class alpha, InfoNCE with
-temperature, the pairwise ranking loss); options are drawn for it. A loss with no known closed
-form is compared with its registered reference at default options, or skipped with the reason.
+The closed form is the one the loss declares (`suite.Loss.closed_form`), else the one its
+registered reference declares, evaluated under the same options; options are drawn from the
+declared `option_choices`. A loss with no closed form in reach is compared with its registered
+reference at default options, or skipped with the reason.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from hypothesis import strategies as st
 from torch import Tensor
 
+from suite.kinds import Loss
 from suite.testing import strategies
 from suite.testing.properties._base import Example, Property, Subject, fail, register_property
 from suite.testing.properties._tensors import call_component, generator, randn
@@ -23,93 +24,55 @@ from suite.testing.properties._tensors import call_component, generator, randn
 __all__: list[str] = []
 
 RTOL, ATOL = 1e-4, 1e-5
-IGNORE = -100
 
 
-def _cross_entropy(
-    logits: Tensor, target: Tensor, label_smoothing: float = 0.0, ignore_index: int = IGNORE
-) -> Tensor:
-    logp = torch.log_softmax(logits.double(), dim=-1)
-    keep = target != ignore_index
-    safe = target.clamp(min=0)
-    nll = -logp.gather(1, safe[:, None])[:, 0]
-    per = (1 - label_smoothing) * nll - label_smoothing * logp.mean(-1)
-    return per[keep].sum() / keep.sum()
-
-
-def _focal(
-    logits: Tensor, target: Tensor, gamma: float = 2.0, alpha: list[float] | None = None
-) -> Tensor:
-    logp_t = torch.log_softmax(logits.double(), dim=-1).gather(1, target[:, None])[:, 0]
-    weight = (1 - logp_t.exp()).pow(gamma)
-    if alpha is not None:
-        weight = weight * torch.tensor(alpha, dtype=torch.float64)[target]
-    return (-weight * logp_t).mean()
-
-
-def _infonce(anchors: Tensor, positives: Tensor, temperature: float = 0.05) -> Tensor:
-    a = F.normalize(anchors.double(), dim=-1, eps=1e-8)
-    p = F.normalize(positives.double(), dim=-1, eps=1e-8)
-    logits = a @ p.T / temperature  # (N, N): row i's positive is column i
-    return F.cross_entropy(logits, torch.arange(len(a)))
-
-
-def _ranking(chosen: Tensor, rejected: Tensor) -> Tensor:
-    return -F.logsigmoid(chosen.double() - rejected.double()).mean()
-
-
-_FORMS: dict[str, tuple[str, Any]] = {
-    "cross-entropy": ("classification", _cross_entropy),
-    "torch-cross-entropy": ("classification", _cross_entropy),
-    "focal": ("classification", _focal),
-    "infonce": ("contrastive", _infonce),
-    "torch-infonce": ("contrastive", _infonce),
-    "ranking": ("ranking", _ranking),
-    "torch-ranking": ("ranking", _ranking),
-}
-
-
-def _form_name(subject: Subject) -> str | None:
-    for name in (subject.cls.name, subject.cls.reference):
-        if name in _FORMS and _FORMS[name][0] == subject.cls.task:
-            return {
-                "torch-cross-entropy": "cross-entropy",
-                "torch-infonce": "infonce",
-                "torch-ranking": "ranking",
-            }.get(name, name)
+def _declaring(subject: Subject) -> type[Any] | None:
+    """The class whose declarations (closed form, option choices) the checks use: the subject
+    when it declares a closed form, else its reference when that one does."""
+    for cls in (subject.cls, subject.reference):
+        if cls is not None and cls.closed_form is not Loss.closed_form:
+            return cls
     return None
 
 
-def _options(form: str | None, classes: int) -> st.SearchStrategy[dict[str, Any]]:
-    if form == "cross-entropy":
-        return st.fixed_dictionaries({"label_smoothing": st.sampled_from([0.0, 0.1, 0.3])})
-    if form == "focal":
-        alpha = st.none() | st.lists(
-            st.sampled_from([0.25, 0.5, 1.0, 2.0]), min_size=classes, max_size=classes
-        )
-        return st.fixed_dictionaries(
-            {"gamma": st.sampled_from([0.0, 0.5, 1.0, 2.0, 5.0]), "alpha": alpha}
-        )
-    if form == "infonce":
-        return st.fixed_dictionaries({"temperature": st.sampled_from([0.05, 0.1, 1.0])})
-    return st.just({})
+def _option_choices(subject: Subject, classes: int) -> dict[str, list[Any]]:
+    """The declared option choices (the subject's, else its reference's) that every class the
+    check builds accepts."""
+    choices = subject.cls.option_choices(classes)
+    if not choices and subject.reference is not None:
+        choices = subject.reference.option_choices(classes)
+    builders = [subject.cls] + [c for c in (_declaring(subject),) if c is not None]
+    accepted = set.intersection(*(set(c.accepted_options()) for c in builders))
+    return {name: values for name, values in choices.items() if name in accepted and values}
+
+
+def _ignore_index(subject: Subject) -> int | None:
+    """The declared default `ignore_index` option of a classification loss, if it takes one."""
+    default = subject.cls.accepted_options().get("ignore_index", inspect.Parameter.empty)
+    return default if isinstance(default, int) else None
+
+
+def _options(subject: Subject, classes: int) -> st.SearchStrategy[dict[str, Any]]:
+    choices = _option_choices(subject, classes)
+    return st.fixed_dictionaries(
+        {name: st.sampled_from(values) for name, values in choices.items()}
+    )
 
 
 @st.composite
 def _loss_examples(
     draw: Any, subject: Subject, *, max_scale: float = 10.0, ignore: bool = True
 ) -> Example:
-    form = _form_name(subject)
     task = subject.cls.task
     if task == "classification":
         ex = draw(strategies.classification_inputs(max_scale=max_scale))
-        ex["options"] = draw(_options(form, ex["classes"]))
+        ex["options"] = draw(_options(subject, ex["classes"]))
         ex["ignore_first"] = (
-            ignore and form == "cross-entropy" and ex["n"] > 1 and draw(st.booleans())
+            ignore and _ignore_index(subject) is not None and ex["n"] > 1 and draw(st.booleans())
         )
     elif task == "contrastive":
         ex = draw(strategies.contrastive_inputs(max_scale=max_scale))
-        ex["options"] = draw(_options(form, 0))
+        ex["options"] = draw(_options(subject, 0))
     else:
         ex = draw(strategies.ranking_inputs(max_scale=max_scale))
         ex["options"] = {}
@@ -126,8 +89,9 @@ def _inputs(subject: Subject, ex: Example) -> tuple[Tensor, ...]:
         target = torch.multinomial(
             probs, n, replacement=True, generator=generator(seed, 1)
         )  # (N,), class 0 the majority
-        if ex.get("ignore_first"):
-            target[0] = IGNORE
+        ignore_index = _ignore_index(subject)
+        if ex.get("ignore_first") and ignore_index is not None:
+            target[0] = ignore_index
         return logits, target
     if subject.cls.task == "contrastive":
         anchors = randn((n, ex["dim"]), seed, 0, scale=ex["scale"])  # (N, D)
@@ -154,8 +118,8 @@ def _value(loss: Any, *inputs: Tensor) -> Tensor:
 def _needs_form(subject: Subject) -> str | None:
     if subject.cls.task not in ("classification", "contrastive", "ranking"):
         return f"unknown task {subject.cls.task!r}"
-    if _form_name(subject) is None and subject.reference is None:
-        return f"no closed form known for {subject.cls.name!r} and no reference in reach ({subject.reference_note})"
+    if _declaring(subject) is None and subject.reference is None:
+        return f"no closed form declared by {subject.cls.name!r} and no reference in reach ({subject.reference_note})"
     return None
 
 
@@ -164,11 +128,16 @@ def _needs_form(subject: Subject) -> str | None:
 
 def check_closed_form(subject: Subject, ex: Example) -> None:
     inputs = _inputs(subject, ex)
-    form = _form_name(subject)
+    declaring = _declaring(subject)
     with torch.no_grad():
         got = _value(_make(subject, ex["options"]), *inputs)
-        if form is not None:
-            expected, label = _FORMS[form][1](*inputs, **ex["options"]), f"the {form} closed form"
+        if declaring is not None:
+            shown = ", ".join(f"{k}={v!r}" for k, v in ex["options"].items())
+            form = call_component(
+                f"{declaring.__name__}({shown}).closed_form(...)",
+                lambda: declaring(**ex["options"]).closed_form(*inputs),
+            )
+            expected, label = form, f"the closed form of {declaring.name}"
         else:
             assert subject.reference is not None
             expected, label = (
@@ -218,7 +187,7 @@ def check_reduction(subject: Subject, ex: Example) -> None:
         kept = [
             i
             for i in range(n)
-            if subject.cls.task != "classification" or int(inputs[1][i]) != IGNORE
+            if subject.cls.task != "classification" or int(inputs[1][i]) != _ignore_index(subject)
         ]
         singles = [float(_value(loss, *(t[i : i + 1] for t in inputs))) for i in kept]
     mean = sum(singles) / len(singles)
@@ -251,8 +220,9 @@ def check_focal(subject: Subject, ex: Example) -> None:
 
 
 def _focal_only(subject: Subject) -> str | None:
-    if subject.cls.task != "classification" or _form_name(subject) != "focal":
-        return "only for focal losses (name or reference 'focal')"
+    promised = {*subject.cls.promises, *(subject.reference.promises if subject.reference else ())}
+    if subject.cls.task != "classification" or "loss.focal-modulation" not in promised:
+        return "only for losses that promise it (`promises`), or whose reference does"
     return None
 
 

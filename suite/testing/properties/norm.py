@@ -1,8 +1,10 @@
 """Properties of norms: agreement with the reference, train/eval behaviour, mask handling.
 
-The reference is the registered `reference` component when it is loaded (torch-batchnorm, ...),
-else a closed form chosen by name (batchnorm, layernorm, rmsnorm). Both are built fresh, so
-they start from the same affine parameters (weight 1, bias 0) and running statistics (0, 1).
+The reference is the registered `reference` component when it is loaded, else the closed form
+the norm declares (`suite.Norm.statistics`, `centers`): per-token statistics over C (centred:
+LayerNorm; not: RMSNorm) or per-feature batch statistics with running estimates (BatchNorm).
+Both are built fresh, so they start from the same affine parameters (weight 1, bias 0) and
+running statistics (0, 1).
 """
 
 from __future__ import annotations
@@ -41,23 +43,24 @@ class _ClosedForm(nn.Module):
     running_mean: Tensor
     running_var: Tensor
 
-    def __init__(self, kind: str, features: int, *, eps: float) -> None:
+    def __init__(self, statistics: str, centers: bool, features: int, *, eps: float) -> None:
         super().__init__()
-        self.kind, self.eps = kind, eps
+        self.statistics, self.centers, self.eps = statistics, centers, eps
         self.register_buffer("running_mean", torch.zeros(features, dtype=torch.float64))
         self.register_buffer("running_var", torch.ones(features, dtype=torch.float64))
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         x = x.double()
-        if self.kind == "layernorm":
+        if self.statistics == "feature":  # per token, over C
+            if not self.centers:  # RMS: no mean subtracted
+                return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
             return (x - x.mean(-1, keepdim=True)) / torch.sqrt(
                 x.var(-1, unbiased=False, keepdim=True) + self.eps
             )
-        if self.kind == "rmsnorm":
-            return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-        flat = x.reshape(-1, x.shape[-1])  # (B*T, C)
+        flat = x.reshape(-1, x.shape[-1])  # (B*T, C): per feature, over the batch
         if self.training:
-            mean, var = flat.mean(0), flat.var(0, unbiased=False)
+            mean = flat.mean(0) if self.centers else torch.zeros_like(flat[0])
+            var = (flat - mean).pow(2).mean(0)
             n = flat.shape[0]
             self.running_mean.mul_(1 - MOMENTUM).add_(MOMENTUM * mean)
             self.running_var.mul_(1 - MOMENTUM).add_(MOMENTUM * var * n / max(n - 1, 1))
@@ -66,31 +69,20 @@ class _ClosedForm(nn.Module):
         return (x - mean) / torch.sqrt(var + self.eps)
 
 
-_CLOSED_FORM_NAMES = {
-    "batchnorm": "batchnorm",
-    "torch-batchnorm": "batchnorm",
-    "masked-batchnorm": "batchnorm",
-    "layernorm": "layernorm",
-    "torch-layernorm": "layernorm",
-    "rmsnorm": "rmsnorm",
-    "torch-rmsnorm": "rmsnorm",
-}
-
-
 def _references(subject: Subject) -> tuple[str, list[Callable[[int], nn.Module]]] | None:
     """The label and builders of what to agree with: the registered reference, or the closed
     form at each ε convention."""
     if subject.reference is not None:
         ref = subject.reference
         return ref.name, [lambda c: ref().build(c)]
-    for name in (subject.cls.reference, subject.cls.name):
-        if name in _CLOSED_FORM_NAMES:
-            form = _CLOSED_FORM_NAMES[name]
-            builders: list[Callable[[int], nn.Module]] = [
-                partial(_ClosedForm, form, eps=eps) for eps in EPS_CANDIDATES
-            ]
-            return f"the {form} formula", builders
-    return None
+    statistics, centers = subject.cls.statistics, subject.cls.centers
+    if statistics not in ("feature", "batch"):
+        return None
+    builders: list[Callable[[int], nn.Module]] = [
+        partial(_ClosedForm, statistics, centers, eps=eps) for eps in EPS_CANDIDATES
+    ]
+    what = ("centred " if centers else "uncentred ") + f"{statistics}-statistics"
+    return f"the {what} closed form", builders
 
 
 def _disagreement(
@@ -109,7 +101,7 @@ def _disagreement(
 
 def _needs_reference(subject: Subject) -> str | None:
     if _references(subject) is None:
-        return f"no reference in reach ({subject.reference_note}) and no closed form for {subject.cls.name!r}"
+        return f"no reference in reach ({subject.reference_note}) and no closed form declared by {subject.cls.name!r} (set `statistics`)"
     return None
 
 
@@ -227,6 +219,8 @@ def check_mask(subject: Subject, ex: Example) -> None:
         if _close(
             _run(_build(subject, ex["features"]), x, mask), _run(_build(subject, ex["features"]), x)
         ):
+            if subject.cls.masked:
+                fail("declares `masked = True` but ignores the mask: padding enters its statistics")
             raise PropertySkip(
                 "ignores the mask (allowed by the contract: padding then enters its statistics)"
             )

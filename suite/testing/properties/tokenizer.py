@@ -158,7 +158,7 @@ def check_round_trip(subject: Subject, ex: Example) -> None:
 
 
 def _lossless_only(subject: Subject) -> str | None:
-    if not getattr(subject.cls, "lossless", False):
+    if not subject.cls.lossless:
         return "the tokenizer does not promise a round trip (lossless = False)"
     return None
 

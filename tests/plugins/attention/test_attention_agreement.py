@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plugins.attention import COMPONENTS
-from plugins.attention.common import dense_attention
+from suite.oracles import dense_attention
 
 EXACT = [cls for cls in COMPONENTS if cls.exact]
 SPARSE_OPTIONS = {

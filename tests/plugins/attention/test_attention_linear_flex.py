@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plugins.attention.bigbird import BigBirdAttention
-from plugins.attention.common import dense_attention
 from plugins.attention.linear import FEATURE_MAPS, LinearAttention
 from plugins.attention.sliding_window import SlidingWindowAttention
 from plugins.attention.strided import StridedAttention
+from suite.oracles import dense_attention
 
 
 def _linear_reference(q, k, v, causal, mask, feature_map):

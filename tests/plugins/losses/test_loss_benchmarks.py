@@ -10,11 +10,15 @@ import torch
 from torch.autograd.gradcheck import GradcheckError
 
 import plugins.losses as losses
-from plugins.losses.benchmarks import LossAgreement, LossGradcheck, make_inputs, resolve_reference
+from plugins.losses.benchmarks import LossAgreement, LossGradcheck, make_inputs
 from plugins.losses.benchmarks_tasks import LossImbalanced, LossPreference, LossRetrieval
-from plugins.losses.options import VARIANTS, accepted_options, options_for, reference_options_for
+from plugins.losses.options import VARIANTS, options_for, reference_options_for
 from suite import Loss, Measurement, RunContext
 from suite.plugins import PluginHost
+from suite.registry import Registry
+
+REGISTRY = Registry()
+REGISTRY.commit(losses.COMPONENTS, (), owner="plugins.losses")
 
 EXPECTED_COMPONENTS = {
     "cross-entropy",
@@ -66,8 +70,8 @@ def test_focal_agrees_with_its_reference_only_at_gamma_zero() -> None:
 
 
 def test_option_variants_only_pass_accepted_options() -> None:
-    assert accepted_options(losses.FocalLoss) == {"gamma", "alpha"}
-    assert accepted_options(losses.PairwiseRankingLoss) == set()
+    assert set(losses.FocalLoss.accepted_options()) == {"gamma", "alpha"}
+    assert set(losses.PairwiseRankingLoss.accepted_options()) == set()
     assert options_for(losses.FocalLoss, "tuned", num_classes=3) == {
         "gamma": 0.5,
         "alpha": [0.5, 1.0, 1.5],
@@ -90,7 +94,7 @@ def test_make_inputs_pads_but_keeps_a_real_target() -> None:
 @pytest.mark.parametrize("cls", losses.COMPONENTS, ids=lambda c: c.name)
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_agreement_is_exact_to_float32_rounding(cls: type[Loss], variant: str) -> None:
-    ctx = RunContext(repeats=3, warmup=1)
+    ctx = RunContext(repeats=3, warmup=1, reference=REGISTRY.reference_of(cls))
     out = LossAgreement().run(cls, {"variant": variant, "batch": 64, "width": 16}, ctx)
     assert isinstance(out, Measurement) and out.timing is not None and out.timing.median_ms > 0
     assert out.metrics["closed_form_abs_error"] < 1e-10  # float64 on the first rows
@@ -139,9 +143,10 @@ def test_gradcheck_fails_a_wrong_backward() -> None:
         LossGradcheck().run(BrokenRanking, {"variant": "default"}, RunContext())
 
 
-def test_resolve_reference() -> None:
-    assert resolve_reference(losses.FocalLoss) is losses.TorchCrossEntropy
-    assert resolve_reference(losses.TorchInfoNCE) is None
+def test_reference_of_resolves_in_the_given_registry() -> None:
+    assert REGISTRY.reference_of(losses.FocalLoss) is losses.TorchCrossEntropy
+    assert REGISTRY.reference_of(losses.TorchInfoNCE) is None
+    assert Registry().reference_of(losses.FocalLoss) is None  # not registered there
 
 
 def _check_task_metrics(metrics: dict[str, float]) -> None:

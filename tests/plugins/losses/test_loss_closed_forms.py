@@ -175,8 +175,8 @@ def test_cross_entropy_gradient_matches_torch(data: Any, smoothing: float) -> No
 def test_infonce_gradient_matches_torch(data: Any, temperature: float) -> None:
     mine = [t.clone().requires_grad_(True) for t in data]
     theirs = [t.clone().requires_grad_(True) for t in data]
-    InfoNCE(temperature)(*mine).backward()
-    TorchInfoNCE(temperature)(*theirs).backward()
+    InfoNCE(temperature=temperature)(*mine).backward()
+    TorchInfoNCE(temperature=temperature)(*theirs).backward()
     for a, b in zip(mine, theirs):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-8, atol=1e-10)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -21,8 +22,16 @@ from plugins.norms import (
 )
 from suite import Measurement, RunContext
 from suite.benchmark import validate_benchmark_class
+from suite.registry import Registry
 
 CTX = RunContext(quick=True, warmup=1, repeats=3, budget_s=0.05)
+REGISTRY = Registry()
+REGISTRY.commit(COMPONENTS, (), owner="plugins.norms")
+
+
+def _ctx(cls: type) -> RunContext:
+    """CTX with the reference the runner would resolve for `cls`."""
+    return dataclasses.replace(CTX, reference=REGISTRY.reference_of(cls))
 PER_TOKEN = [LayerNorm, RMSNorm]
 
 
@@ -49,7 +58,7 @@ def test_every_benchmark_gives_finite_metrics_on_a_small_cell(cls: type) -> None
         if not benchmark().applies_to(cls):
             assert benchmark is NormAgreement and cls.reference is None
             continue
-        metrics = _metrics(benchmark().run(cls, params, CTX))
+        metrics = _metrics(benchmark().run(cls, params, _ctx(cls)))
         assert metrics
         assert all(math.isfinite(v) for v in metrics.values()), (benchmark.name, metrics)
 
@@ -60,7 +69,7 @@ def test_every_benchmark_gives_finite_metrics_on_a_small_cell(cls: type) -> None
 )
 def test_agreement_errors_are_at_float32_rounding_level(cls: type, mode: str) -> None:
     params = {"mode": mode, "shape": (3, 8, 16), "dtype": "float32"}
-    metrics = _metrics(NormAgreement().run(cls, params, CTX))
+    metrics = _metrics(NormAgreement().run(cls, params, _ctx(cls)))
     assert metrics["max_abs_error"] < 1e-4
     assert metrics.get("running_stats_max_abs_error", 0.0) < 1e-5
 
