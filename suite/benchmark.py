@@ -87,6 +87,15 @@ class Benchmark:
         """Whether this benchmark can measure `component_cls` (e.g. a loss of the right task)."""
         return True
 
+    def input_warnings(self, params: dict[str, Any], ctx: RunContext) -> list[str]:
+        """One-line warnings about the inputs at this parameter point, before anything runs.
+
+        For what the parameters ask and the inputs cannot give (a `--corpus` too small for the
+        vocabulary or the slice asked, no text left to hold out). The runner prints each
+        distinct line once and records it in `run.warnings`. Default: none.
+        """
+        return []
+
     def params(self, quick: bool) -> list[dict[str, Any]]:
         """The parameter points of the quick or the full grid."""
         grid = self.quick_grid if quick or self.full_grid is None else self.full_grid

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import math
 import platform
 import random
@@ -25,9 +26,11 @@ import torch
 
 from suite.benchmark import Benchmark, Measurement, RunContext
 from suite.errors import CellError, SkipCell, UsageError
+from suite.folders import prepare_output_folder
 from suite.kinds import KINDS, Component
 from suite.registry import Registry
-from suite.results import ResultsStore, cell_key
+from suite.results import ResultsStore, cell_key, load_results
+from suite.resume import config_record, describe_corpus, resumed_config
 
 __all__ = [
     "Cell",
@@ -149,6 +152,53 @@ def build_matrix(registry: Registry, config: RunConfig) -> list[Cell]:
     return cells
 
 
+_KIND_NOUNS = {  # (one, several): "component 'bpe' is a tokenizer", "measures norms"
+    "tokenizer": ("a tokenizer", "tokenizers"),
+    "attention": ("an attention component", "attention components"),
+    "norm": ("a norm", "norms"),
+    "loss": ("a loss", "losses"),
+    "moe": ("a mixture-of-experts layer", "mixture-of-experts layers"),
+}
+
+
+def _kind_nouns(kind: str) -> tuple[str, str]:
+    return _KIND_NOUNS.get(kind, (f"a {kind} component", f"{kind} components"))
+
+
+def _why_nothing_matches(registry: Registry, config: RunConfig) -> str:
+    """Why the filters select no cell: kinds that differ, a benchmark that does not apply."""
+    components = [
+        c
+        for c in registry.components()
+        if c.name in config.components or f"{c.kind}:{c.name}" in config.components
+    ]
+    benchmarks = [b for b in registry.benchmarks() if b.name in config.benchmarks]
+    reasons: list[str] = []
+    for component in components:
+        if config.kinds and component.kind not in config.kinds:
+            reasons.append(
+                f"component {component.name!r} is {_kind_nouns(component.kind)[0]}, not of --kind {', '.join(config.kinds)}"
+            )
+        for benchmark_cls in benchmarks:
+            if benchmark_cls.kind != component.kind:
+                reasons.append(
+                    f"component {component.name!r} is {_kind_nouns(component.kind)[0]} but benchmark {benchmark_cls.name!r} measures {_kind_nouns(benchmark_cls.kind)[1]}"
+                )
+            elif not benchmark_cls().applies_to(component):
+                reasons.append(
+                    f"benchmark {benchmark_cls.name!r} does not apply to {component.kind} {component.name!r}"
+                )
+    if config.kinds and not components:
+        for benchmark_cls in benchmarks:
+            if benchmark_cls.kind not in config.kinds:
+                reasons.append(
+                    f"benchmark {benchmark_cls.name!r} measures {_kind_nouns(benchmark_cls.kind)[1]}, not --kind {', '.join(config.kinds)}"
+                )
+    if not reasons:
+        reasons.append("no component matches these filters")
+    return f"nothing to run: {'; '.join(reasons)} (see `nlpsuite list`)"
+
+
 def run_cell(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     """Run one cell in isolation and return its results row (never raises, except on Ctrl-C)."""
     component, benchmark = cell.component, cell.benchmark
@@ -216,16 +266,31 @@ def _release_cuda_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()
+
+
+def _benchmark_records(benchmarks: Sequence[Benchmark]) -> dict[str, Any]:
+    return {
+        b.name: {
+            "kind": b.kind,
+            "summary": b.summary,
+            "ratio_metric": b.ratio_metric,
+            "higher_is_better": b.higher_is_better,
+        }
+        for b in benchmarks
+    }
+
+
 def run_metadata(
     run_id: str, device: torch.device, config: RunConfig, benchmarks: Sequence[Benchmark]
 ) -> dict[str, Any]:
+    """`run` of a new results file; `config` and `corpus` let `--resume` repeat it exactly."""
     from suite import __version__
 
-    device_name = (
-        torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else (platform.processor() or platform.machine())
-    )
+    device_name = _device_name(device)
     return {
         "id": run_id,
         "started": now_iso(),
@@ -239,15 +304,10 @@ def run_metadata(
         "argv": list(config.argv) or sys.argv[1:],
         "quick": config.quick,
         "cpu_threads": torch.get_num_threads(),
-        "benchmarks": {
-            b.name: {
-                "kind": b.kind,
-                "summary": b.summary,
-                "ratio_metric": b.ratio_metric,
-                "higher_is_better": b.higher_is_better,
-            }
-            for b in benchmarks
-        },
+        "config": config_record(config),
+        "corpus": describe_corpus(config.corpus_path),  # null: each benchmark's built-in text
+        "warnings": [],
+        "benchmarks": _benchmark_records(benchmarks),
     }
 
 
@@ -267,31 +327,90 @@ class PreparedRun:
     ctx: RunContext
     store: ResultsStore
     out_dir: Path
+    config: RunConfig | None = None  # what runs: for a resume, the recorded configuration
+    warnings: list[str] = field(default_factory=list)  # new this time, also in run.warnings
+
+    @property
+    def todo(self) -> list[Cell]:
+        """The cells the results file does not hold yet."""
+        return [cell for cell in self.cells if not self.store.done(cell.key)]
+
+    @property
+    def resumed(self) -> bool:
+        return self.config is not None and self.config.resume
 
 
 def prepare_run(registry: Registry, config: RunConfig) -> PreparedRun:
-    """Validate the request and open the results file; every usage error is raised here."""
+    """Validate the request and open the results file; every usage error is raised here.
+
+    With `config.resume`, the run in `config.out_dir` goes on with the configuration it was
+    started with (see `suite.resume`); nothing is written until `execute_run`.
+    """
+    run_id = new_run_id()
+    out_dir = config.out_dir or Path("reports") / run_id
+    path = out_dir / "results.json"
+    previous: dict[str, Any] | None = None
+    if config.resume:
+        if not path.exists():
+            raise UsageError(
+                f"--resume: no results.json in {out_dir} to resume (pass the run folder with --out)"
+            )
+        previous = load_results(path)
+        config = resumed_config(config, previous["run"], path)
+    describe_corpus(config.corpus_path)  # a usage error before anything runs
     device = pick_device(config.device)
     cells = build_matrix(registry, config)
     if not cells:
-        raise UsageError("nothing to run: no component matches these filters (see `nlpsuite list`)")
-    run_id = new_run_id()
-    out_dir = config.out_dir or Path("reports") / run_id
-    if config.resume and not (out_dir / "results.json").exists():
-        raise UsageError(
-            f"--resume: no results.json in {out_dir} to resume (pass the run folder with --out)"
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
+        raise UsageError(_why_nothing_matches(registry, config))
+    prepare_output_folder(out_dir, option="--out" if config.out_dir is not None else "run folder")
     benchmarks = list({id(cell.benchmark): cell.benchmark for cell in cells}.values())
-    store = ResultsStore.open(
-        out_dir / "results.json",
-        run_metadata(run_id, device, config, benchmarks),
-        resume=config.resume,
-    )
     ctx = RunContext(
         device=device, seed=config.seed, quick=config.quick, corpus_path=config.corpus_path
     )
-    return PreparedRun(cells, ctx, store, out_dir)
+    if previous is None:
+        store = ResultsStore(path, run_metadata(run_id, device, config, benchmarks))
+    else:
+        store = ResultsStore(path, previous["run"], previous["results"])
+    prepared = PreparedRun(cells, ctx, store, out_dir, config)
+    if previous is not None and not prepared.todo:
+        return prepared  # nothing to do: the file stays as it is
+    recorded = store.run.setdefault("warnings", [])
+    prepared.warnings = [w for w in _input_warnings(prepared.todo, ctx) if w not in recorded]
+    recorded.extend(prepared.warnings)
+    if previous is not None:
+        store.run["benchmarks"] = {
+            **store.run.get("benchmarks", {}),
+            **_benchmark_records(benchmarks),
+        }
+        store.run.setdefault("resumes", []).append(
+            {
+                "argv": list(config.argv) or sys.argv[1:],
+                "started": now_iso(),
+                "finished": None,
+                "device": device.type,
+                "device_name": _device_name(device),
+                "cpu_threads": torch.get_num_threads(),
+            }
+        )
+    return prepared
+
+
+def _input_warnings(cells: Sequence[Cell], ctx: RunContext) -> list[str]:
+    """Each distinct warning the benchmarks have about the inputs of these cells, in order."""
+    seen: dict[str, None] = {}
+    points = {
+        json.dumps([c.benchmark.name, c.params], sort_keys=True, default=str): c for c in cells
+    }
+    for cell in points.values():
+        try:
+            warnings = [str(w) for w in cell.benchmark.input_warnings(dict(cell.params), ctx)]
+        except Exception as exc:  # a plugin's bug must not stop the run before it starts
+            warnings = [
+                f"benchmark {cell.benchmark.name!r}: input_warnings raised {type(exc).__name__}: {_first_line(exc)}"
+            ]
+        for warning in warnings:
+            seen.setdefault(warning, None)
+    return list(seen)
 
 
 def execute_run(
@@ -299,18 +418,27 @@ def execute_run(
     *,
     on_progress: Callable[[int, int, Cell | None], None] | None = None,
 ) -> ResultsStore:
-    """Run every cell missing from the results file, appending each row as it finishes."""
+    """Run every cell missing from the results file, appending each row as it finishes.
+
+    A resume with nothing left to run leaves the file untouched. `run.finished` is set once,
+    when the run first becomes complete; a resume records its own end in `run.resumes`.
+    """
     store = prepared.store
-    store.run["finished"] = None
+    todo = prepared.todo
+    if prepared.resumed and not todo:
+        return store
     store.flush()
-    todo = [cell for cell in prepared.cells if not store.done(cell.key)]
     for index, cell in enumerate(todo):
         if on_progress is not None:
             on_progress(index, len(todo), cell)
         store.append(run_cell(cell, prepared.ctx))
     if on_progress is not None:
         on_progress(len(todo), len(todo), None)
-    store.run["finished"] = now_iso()
+    finished = now_iso()
+    if prepared.resumed:
+        store.run["resumes"][-1]["finished"] = finished
+    if store.run.get("finished") is None:
+        store.run["finished"] = finished
     store.flush()
     return store
 
