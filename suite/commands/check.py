@@ -101,6 +101,83 @@ def _parse_example(text: str | None, only: list[str]) -> dict[str, Any] | None:
     return example
 
 
+class _MissingExampleKey(Exception):
+    """An example key the property reads that neither the example nor a generated one has."""
+
+
+class _ExampleProbe(dict[str, Any]):
+    """The user's example, completed from a generated one; records which keys it had to add."""
+
+    def __init__(self, given: dict[str, Any], sample: dict[str, Any]) -> None:
+        super().__init__(given)
+        self.sample = sample
+        self.added: list[str] = []
+
+    def __missing__(self, key: str) -> Any:
+        if key not in self.sample:
+            raise _MissingExampleKey(key)
+        self.added.append(key)
+        return self.sample[key]
+
+
+def _generated_examples(prop: Any, subject: Any, count: int = 10) -> list[dict[str, Any]]:
+    """A few examples of the property's own strategy (deterministic), to learn its keys."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    drawn: list[dict[str, Any]] = []
+
+    @settings(
+        max_examples=count,
+        database=None,
+        deadline=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(prop.strategy(subject))
+    def collect(example: dict[str, Any]) -> None:
+        drawn.append(dict(example))
+
+    collect()
+    return drawn
+
+
+def _check_example_keys(property_id: str, example: dict[str, Any], cls: type) -> None:
+    """A usage error naming the missing or unknown keys of a replayed `--example`.
+
+    Unknown: keys no generated example has. Missing: keys the check reads (found by running it
+    once on the example completed from a generated one) that the example lacks; keys the check
+    reads with a default may be left out.
+    """
+    from suite.errors import UsageError
+    from suite.testing import get_property, make_subject
+
+    prop = get_property(property_id)
+    subject = make_subject(cls)
+    drawn = _generated_examples(prop, subject)
+    if not drawn:
+        return
+    known = set().union(*(set(ex) for ex in drawn))
+    expected = f"{property_id} examples have {', '.join(sorted(known))}"
+    unknown = sorted(set(example) - known)
+    if unknown:
+        raise UsageError(
+            f"--example has unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; {expected}"
+        )
+    if known <= set(example):
+        return
+    probe = _ExampleProbe(example, drawn[0])
+    try:
+        prop.check(subject, probe)
+    except _MissingExampleKey as exc:
+        probe.added.append(str(exc.args[0]))
+    except Exception:  # the component's own failure: judged by the real run, not here
+        pass
+    if probe.added:
+        missing = list(dict.fromkeys(probe.added))
+        raise UsageError(f"--example lacks {', '.join(missing)}; {expected}")
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
@@ -120,6 +197,10 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"unknown property {property_id!r}; known: {', '.join(known)}")
     example = _parse_example(args.example, args.only)
     loaded = load_target(args.target)
+    if example is not None:
+        matching = [cls for cls in loaded.components if cls.kind == known[args.only[0]]]
+        if matching:
+            _check_example_keys(args.only[0], example, matching[0])
     reports = []
     for cls in loaded.components:
         only = [pid for pid in args.only if known[pid] == cls.kind]

@@ -110,3 +110,41 @@ def test_progress_bar_can_be_forced(capfd):
             bar.advance()
     assert bar.done == 200
     assert "merges" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["hello world, this is a single line\n", "one\n\ntwo\n\nthree four\n", "a b\n" * 12],
+    ids=["one-line", "three-paragraphs", "twelve-lines"],
+)
+def test_heldout_text_is_never_training_text(tmp_path, text):
+    from plugins.tokenizers.data import load_corpus
+
+    path = tmp_path / "small.txt"
+    path.write_text(text, encoding="utf-8")
+    corpus = load_corpus(path)
+    assert corpus.heldout and corpus.train
+    assert not set(corpus.heldout) & set(corpus.train)
+    assert all(h not in t for h in corpus.heldout for t in corpus.train if len(h) > 3)
+
+
+def test_a_tiny_corpus_is_warned_about_and_skips_heldout_cells(tmp_path):
+    from suite.errors import SkipCell
+
+    path = tmp_path / "tiny.txt"
+    path.write_bytes(b"hello\n")
+    ctx = RunContext(quick=True, corpus_path=path, repeats=3, warmup=0)
+    params = {"vocab_size": 1000, "train_kb": 100}
+    warnings = TrainBenchmark().input_warnings(params, ctx)
+    assert any("less than train_kb=100" in w for w in warnings)
+    assert any("too small for vocab_size=1000" in w for w in warnings)
+    assert any("too small to hold out text" in w for w in warnings)
+    assert all("tiny.txt" in w for w in warnings)
+    with pytest.raises(SkipCell, match="too small to hold out text"):
+        CompressionBenchmark().run(BPE, params, ctx)
+
+
+def test_the_default_corpus_has_no_warning():
+    ctx = RunContext(quick=True)
+    for params in TrainBenchmark().params(True) + TrainBenchmark().params(False):
+        assert TrainBenchmark().input_warnings(params, ctx) == []
