@@ -136,3 +136,68 @@ def sample_document() -> dict[str, Any]:
         )
     )
     return {"run": make_run(benchmarks=copy.deepcopy(BENCHMARKS)), "results": results}
+
+
+def wide_document() -> dict[str, Any]:
+    """A table as wide as `attention-scaling` or `loss-imbalanced`: a long reference name, a
+    dozen snake_case metrics, and words longer than a narrow column (`precision`)."""
+    names = [
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "pr_auc",
+        "f1_macro",
+        "accuracy",
+        "f1_tuned_threshold",
+        "predicted_rare_rate",
+        "mean_rare_probability",
+        "time_ms_t8192",
+        "cpu_growth_exponent",
+    ]
+    results = []
+    for model, scale in (("linear", 1.0), ("mlp", 1.1)):
+        params = {"model": model, "imbalance": 50}
+        values = {name: 0.123456 * scale * (i + 1) for i, name in enumerate(names)}
+        results.append(
+            cell(
+                "torch-cross-entropy",
+                2.0,
+                kind="loss",
+                benchmark="loss-imbalanced",
+                params=params,
+                metrics=values,
+            )
+        )
+        results.append(
+            cell(
+                "focal",
+                2.5,
+                kind="loss",
+                benchmark="loss-imbalanced",
+                params=params,
+                reference="torch-cross-entropy",
+                metrics={**values, "f1": 0.5},
+            )
+        )
+    results.append(
+        cell(
+            "cross-entropy",
+            None,
+            kind="loss",
+            benchmark="loss-imbalanced",
+            params={"model": "mlp", "imbalance": 50},
+            reference="torch-cross-entropy",
+            status="error",
+            error="ValueError: the logits are not finite at step 3",
+        )
+    )
+    benchmarks = {
+        "loss-imbalanced": {
+            "kind": "loss",
+            "summary": "imbalanced binary task (1 in 50): precision, recall, F1, ROC-AUC, PR-AUC",
+            "ratio_metric": "f1",
+            "higher_is_better": True,
+        }
+    }
+    return {"run": make_run(benchmarks=benchmarks), "results": results}
