@@ -41,8 +41,8 @@ class WhyScaleBySqrtDk(suite.Topic):
     Pitfalls:
     - the argument assumes unit-variance q and k; with other inits (or QK-norm) the right
       temperature differs, which is why some models learn it.
-    - scaling after the mask is fine, scaling the mask value is not: keep the mask additive and
-      applied last, or fill with the most negative finite number.
+    - add the mask after dividing: a finite mask value (say −10⁴) added before the division is
+      itself divided by √d_k and may stop masking.
     - in half precision unscaled logits can also overflow before the softmax.
 
     Follow-up questions:
