@@ -18,6 +18,7 @@ __all__ = ["AREA_MODULES", "register_topics"]
 AREA_MODULES: tuple[str, ...] = (
     "plugins.topics.attention",
     "plugins.topics.transformer",
+    "plugins.topics.position",
     "plugins.topics.tokenizer",
     "plugins.topics.norm",
     "plugins.topics.regularisation",
@@ -27,6 +28,7 @@ AREA_MODULES: tuple[str, ...] = (
     "plugins.topics.contrastive",
     "plugins.topics.alignment",
     "plugins.topics.moe",
+    "plugins.topics.decoding",
 )
 
 

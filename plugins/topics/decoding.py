@@ -1,0 +1,3 @@
+"""Interview topics of the area decoding (being written)."""
+
+TOPICS: tuple[type, ...] = ()

@@ -1,0 +1,3 @@
+"""Interview topics of the area position (being written)."""
+
+TOPICS: tuple[type, ...] = ()
