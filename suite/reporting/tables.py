@@ -184,6 +184,11 @@ class Table:
         if not self.has_ratio:
             return ""
         better = "above" if self.higher_is_better else "below"
+        if self.ratio_metric == TIME_METRIC:  # say how it was measured: a paired metric differs
+            return (
+                "ratio = component's median time ÷ its reference's, each timed in its own cell "
+                f"at the same params; {better} 1 is better"
+            )
         return f"ratio = component ÷ its reference at the same params; {better} 1 is better"
 
     def columns(self) -> list[Column]:

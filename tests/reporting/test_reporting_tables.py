@@ -48,6 +48,15 @@ def test_metric_ratio_uses_the_benchmark_ratio_metric(document):
     assert table.ratio_header == "encode_mb_per_s ÷ hf-bpe"
     assert table.verdict(bpe) == "worse"  # higher is better, and 0.25 < 1
     assert "above 1 is better" in table.ratio_hint
+    assert "own cell" not in table.ratio_hint
+
+
+def test_time_ratio_says_it_divides_the_medians_of_separate_cells(document):
+    # a benchmark may also report a paired ratio (moe-throughput's paired_time_vs_dense):
+    # the caption must say which one the ratio column is
+    hint = _table(document, "attention-latency").ratio_hint
+    assert "median time" in hint and "each timed in its own cell" in hint
+    assert "below 1 is better" in hint
 
 
 def test_error_and_skipped_rows_keep_their_own_row_with_one_line_note(document):

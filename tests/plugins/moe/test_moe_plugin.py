@@ -103,3 +103,14 @@ def test_every_benchmark_runs_at_toy_size(host: PluginHost, benchmark_name: str)
     assert ran >= 1
     assert bench.applies_to(TopKMoE)
     assert bench.params(quick=True)
+
+
+def test_throughput_paired_ratio_is_named_and_explained(host: PluginHost) -> None:
+    """The ratio column divides two cells' medians; the paired metric is a different figure
+    (back-to-back pairs), so its name and the caption (the summary) must say so."""
+    (bench_cls,) = [b for b in host.registry.benchmarks("moe") if b.name == "moe-throughput"]
+    ctx = suite.RunContext(quick=True, repeats=3, warmup=1, budget_s=0.2)
+    measurement = bench_cls().run(TopKMoE, TOY_PARAMS["moe-throughput"], ctx)
+    assert "paired_time_vs_dense" in measurement.metrics
+    assert "time_vs_dense" not in measurement.metrics
+    assert "paired_time_vs_dense" in bench_cls.summary and "back to back" in bench_cls.summary
