@@ -23,8 +23,9 @@ class BigBirdAttention(BlockSparseAttention):
     each query block reads `n_random` random key blocks. Window + random make the attention graph
     an expander with short paths between any two tokens; global tokens make every path length
     two. Cost per query: (2w + 1 + r)·b + g keys, O(n) in total at fixed b, w, r, g. The paper
-    proves that with global tokens the sparse model stays a universal approximator and Turing
-    complete, which a window alone does not.
+    proves that with global tokens the sparse model is still a universal approximator of
+    sequence-to-sequence functions and Turing complete; it proves nothing of the kind about a
+    window alone (a window only needs many layers to let distant tokens meet).
 
     Options: `block_size` (64), `window_blocks` (1: the previous, own and next block),
     `n_global` (global tokens at the start, 64), `n_random` (random key blocks per query block,

@@ -25,7 +25,7 @@ class StridedAttention(BlockSparseAttention):
 
     This version uses fixed summary columns (the "fixed" flavour: the last position of every
     stride-long block), which every query shares, so the columns can be gathered once per block
-    of queries. The relative flavour, (i − j) mod s = 0, reaches the same keys per query but a
+    of queries. The relative flavour, (i − j) mod s = 0, reaches the same number of keys per query but a
     different set for each query, which defeats block gathering.
 
     Options: `window` (radius, default 64), `stride` (default 64), `block_size` (64), `backend`.

@@ -29,9 +29,10 @@ class FocalLoss(Loss):
 
     Short answer: under heavy imbalance the loss is dominated by the sum over thousands of easy,
     already well-classified negatives, each with a small loss. Focal loss multiplies each example's
-    cross-entropy by (1 - p_t)^γ, where p_t is the predicted probability of the true class: an
-    easy example (p_t = 0.99) is scaled by 0.01^γ (1e-4 at γ = 2), a hard one (p_t = 0.3) barely at
-    all, so the gradient concentrates on the hard and rare examples. `alpha` adds a fixed weight
+    cross-entropy by (1 - p_t)^γ, where p_t is the predicted probability of the true class: the
+    factor vanishes as p_t → 1, so easy examples all but drop out, while a hard example (small
+    p_t) keeps a large share of its loss (the factor tends to 1 as p_t → 0), so the gradient
+    concentrates on the hard and rare examples. `alpha` adds a fixed weight
     per class (the re-weighting answer to imbalance); γ is the adaptive one. γ = 0 and no alpha is
     exactly cross-entropy.
 
@@ -48,8 +49,10 @@ class FocalLoss(Loss):
       (`loss-imbalanced` reports both, `f1` and `f1_tuned_threshold`).
     * In the original detector paper α = 0.25 weighs the *rare* foreground class down, because γ
       already boosts it; α and γ interact, tune them together.
-    * With alpha the mean is a plain mean over N (as in the paper and torchvision), not the
-      weighted mean `Σ α_t·loss / Σ α_t` that `F.cross_entropy(weight=...)` uses.
+    * With alpha the mean here is a plain mean over N (as torchvision's `reduction="mean"`), not
+      the weighted mean `Σ α_t·loss / Σ α_t` that `F.cross_entropy(weight=...)` uses. The paper
+      (Lin et al., 2017) does neither: it sums over all anchors and divides by the number of
+      anchors assigned to ground-truth objects.
     * Write the factor as `-expm1(log p_t)` and never raise 0 to γ < 1 (infinite gradient).
     """
 

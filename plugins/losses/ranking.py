@@ -37,11 +37,13 @@ class PairwiseRankingLoss(Loss):
         loss = 1/N Σ_i -log σ(d_i) = 1/N Σ_i log(1 + exp(-d_i))
 
     Pitfalls:
-    * `log(sigmoid(d))` underflows to -inf for d < -100 in float32; use softplus / logsigmoid.
-    * Label noise caps accuracy: InstructGPT's labellers agreed with each other about 73% of the
-      time, so a held-out pairwise accuracy near 0.7 may be all there is to get
+    * `log(sigmoid(d))` gives -inf in float32 once exp(-d) overflows, i.e. for d below
+      -ln(FLT_MAX) (about -88); use softplus / logsigmoid.
+    * Label noise caps accuracy: InstructGPT's labellers agreed with each other only about three
+      times in four, so a held-out pairwise accuracy well below 1 may be all there is to get
       (`loss-preference` reports the ceiling, the accuracy of the hidden true reward).
-    * The scale of r is free: add a small penalty on r² or normalise, or rewards drift.
+    * Only differences enter, so the offset of r is free and drifts: normalise it; on nearly
+      separable pairs the scale grows too, so add a small penalty on r².
     """
 
     name: ClassVar[str] = "ranking"

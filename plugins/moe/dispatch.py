@@ -17,16 +17,15 @@ ones? All first choices of all tokens come before any second choice (GShard's or
 order. The assignments beyond capacity are dropped: they add nothing to the output, so that
 token's output is only what its other experts (or, in a residual block, the skip path) give.
 
-Which strategy is fastest depends on the device, and on a CPU even on the load. On an idle
-2-core CPU at 2048 tokens, 8 experts, top-2, against the dense layer of equal active size
-(`MoEThroughput`'s `paired_time_vs_dense`, with `TopKMoE(strategy=...)` forced, two runs each),
-`slices` took 1.15x, `padded-bmm` 1.18-1.22x (padding and the bigger gather) and `grouped-mm`
-(its CPU fallback) 1.17-1.21x. With other processes competing for the cores and OpenMP's default
-spin-waiting, every op boundary can wait a scheduler slice for a descheduled thread: in one such
-session the 2·E expert matmuls of `slices` ran 2-9x slower than dense, `padded-bmm`, with fewer
-and larger kernels, 1.3-2x, and `slices` went back to about 1.0-1.1x with
-`OMP_WAIT_POLICY=PASSIVE` set before torch loads (figures from a loaded machine; they move with
-the load).
+Which strategy is fastest depends on the device, and on a CPU even on the load; the
+`moe-throughput` benchmark measures it (`MoEThroughput`'s `paired_time_vs_dense`, with
+`TopKMoE(strategy=...)` forced). On an idle CPU the three run within a small margin of the
+dense layer of equal active size, `slices` slightly ahead (`padded-bmm` pays for the padding
+and the bigger gather). With other processes competing for the cores and OpenMP's default
+spin-waiting, every op boundary can wait a scheduler slice for a descheduled thread: the 2·E
+expert matmuls of `slices` then fall far behind dense, `padded-bmm`, with fewer and larger
+kernels, much less so, and `OMP_WAIT_POLICY=PASSIVE` set before torch loads brings `slices`
+back close to dense.
 
 On CUDA the layer times the candidates once per shape (`choose_strategy` with a `measure`
 function, as `cudnn.benchmark` does) and keeps the fastest; on CPU it takes the static

@@ -163,7 +163,9 @@ class TopKMoE(MoE):
 
     Load-balancing loss (Switch / GShard): `L_bal = E · Σ_i f_i · P_i`, `f_i` = share of the
     N·k assignments sent to expert i (not differentiable), `P_i` = mean router probability of i
-    (differentiable). Minimised (= 1) by uniform routing; collapse onto one expert gives E. Why
+    (differentiable). Uniform routing gives 1 and collapse onto one expert gives E, but 1 is not
+    a lower bound: when f and P disagree (tokens land on experts whose mean probability is low)
+    the value drops below 1, towards 0 at the extreme. Why
     a product: `f` says where tokens went, `P` is the handle the gradient can pull on.
 
     Router z-loss (ST-MoE): `L_z = mean_t (logsumexp_i logits_ti)²` keeps logits small, so the

@@ -56,11 +56,11 @@ class ByteLevelBPE(Tokenizer):
     What it costs: a character outside the training distribution falls back to its bytes.
     UTF-8 needs 1 byte for ASCII, 2 for most Latin/Greek/Cyrillic accents, 3 for Chinese and
     Japanese, 4 for emoji. Trained on English, a Chinese character costs up to 3 tokens where a
-    character-level vocabulary would spend one (or emit `[UNK]`). Measured by
-    `tokenizer-mixed-script` on the default corpus (which holds a little Chinese) at vocab
-    4000, one run: 2.43 tokens per Chinese character, no unknown token and an exact round trip,
-    where character-level `bpe` spends 1.0 token per character but 44% of them are `[UNK]`,
-    and `wordpiece` turns each unspaced Chinese sentence into a single `[UNK]`.
+    character-level vocabulary would spend one (or emit `[UNK]`). The `tokenizer-mixed-script`
+    benchmark measures it on the default corpus (which holds a little Chinese): byte-level BPE
+    spends between one and three tokens per Chinese character with no unknown token and an exact
+    round trip, where character-level `bpe` spends one token per character but many of them are
+    `[UNK]`, and `wordpiece` turns each unspaced Chinese sentence into a single `[UNK]`.
 
     Pitfalls:
     * A token may hold part of a character; decoding a slice of ids can give invalid UTF-8

@@ -41,18 +41,18 @@ class WordPiece(WordCacheTokenizer):
        and so on. If some position matches nothing, the *whole word* becomes `[UNK]` (BPE only
        loses the unknown character).
 
-    What the score changes, measured: HuggingFace's `WordPieceTrainer` (the reference) picks
-    merges by frequency like BPE and only formats them as WordPiece. The score spends merges on
-    rare, tightly bound pairs (identifiers such as "co_kwonlyargcount", names, hex digits)
-    before the frequent stems and suffixes ("##ment" comes late: "##e" and "##n" are
-    everywhere). On the default corpus's held-out text (`tokenizer-compression` in
-    `nlpsuite run --kind tokenizer`, one run) it
-    needed 1.59 tokens per word against the reference's 1.54 at vocab 4000 (+3%), but 4.20
-    against 2.44 at vocab 1000 (+72%): with few merges to spend, spending them on rare pairs
-    hurts most. The raw score also rewards noise: two symbols seen once, always together,
-    score the maximum, 1. So pairs seen fewer than `min_pair_count` (20) times wait, and the
-    threshold is halved only when nothing else is left. Without it (`min_pair_count=1`, same
-    benchmark) vocab 4000 needed 2.8x the reference's tokens, with a threshold of 2 still 2.2x.
+    What the score changes: HuggingFace's `WordPieceTrainer` (the reference) picks merges by
+    frequency like BPE and only formats them as WordPiece. The score spends merges on rare,
+    tightly bound pairs (identifiers such as "co_kwonlyargcount", names, hex digits) before the
+    frequent stems and suffixes ("##ment" comes late: "##e" and "##n" are everywhere). On the
+    default corpus's held-out text it needs more tokens per word than the reference, a little
+    more at a large vocabulary and far more at a small one: with few merges to spend, spending
+    them on rare pairs hurts most (measured by the `tokenizer-compression` benchmark,
+    `nlpsuite run --kind tokenizer`). The raw score also rewards noise: two symbols seen once,
+    always together, score the maximum, 1. So pairs seen fewer than `min_pair_count` (20) times
+    wait, and the threshold is halved only when nothing else is left. Without it
+    (`min_pair_count=1`) the same benchmark shows several times the reference's tokens, and a
+    threshold of 2 is still far off.
 
     Pitfalls: greedy longest-match is not the segmentation training had in mind, and one
     unseen character inside a word costs the whole word; words over 100 characters are `[UNK]`

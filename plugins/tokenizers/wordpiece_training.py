@@ -38,7 +38,7 @@ def learn_wordpiece_merges(
 
     Pairs seen fewer than `min_pair_count` times wait: the score is a pointwise mutual
     information (without the log), which overrates rare events (two symbols seen once, always
-    together, score the maximum 1.0), so, as collocation finders do, it is only trusted above a
+    together, score the maximum, 1), so, as collocation finders do, it is only trusted above a
     minimum count. When no pair is left above it, the threshold is halved, down to 1, so the
     vocabulary still fills.
     """
