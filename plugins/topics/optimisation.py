@@ -148,12 +148,16 @@ class VanishingExplodingGradients(suite.Topic):
             suite.Series(k, xs, [math.log10(v) for v in grads[k]], "depth", "log10 |∇W₁|")
             for k in kinds
         ]
-        note = f"width-64 MLPs at init, 64 Gaussian inputs, loss = mean output sum, geometric mean over {nets} nets"
+        note = f"width-64 MLPs at init, 64 Gaussian inputs, L = mean output sum, geo-mean of {nets} nets"
         return suite.Evidence(table=table, claims=claims, series=series, note=note)
 
 
 def _flat_grad(model: nn.Module) -> Tensor:
     return torch.cat([p.grad.reshape(-1) for p in model.parameters() if p.grad is not None])
+
+
+def _cosine(a: Tensor, b: Tensor) -> float:
+    return F.cosine_similarity(a, b, dim=0).item()
 
 
 def _set_grads(model: nn.Module, flat: Tensor) -> None:
@@ -216,21 +220,11 @@ class GradientClipping(suite.Topic):
             _set_grads(model, raw)
             nn.utils.clip_grad_value_(model.parameters(), clip_value)
             by_value = _flat_grad(model)
-        cos_norm = F.cosine_similarity(raw, by_norm, dim=0).item()
-        cos_value = F.cosine_similarity(raw, by_value, dim=0).item()
         table = [
-            {"gradient": "raw", "norm": raw.norm().item(), "cosine_with_raw": 1.0},
-            {
-                "gradient": "clip by norm",
-                "norm": by_norm.norm().item(),
-                "cosine_with_raw": cos_norm,
-            },
-            {
-                "gradient": "clip by value",
-                "norm": by_value.norm().item(),
-                "cosine_with_raw": cos_value,
-            },
+            {"gradient": name, "norm": v.norm().item(), "cosine_with_raw": _cosine(raw, v)}
+            for name, v in (("raw", raw), ("clip by norm", by_norm), ("clip by value", by_value))
         ]
+        cos_norm, cos_value = table[1]["cosine_with_raw"], table[2]["cosine_with_raw"]
         claims = [
             suite.Claim.of(
                 "clip_grad_norm_ brings a gradient of norm {b:.3g} to {a:.6f} (max_norm 1) with "
