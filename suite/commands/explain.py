@@ -254,7 +254,7 @@ def _explain_components(classes: list[Any], args: argparse.Namespace) -> int:
             for column in ("component", "params", "metrics", "median ms"):
                 table.add_column(column, overflow="fold")
             for row in source.rows:
-                metrics = ", ".join(f"{k}={format_number(v)}" for k, v in row["metrics"].items())
+                metrics = ", ".join(f"{k}={format_param(v)}" for k, v in row["metrics"].items())
                 params = ", ".join(f"{k}={format_param(v)}" for k, v in row["params"].items())
                 timing = row.get("timing") or {}
                 table.add_row(
