@@ -10,7 +10,18 @@ __version__ = "0.1.0"
 
 from suite.benchmark import Benchmark, Measurement, RunContext
 from suite.hookspecs import hookimpl
-from suite.kinds import KINDS, Attention, Component, Loss, MoE, MoEOutput, Norm, Tokenizer
+from suite.kinds import (
+    KINDS,
+    Attention,
+    Component,
+    Decoder,
+    Loss,
+    MoE,
+    MoEOutput,
+    Norm,
+    PositionalEncoding,
+    Tokenizer,
+)
 from suite.timing import Timing
 from suite.topics import Claim, Evidence, Series, Topic, TopicContext
 
@@ -20,12 +31,14 @@ __all__ = [
     "Benchmark",
     "Claim",
     "Component",
+    "Decoder",
     "Evidence",
     "Loss",
     "Measurement",
     "MoE",
     "MoEOutput",
     "Norm",
+    "PositionalEncoding",
     "RunContext",
     "Series",
     "Timing",

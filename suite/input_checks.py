@@ -18,10 +18,15 @@ from suite.errors import ComponentInputError
 
 __all__ = [
     "check_attention_inputs",
+    "check_decoding_inputs",
     "check_loss_inputs",
     "check_moe_inputs",
     "check_moe_sizes",
     "check_norm_inputs",
+    "check_position_bias_inputs",
+    "check_position_embed_inputs",
+    "check_position_rotate_inputs",
+    "check_position_sizes",
 ]
 
 
@@ -36,9 +41,14 @@ def _check_floating(name: str, x: object) -> None:
 
 
 def check_attention_inputs(
-    q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    key_padding_mask: Tensor | None,
+    attn_bias: Tensor | None = None,
 ) -> None:
-    """q `(B, H, Tq, D)`, k and v `(B, Hkv, Tk, D)` with Hkv dividing H, mask bool `(B, Tk)`."""
+    """q `(B, H, Tq, D)`, k and v `(B, Hkv, Tk, D)` with Hkv dividing H, mask bool `(B, Tk)`,
+    `attn_bias` floating and broadcastable to `(B, H, Tq, Tk)`."""
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
         raise ComponentInputError(
             f"q, k, v must be 4-D (B, H, T, D); got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
@@ -64,6 +74,21 @@ def check_attention_inputs(
             raise ComponentInputError(
                 f"key_padding_mask must be (B, Tk) = {(b, k.shape[2])}; got {tuple(key_padding_mask.shape)}"
             )
+    if attn_bias is not None:
+        _check_attn_bias(attn_bias, (b, h, q.shape[2], k.shape[2]))
+
+
+def _check_attn_bias(attn_bias: Tensor, full: tuple[int, int, int, int]) -> None:
+    """A floating additive score bias whose shape broadcasts to `full` = (B, H, Tq, Tk)."""
+    if not isinstance(attn_bias, Tensor) or not attn_bias.is_floating_point():
+        what = attn_bias.dtype if isinstance(attn_bias, Tensor) else type(attn_bias).__name__
+        raise ComponentInputError(f"attn_bias must be a floating-point tensor, got {what}")
+    shape = tuple(attn_bias.shape)
+    padded = (1,) * (4 - len(shape)) + shape
+    if len(shape) > 4 or any(s not in (1, f) for s, f in zip(padded, full)):
+        raise ComponentInputError(
+            f"attn_bias {shape} does not broadcast to (B, H, Tq, Tk) = {full}"
+        )
 
 
 # --------------------------------------------------------------------------- norm
@@ -198,3 +223,126 @@ def check_moe_inputs(x: Tensor, d_model: int) -> None:
         raise ComponentInputError(f"x must be (B, T, {d_model}); got {shape}")
     if not x.is_floating_point():
         raise ComponentInputError(f"x must be floating point; got {x.dtype}")
+
+
+# --------------------------------------------------------------------------- position
+
+
+def check_position_sizes(d_model: int, n_heads: int, max_len: int) -> None:
+    """Sizes of `PositionalEncoding.build`: all >= 1, n_heads dividing d_model."""
+    for label, value in (("d_model", d_model), ("n_heads", n_heads), ("max_len", max_len)):
+        if not isinstance(value, int) or value < 1:
+            raise ComponentInputError(f"{label} must be an int >= 1, got {value!r}")
+    if d_model % n_heads:
+        raise ComponentInputError(f"n_heads ({n_heads}) must divide d_model ({d_model})")
+
+
+def _check_positions(
+    name: str, positions: Tensor, shape: tuple[int, int], max_len: int, bounded: bool
+) -> None:
+    if not isinstance(positions, Tensor):
+        raise ComponentInputError(f"{name} must be a torch.Tensor, got {type(positions).__name__}")
+    if positions.dtype != torch.long:
+        raise ComponentInputError(f"{name} must be a long tensor, got {positions.dtype}")
+    if tuple(positions.shape) != shape:
+        raise ComponentInputError(f"{name} must be (B, T) = {shape}; got {tuple(positions.shape)}")
+    if positions.numel():
+        low, high = int(positions.min()), int(positions.max())
+        if low < 0:
+            raise ComponentInputError(f"{name} must be >= 0; got {low}")
+        if bounded and high >= max_len:
+            raise ComponentInputError(
+                f"{name} go up to {high}, but this encoding was built for max_len={max_len} "
+                f"(a table of positions 0..{max_len - 1})"
+            )
+
+
+def check_position_embed_inputs(
+    x: Tensor, positions: Tensor, d_model: int, max_len: int, *, bounded: bool
+) -> None:
+    """x floating `(B, T, d_model)`, positions long `(B, T)`, >= 0 (and < max_len if `bounded`)."""
+    if not isinstance(x, Tensor) or x.dim() != 3 or x.shape[-1] != d_model:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ComponentInputError(f"x must be (B, T, {d_model}); got {shape}")
+    if not x.is_floating_point():
+        raise ComponentInputError(f"x must be floating point; got {x.dtype}")
+    _check_positions("positions", positions, (x.shape[0], x.shape[1]), max_len, bounded)
+
+
+def check_position_rotate_inputs(
+    q: Tensor,
+    k: Tensor,
+    positions_q: Tensor,
+    positions_k: Tensor,
+    n_heads: int,
+    head_dim: int,
+    max_len: int,
+    *,
+    bounded: bool,
+) -> None:
+    """q `(B, n_heads, Tq, head_dim)`, k `(B, Hkv, Tk, head_dim)` with Hkv dividing n_heads,
+    positions long `(B, Tq)` and `(B, Tk)`."""
+    for name, t in (("q", q), ("k", k)):
+        if not isinstance(t, Tensor) or t.dim() != 4:
+            shape = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
+            raise ComponentInputError(f"{name} must be 4-D (B, H, T, D); got {shape}")
+        if not t.is_floating_point():
+            raise ComponentInputError(f"{name} must be floating point; got {t.dtype}")
+        if t.shape[-1] != head_dim:
+            raise ComponentInputError(
+                f"{name} has head size {t.shape[-1]}; this encoding was built for d_model / n_heads = {head_dim}"
+            )
+    if q.shape[1] != n_heads:
+        raise ComponentInputError(
+            f"q has {q.shape[1]} heads; this encoding was built for {n_heads}"
+        )
+    if k.shape[0] != q.shape[0] or k.shape[1] == 0 or n_heads % k.shape[1]:
+        raise ComponentInputError(
+            f"k {tuple(k.shape)} must share q's batch and have a number of heads dividing {n_heads}"
+        )
+    _check_positions("positions_q", positions_q, (q.shape[0], q.shape[2]), max_len, bounded)
+    _check_positions("positions_k", positions_k, (k.shape[0], k.shape[2]), max_len, bounded)
+
+
+def check_position_bias_inputs(tq: int, tk: int) -> None:
+    """Query and key lengths, ints >= 1."""
+    for label, value in (("tq", tq), ("tk", tk)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ComponentInputError(f"{label} must be an int >= 1, got {value!r}")
+
+
+def check_decoding_inputs(
+    input_ids: Tensor,
+    max_new_tokens: int,
+    eos_token_id: int | None,
+    generator: torch.Generator | None,
+) -> None:
+    """input_ids long `(B, T)` with B, T >= 1 and no negative id; max_new_tokens an int >= 0;
+    eos_token_id `None` or an int >= 0; generator `None` or a `torch.Generator`."""
+    if not isinstance(input_ids, Tensor) or input_ids.dim() != 2:
+        shape = (
+            tuple(input_ids.shape) if isinstance(input_ids, Tensor) else type(input_ids).__name__
+        )
+        raise ComponentInputError(f"input_ids must be a 2-D (B, T) tensor; got {shape}")
+    if input_ids.dtype != torch.long:
+        raise ComponentInputError(f"input_ids must be torch.long token ids; got {input_ids.dtype}")
+    if input_ids.shape[0] < 1 or input_ids.shape[1] < 1:
+        raise ComponentInputError(
+            f"input_ids needs at least one row and one prompt token; got {tuple(input_ids.shape)}"
+        )
+    if bool((input_ids < 0).any()):
+        raise ComponentInputError(f"input_ids has a negative id ({int(input_ids.min())})")
+    if (
+        not isinstance(max_new_tokens, int)
+        or isinstance(max_new_tokens, bool)
+        or max_new_tokens < 0
+    ):
+        raise ComponentInputError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    if eos_token_id is not None and (
+        not isinstance(eos_token_id, int) or isinstance(eos_token_id, bool) or eos_token_id < 0
+    ):
+        raise ComponentInputError(f"eos_token_id must be None or an int >= 0, got {eos_token_id!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ComponentInputError(
+            f"generator must be None or a torch.Generator, got {type(generator).__name__}"
+        )

@@ -1,4 +1,4 @@
-"""Base classes of the five component kinds, and the calls the suite and the conformance kit make.
+"""Base classes of the component kinds, and the calls the suite and the conformance kit make.
 
 Every component class sets four class attributes:
 
@@ -32,25 +32,34 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 
 from suite import oracles
-from suite.errors import OptionError
+from suite.errors import ComponentInputError, OptionError
 from suite.input_checks import (
     check_attention_inputs,
+    check_decoding_inputs,
     check_loss_inputs,
     check_moe_inputs,
     check_moe_sizes,
     check_norm_inputs,
+    check_position_bias_inputs,
+    check_position_embed_inputs,
+    check_position_rotate_inputs,
+    check_position_sizes,
 )
 
 __all__ = [
     "KINDS",
     "LOSS_TASKS",
     "NAME_PATTERN",
+    "POSITION_ENTRY_POINTS",
     "Attention",
     "Component",
+    "Decoder",
     "Loss",
     "MoE",
     "MoEOutput",
     "Norm",
+    "PositionModule",
+    "PositionalEncoding",
     "Tokenizer",
     "base_class_for",
     "check_attention_inputs",
@@ -62,7 +71,7 @@ __all__ = [
     "validate_component_class",
 ]
 
-KINDS: tuple[str, ...] = ("tokenizer", "attention", "norm", "loss", "moe")
+KINDS: tuple[str, ...] = ("tokenizer", "attention", "norm", "loss", "moe", "position", "decoding")
 LOSS_TASKS: tuple[str, ...] = ("classification", "contrastive", "ranking")
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")  # component and benchmark names
 
@@ -79,6 +88,12 @@ class Component:
     promises: ClassVar[tuple[str, ...]] = ()
     #: True on the component that `nlpsuite practice KIND` files are graded against (one per kind).
     practice_target: ClassVar[bool] = False
+
+    def __new__(cls, *args: Any, **options: Any) -> Any:
+        """One way to pass options: keyword-only, and an unknown one is an `OptionError` naming
+        it and listing the accepted ones, whatever `__init__` the subclass wrote."""
+        check_options(cls, options)
+        return super().__new__(cls)
 
     @classmethod
     def is_reference(cls) -> bool:
@@ -171,6 +186,10 @@ class Attention(Component):
     `key_padding_mask` bool `(B, Tk)` with True for a real token. A query row with no key to attend
     to returns zeros, never NaN. `att.pattern(tq, tk)` is the bool `(tq, tk)` mask of the pairs
     it attends to (before causal and padding masks), or `None` for all pairs.
+
+    `attn_bias` (keyword, optional): a float tensor broadcastable to `(B, H, Tq, Tk)` added to the
+    scaled scores before the softmax (ALiBi, T5 buckets); a component declares `supports_bias`
+    and receives it in `forward`; one that does not is refused a bias with a clear error.
     """
 
     kind: ClassVar[str] = "attention"
@@ -179,6 +198,9 @@ class Attention(Component):
     #: True when it stores the whole (B, H, Tq, Tk) score matrix (O(T²) memory): benchmarks then
     #: cap the sequence lengths they sweep, and say so in their metrics.
     materializes_scores: ClassVar[bool] = False
+    #: True when `forward` takes `attn_bias` and adds it to the scaled scores of the pairs it
+    #: attends to; the kit then checks it against the float64 oracle with that bias.
+    supports_bias: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         check_options(type(self), options)
@@ -191,9 +213,19 @@ class Attention(Component):
         *,
         causal: bool = False,
         key_padding_mask: Tensor | None = None,
+        attn_bias: Tensor | None = None,
     ) -> Tensor:
-        check_attention_inputs(q, k, v, key_padding_mask)
-        return self.forward(q, k, v, causal=causal, key_padding_mask=key_padding_mask)
+        check_attention_inputs(q, k, v, key_padding_mask, attn_bias)
+        if attn_bias is None:
+            return self.forward(q, k, v, causal=causal, key_padding_mask=key_padding_mask)
+        if not self.supports_bias:
+            raise ComponentInputError(
+                f"attention {self.name!r} takes no attn_bias (it declares supports_bias = False); "
+                "use an exact component such as the reference"
+            )
+        return self.forward(
+            q, k, v, causal=causal, key_padding_mask=key_padding_mask, attn_bias=attn_bias
+        )
 
     def forward(
         self,
@@ -203,6 +235,7 @@ class Attention(Component):
         *,
         causal: bool = False,
         key_padding_mask: Tensor | None = None,
+        attn_bias: Tensor | None = None,
     ) -> Tensor:
         """Compute attention; inputs are already validated by `__call__`."""
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
@@ -389,6 +422,187 @@ def _moe_hook(
     check_moe_inputs(args[0] if args else kwargs.get("x"), d_model)  # type: ignore[arg-type]
 
 
+# --------------------------------------------------------------------------- position
+
+#: Where a positional encoding enters the model (`PositionalEncoding.enters`).
+POSITION_ENTRY_POINTS: tuple[str, ...] = ("embedding", "rotation", "bias", "none")
+
+
+class PositionalEncoding(Component):
+    """How a Transformer learns where a token is: added to x, rotating q and k, or biasing scores.
+
+    Calls: `mod = Cls().build(d_model, n_heads, max_len)` returns an `nn.Module` with three entry
+    points, each an identity unless the method uses it: `mod.embed(x, positions) -> x` (x
+    `(B, T, C)`, positions long `(B, T)`), `mod.rotate(q, k, positions_q, positions_k) -> (q, k)`
+    (q `(B, H, Tq, D)`, k `(B, Hkv, Tk, D)`, D = d_model / n_heads) and
+    `mod.bias(tq, tk) -> Tensor (1|B, H, Tq, Tk) | None`, an additive score bias. Queries of
+    `bias` are bottom-right aligned: query i sits at position i + tk − tq, as the last tq of tk
+    tokens (a KV cache). The module `build` returns may define only the entry points it uses;
+    the base class wraps it in a `PositionModule` that supplies the identities and checks inputs.
+
+    Declared, for the kit and the benchmarks: `enters` (one of `POSITION_ENTRY_POINTS`: the
+    entry point that carries position, "none" for no position at all); `relative` (attention
+    scores depend on positions m, n only through m − n); `bounded` (positions must be below
+    `max_len`: a learned table); `shift_linear` (an embedding with PE(p + k) = M_k PE(p) for a
+    fixed matrix M_k per offset, as the sinusoids); `linear_bias` (the bias is −m_h·(i − j) on
+    the causal pairs, up to a constant per row, with a slope m_h > 0 per head, as ALiBi).
+    """
+
+    kind: ClassVar[str] = "position"
+    enters: ClassVar[str] = "none"
+    relative: ClassVar[bool] = False
+    bounded: ClassVar[bool] = False
+    shift_linear: ClassVar[bool] = False
+    linear_bias: ClassVar[bool] = False
+
+    def __init__(self, **options: Any) -> None:
+        check_options(type(self), options)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is None or getattr(build, "_wraps_positions", False):
+            return
+
+        @functools.wraps(build)
+        def checked_build(self: Any, *args: Any, **kw: Any) -> nn.Module:
+            bound = inspect.signature(build).bind(self, *args, **kw)
+            bound.apply_defaults()
+            sizes = list(bound.arguments.values())[1:4]
+            check_position_sizes(*sizes)
+            module = build(self, *args, **kw)
+            if isinstance(module, PositionModule):
+                return module
+            if not isinstance(module, nn.Module):
+                raise TypeError(
+                    f"position {cls.name!r}: build() returned {type(module).__name__}, not an nn.Module"
+                )
+            return PositionModule(module, *sizes, bounded=cls.bounded)
+
+        checked_build._wraps_positions = True  # type: ignore[attr-defined]
+        cls.build = checked_build  # type: ignore[method-assign]
+
+    def build(self, d_model: int, n_heads: int, max_len: int) -> nn.Module:
+        raise NotImplementedError(f"{type(self).__name__} must implement build()")
+
+
+class PositionModule(nn.Module):
+    """What `PositionalEncoding.build` returns: the component's module (`inner`) behind checked
+    entry points; an entry point `inner` does not define is the identity (`bias`: `None`)."""
+
+    def __init__(
+        self, inner: nn.Module, d_model: int, n_heads: int, max_len: int, *, bounded: bool
+    ) -> None:
+        super().__init__()
+        self.inner = inner
+        self.d_model, self.n_heads, self.max_len = d_model, n_heads, max_len
+        self.head_dim = d_model // n_heads
+        self.bounded = bounded
+
+    def embed(self, x: Tensor, positions: Tensor) -> Tensor:
+        check_position_embed_inputs(x, positions, self.d_model, self.max_len, bounded=self.bounded)
+        fn = getattr(self.inner, "embed", None)
+        return x if fn is None else fn(x, positions)
+
+    def rotate(
+        self, q: Tensor, k: Tensor, positions_q: Tensor, positions_k: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        check_position_rotate_inputs(
+            q,
+            k,
+            positions_q,
+            positions_k,
+            self.n_heads,
+            self.head_dim,
+            self.max_len,
+            bounded=self.bounded,
+        )
+        fn = getattr(self.inner, "rotate", None)
+        return (q, k) if fn is None else fn(q, k, positions_q, positions_k)
+
+    def bias(self, tq: int, tk: int) -> Tensor | None:
+        check_position_bias_inputs(tq, tk)
+        fn = getattr(self.inner, "bias", None)
+        return None if fn is None else fn(tq, tk)
+
+    def forward(self, x: Tensor, positions: Tensor) -> Tensor:
+        """`embed`: calling the module adds positions to token embeddings."""
+        return self.embed(x, positions)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+class Decoder(Component):
+    """A decoding strategy: how a causal LM's next-token distributions become a sequence.
+
+    Calls: `dec = Cls(**options)`; `dec.generate(model, input_ids, max_new_tokens, *,
+    eos_token_id=None, generator=None) -> LongTensor (B, T + n)` with input_ids long `(B, T)`
+    and n <= max_new_tokens: the prompt, then the generated tokens. `model` follows the causal-LM
+    protocol of `suite.lm`: `model(input_ids, cache=None) -> (logits (B, T, V), cache)`. A row
+    that emits `eos_token_id` is finished and padded with `eos_token_id` while the others go on;
+    decoding stops when every row is finished or after `max_new_tokens`. `generator` seeds
+    every random draw (`torch.multinomial(..., generator=generator)`). `generate` checks the
+    inputs (`suite.input_checks.check_decoding_inputs`), then calls `decode`, which a subclass
+    implements.
+
+    Declared, for the kit and the benchmarks: `deterministic` (the same model and prompt always
+    give the same tokens: token-for-token agreement with the reference; False for sampling:
+    seeded reproducibility and agreement with the target distribution instead);
+    `scores_sequences` (after `generate`, `sequence_scores` holds the `(B,)` length-penalised
+    log-probability of each returned row, compared with the reference's); `width_option` (the
+    option that sets how many hypotheses are kept, e.g. a beam width: at width 1 the decoder
+    must be greedy); `sampling_options` (which of `temperature`, `top_k`, `top_p` it takes, with
+    transformers' semantics: divide the logits by the temperature, keep the k most likely,
+    keep the smallest set whose probability reaches p); `option_choices()` (values of each
+    option the kit draws). An option `use_cache` (default True), when accepted, switches the
+    model's KV cache off: the kit then checks that the tokens do not change.
+    """
+
+    kind: ClassVar[str] = "decoding"
+    deterministic: ClassVar[bool] = True
+    scores_sequences: ClassVar[bool] = False
+    width_option: ClassVar[str | None] = None
+    sampling_options: ClassVar[tuple[str, ...]] = ()
+    #: `(B,)` float: the score of each row the last `generate` returned (`scores_sequences`).
+    sequence_scores: Tensor | None = None
+
+    def __init__(self, **options: Any) -> None:
+        check_options(type(self), options)
+
+    @classmethod
+    def option_choices(cls) -> dict[str, list[Any]]:
+        """Values of each option worth checking; the kit draws one value per option. Default:
+        none, the defaults only."""
+        return {}
+
+    def generate(
+        self,
+        model: Any,
+        input_ids: Tensor,
+        max_new_tokens: int,
+        *,
+        eos_token_id: int | None = None,
+        generator: Any = None,
+    ) -> Tensor:
+        check_decoding_inputs(input_ids, max_new_tokens, eos_token_id, generator)
+        return self.decode(
+            model, input_ids, max_new_tokens, eos_token_id=eos_token_id, generator=generator
+        )
+
+    def decode(
+        self,
+        model: Any,
+        input_ids: Tensor,
+        max_new_tokens: int,
+        *,
+        eos_token_id: int | None = None,
+        generator: Any = None,
+    ) -> Tensor:
+        """Generate; the inputs are already validated by `generate`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement decode()")
+
+
 # --------------------------------------------------------------------------- validation
 
 _BASES: dict[str, type[Component]] = {
@@ -397,6 +611,8 @@ _BASES: dict[str, type[Component]] = {
     "norm": Norm,
     "loss": Loss,
     "moe": MoE,
+    "position": PositionalEncoding,
+    "decoding": Decoder,
 }
 
 
@@ -428,4 +644,7 @@ def validate_component_class(cls: object) -> str | None:
     task = getattr(cls, "task", None)
     if kind == "loss" and task not in LOSS_TASKS:
         return f"loss {name!r}: `task` must be one of {', '.join(LOSS_TASKS)}, got {task!r}"
+    enters = getattr(cls, "enters", None)
+    if kind == "position" and enters not in POSITION_ENTRY_POINTS:
+        return f"position {name!r}: `enters` must be one of {', '.join(POSITION_ENTRY_POINTS)}, got {enters!r}"
     return None

@@ -6,6 +6,11 @@ into heads, grouped key/value heads, the output projection) and delegates the co
 `sdpa` for `sliding-window` or `linear` and change nothing else. `TransformerEncoder` stacks
 pre-norm blocks of it with an MLP: small, plain, enough to train a toy task on a CPU.
 
+Positions are swappable the same way: give the encoder a `suite.PositionalEncoding` and its
+module enters where the method says: `embed` at the input, `rotate` on q and k in every
+`MultiHeadAttention`, `bias` added to the scores through the attention's `attn_bias`. Without
+one the encoder keeps its learned table of absolute positions (`position`).
+
 Interview points:
 
 * multi-head: H heads of size d/H cost the same as one head of size d, yet each head can attend
@@ -23,17 +28,64 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from suite.kinds import Attention
+from suite.kinds import Attention, PositionalEncoding, PositionModule
 
-__all__ = ["EncoderConfig", "MultiHeadAttention", "TransformerBlock", "TransformerEncoder"]
+__all__ = [
+    "EncoderConfig",
+    "LayerKVCache",
+    "MultiHeadAttention",
+    "TransformerBlock",
+    "TransformerEncoder",
+]
+
+
+class LayerKVCache:
+    """The keys and values one self-attention layer has seen, each `(B, Hkv, T, Dh)`.
+
+    Decoding appends one token's keys and values per step instead of recomputing the whole
+    prefix: a step then costs O(T) attention instead of an O(T²) re-run. It holds
+    2·B·Hkv·Dh·T elements (`nbytes`), so grouped-query attention (Hkv < H) shrinks it by H / Hkv.
+    Keys are stored after the positional rotation, at the positions they were computed at.
+    """
+
+    def __init__(self) -> None:
+        self.k: Tensor | None = None  # (B, Hkv, T, Dh)
+        self.v: Tensor | None = None  # (B, Hkv, T, Dh)
+
+    @property
+    def length(self) -> int:
+        """Tokens cached so far."""
+        return 0 if self.k is None else self.k.shape[2]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the cached keys and values occupy."""
+        if self.k is None or self.v is None:
+            return 0
+        return self.k.numel() * self.k.element_size() + self.v.numel() * self.v.element_size()
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Add the new tokens' keys and values; return everything cached, new ones last."""
+        if self.k is None or self.v is None:
+            self.k, self.v = k.contiguous(), v.contiguous()
+        else:
+            self.k, self.v = torch.cat([self.k, k], dim=2), torch.cat([self.v, v], dim=2)
+        return self.k, self.v
+
+    def reorder(self, index: Tensor) -> None:
+        """Keep the batch rows `index` (long `(B',)`), in that order: beam search's survivors."""
+        if self.k is not None and self.v is not None:
+            self.k, self.v = self.k.index_select(0, index), self.v.index_select(0, index)
 
 
 class MultiHeadAttention(nn.Module):
     """Projections, heads and output projection around an attention component.
 
-    `forward(x, key_padding_mask=None, context=None)`: x `(B, T, C)`; `context` `(B, S, C)` for
-    cross-attention (keys and values from it; default: self-attention on x); `key_padding_mask`
-    bool `(B, S)`, True for a real token. Returns `(B, T, C)`.
+    `forward(x, key_padding_mask=None, context=None, positions=None)`: x `(B, T, C)`; `context`
+    `(B, S, C)` for cross-attention (keys and values from it; default: self-attention on x);
+    `key_padding_mask` bool `(B, S)`, True for a real token. Returns `(B, T, C)`. With a
+    `position` module (what `PositionalEncoding.build` returns), self-attention rotates q and k
+    at `positions` (long `(B, T)`, default 0..T-1) and adds its `bias(T, T)` to the scores.
     """
 
     def __init__(
@@ -45,6 +97,7 @@ class MultiHeadAttention(nn.Module):
         n_kv_heads: int | None = None,
         causal: bool = False,
         bias: bool = True,
+        position: PositionModule | None = None,
     ) -> None:
         super().__init__()
         n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
@@ -59,20 +112,49 @@ class MultiHeadAttention(nn.Module):
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.kv_proj = nn.Linear(d_model, 2 * n_kv_heads * self.head_dim, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.position = position  # rotate / bias entry points of a positional encoding, or None
 
     def forward(
-        self, x: Tensor, key_padding_mask: Tensor | None = None, context: Tensor | None = None
+        self,
+        x: Tensor,
+        key_padding_mask: Tensor | None = None,
+        context: Tensor | None = None,
+        positions: Tensor | None = None,
+        cache: LayerKVCache | None = None,
     ) -> Tensor:
         bsz, t, _ = x.shape
         source = x if context is None else context
         s = source.shape[1]
+        past = 0 if cache is None else cache.length  # tokens already in the KV cache
+        if cache is not None and (context is not None or (past and t > 1 and self.causal)):
+            raise ValueError(
+                f"a KV cache serves causal self-attention fed one token at a time once filled; got "
+                f"{t} new tokens after {past} cached{' and a context' if context is not None else ''}"
+            )
         q = (
             self.q_proj(x).view(bsz, t, self.n_heads, self.head_dim).transpose(1, 2)
         )  # (B, H, T, Dh)
         kv = self.kv_proj(source).view(bsz, s, 2, self.n_kv_heads, self.head_dim)
         k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, Hkv, S, Dh)
+        extra: dict[str, Tensor] = {}
+        if self.position is not None and context is None:  # positions of self-attention only
+            if positions is None:
+                positions = torch.arange(past, past + t, device=x.device).expand(bsz, t)
+            q, k = self.position.rotate(q, k, positions, positions)
+        if cache is not None:  # keys and values of every token so far, the new ones last
+            k, v = cache.append(k, v)
+            s = k.shape[2]
+        if self.position is not None and context is None:
+            attn_bias = self.position.bias(t, s)
+            if attn_bias is not None:
+                extra["attn_bias"] = attn_bias
         out = self.attention(
-            q, k.contiguous(), v.contiguous(), causal=self.causal, key_padding_mask=key_padding_mask
+            q,
+            k.contiguous(),
+            v.contiguous(),
+            causal=self.causal and past == 0,  # one new token after the cache sees every key
+            key_padding_mask=key_padding_mask,
+            **extra,
         )
         return self.out_proj(out.transpose(1, 2).reshape(bsz, t, self.d_model))
 
@@ -90,11 +172,12 @@ class TransformerBlock(nn.Module):
         dropout: float = 0.0,
         n_kv_heads: int | None = None,
         causal: bool = False,
+        position: PositionModule | None = None,
     ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(d_model)
         self.attn = MultiHeadAttention(
-            d_model, n_heads, attention, n_kv_heads=n_kv_heads, causal=causal
+            d_model, n_heads, attention, n_kv_heads=n_kv_heads, causal=causal, position=position
         )
         self.norm2 = nn.LayerNorm(d_model)
         self.mlp = nn.Sequential(
@@ -102,8 +185,15 @@ class TransformerBlock(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
-        x = x + self.dropout(self.attn(self.norm1(x), key_padding_mask))
+    def forward(
+        self,
+        x: Tensor,
+        key_padding_mask: Tensor | None = None,
+        positions: Tensor | None = None,
+        cache: LayerKVCache | None = None,
+    ) -> Tensor:
+        attended = self.attn(self.norm1(x), key_padding_mask, positions=positions, cache=cache)
+        x = x + self.dropout(attended)
         return x + self.dropout(self.mlp(self.norm2(x)))
 
 
@@ -112,7 +202,7 @@ class EncoderConfig:
     """Size of a `TransformerEncoder`; the defaults train on a CPU in seconds."""
 
     vocab_size: int = 32  # token ids in [0, vocab_size)
-    max_len: int = 512  # learned positions
+    max_len: int = 512  # positions the encoding is built for (the learned table's rows)
     d_model: int = 64
     n_heads: int = 4
     n_kv_heads: int | None = None  # None: as many as n_heads (no GQA)
@@ -123,16 +213,31 @@ class EncoderConfig:
 
 
 class TransformerEncoder(nn.Module):
-    """Token + learned position embeddings, `n_layers` blocks, final norm: `(B, T)` ids -> `(B, T, C)`.
+    """Token + position embeddings, `n_layers` blocks, final norm: `(B, T)` ids -> `(B, T, C)`.
 
     `attention` is a factory called once per layer, so stateful components (caches) are not shared.
+    `position` (a `suite.PositionalEncoding` class or instance) is built once and shared by every
+    layer (`positional`); `None` keeps the learned absolute table `position` of the original.
     """
 
-    def __init__(self, config: EncoderConfig, attention: type[Attention] | Attention) -> None:
+    def __init__(
+        self,
+        config: EncoderConfig,
+        attention: type[Attention] | Attention,
+        position: type[PositionalEncoding] | PositionalEncoding | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.d_model)
-        self.position = nn.Embedding(config.max_len, config.d_model)
+        self.position: nn.Embedding | None = None
+        self.positional: PositionModule | None = None
+        if position is None:
+            self.position = nn.Embedding(config.max_len, config.d_model)
+        else:
+            encoding = position() if isinstance(position, type) else position
+            built = encoding.build(config.d_model, config.n_heads, config.max_len)
+            assert isinstance(built, PositionModule)  # the base class wraps what build returns
+            self.positional = built
         self.blocks = nn.ModuleList(
             TransformerBlock(
                 config.d_model,
@@ -142,16 +247,26 @@ class TransformerEncoder(nn.Module):
                 dropout=config.dropout,
                 n_kv_heads=config.n_kv_heads,
                 causal=config.causal,
+                position=self.positional,
             )
             for _ in range(config.n_layers)
         )
         self.norm = nn.LayerNorm(config.d_model)
 
-    def forward(self, ids: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
-        t = ids.shape[1]
-        if t > self.config.max_len:
-            raise ValueError(f"sequence length {t} exceeds max_len {self.config.max_len}")
-        x = self.embed(ids) + self.position(torch.arange(t, device=ids.device))
+    def forward(
+        self, ids: Tensor, key_padding_mask: Tensor | None = None, positions: Tensor | None = None
+    ) -> Tensor:
+        """`positions` long `(B, T)` (default 0..T-1): where each token sits, for the encoding."""
+        b, t = ids.shape
+        if positions is None:
+            positions = torch.arange(t, device=ids.device).expand(b, t)
+        if self.positional is None:
+            assert self.position is not None
+            if t > self.config.max_len:
+                raise ValueError(f"sequence length {t} exceeds max_len {self.config.max_len}")
+            x = self.embed(ids) + self.position(positions)
+        else:  # a bounded encoding (a learned table) rejects positions >= max_len itself
+            x = self.positional.embed(self.embed(ids), positions)
         for block in self.blocks:
-            x = block(x, key_padding_mask)
+            x = block(x, key_padding_mask, positions=positions)
         return self.norm(x)

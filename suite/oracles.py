@@ -27,14 +27,16 @@ def dense_attention(
     key_padding_mask: Tensor | None = None,
     scale: float | None = None,
     dtype: torch.dtype = torch.float64,
+    attn_bias: Tensor | None = None,
 ) -> Tensor:
-    """softmax(q kᵀ · scale) v in `dtype` (float64 by default) over the allowed pairs.
+    """softmax(q kᵀ · scale + attn_bias) v in `dtype` (float64 by default) over the allowed pairs.
 
     Allowed = `pattern` (bool `(Tq, Tk)`, `None` = every pair) & causal (key j <= query i) &
     real keys (`key_padding_mask` bool `(B, Tk)`, True = real). Key/value head g serves query
     heads g·r .. g·r + r - 1 (r = H / Hkv). `scale` defaults to 1/√D. Masked scores are filled
     with the most negative finite number and the probabilities multiplied by the mask, so an
-    empty row is exactly zero in the forward and the backward pass (never NaN).
+    empty row is exactly zero in the forward and the backward pass (never NaN). `attn_bias`
+    (broadcastable to `(B, H, Tq, Tk)`) is added to the scaled scores before the masks.
     """
     qd, kd, vd = (x.to(dtype) for x in (q, k, v))
     heads, tq, dim = q.shape[1], q.shape[2], q.shape[3]
@@ -45,6 +47,8 @@ def dense_attention(
         vd = vd.repeat_interleave(group, dim=1)
     scores = qd @ kd.transpose(-1, -2)  # (B, H, Tq, Tk)
     scores = scores / math.sqrt(dim) if scale is None else scores * scale
+    if attn_bias is not None:  # broadcastable to (B, H, Tq, Tk): ALiBi, T5 buckets
+        scores = scores + attn_bias.to(device=scores.device, dtype=dtype)
     allowed: Tensor | None = None  # (B|1, 1, Tq|1, Tk)
     if pattern is not None:
         allowed = pattern.to(device=q.device, dtype=torch.bool)[None, None]

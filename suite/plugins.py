@@ -32,6 +32,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.norms",
     "plugins.losses",
     "plugins.moe",
+    "plugins.positions",
+    "plugins.decoding",
     "plugins.topics",
 )
 

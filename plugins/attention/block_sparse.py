@@ -61,6 +61,7 @@ class BlockSparseAttention(suite.Attention):
     name: ClassVar[str] = "block-sparse"
     summary: ClassVar[str] = "gathers only the key blocks each query block attends"
     reference: ClassVar[str | None] = "sdpa"
+    supports_bias: ClassVar[bool] = True  # the bias of each gathered pair is gathered too
 
     def __init__(
         self, *, block_size: int = 64, backend: str = "auto", compile_flex: bool | None = None
@@ -108,18 +109,20 @@ class BlockSparseAttention(suite.Attention):
         *,
         causal: bool = False,
         key_padding_mask: Tensor | None = None,
+        attn_bias: Tensor | None = None,
     ) -> Tensor:
         if self.resolved_backend(q.device) == "flex":
             from plugins.attention.flex import flex_sparse_attention
 
             return flex_sparse_attention(
-                self, q, k, v, causal=causal, key_padding_mask=key_padding_mask
+                self, q, k, v, causal=causal, key_padding_mask=key_padding_mask, attn_bias=attn_bias
             )
         tq, tk = q.shape[2], k.shape[2]
         layout = self.layout(tq, tk, causal=causal, device=q.device)
-        out = gather_attention(q, k, v, layout, key_padding_mask)
+        out = gather_attention(q, k, v, layout, key_padding_mask, attn_bias=attn_bias)
         g = min(self.n_global_queries(tq), tq)
         if g:  # global query rows read every key: g dense rows, O(g·T)
+            bias = None if attn_bias is None else _as_4d(attn_bias)[:, :, :g]
             rows = dense_attention(
                 q[:, :, :g],
                 k,
@@ -127,6 +130,7 @@ class BlockSparseAttention(suite.Attention):
                 causal=causal,
                 key_padding_mask=key_padding_mask,
                 dtype=compute_dtype(q),
+                attn_bias=bias,
             )
             out = torch.cat([rows.to(out.dtype), out[:, :, g:]], dim=2)
         return out
@@ -185,8 +189,12 @@ def gather_attention(
     key_padding_mask: Tensor | None,
     *,
     chunk_elements: int = 1 << 20,
+    attn_bias: Tensor | None = None,
 ) -> Tensor:
     """Attention over the gathered keys of `layout`; rows with no key give zeros.
+
+    `attn_bias` (broadcastable to `(B, H, Tq, Tk)`) is read at the gathered pairs only, chunk
+    by chunk: O(T·K) reads, never a dense copy.
 
     Query heads sharing a key/value head (GQA) are stacked inside each block, so k and v are
     gathered once per key/value head, not once per query head. Query blocks are processed in
@@ -203,8 +211,11 @@ def gather_attention(
     q = q * (1.0 / math.sqrt(d))  # scale the T·D queries, not the T·K scores
     qg = q.view(bsz, hkv, g, nq, b, d).transpose(2, 3).reshape(bsz, hkv, nq, g * b, d)
     step = max(1, chunk_elements // (bsz * h * b * width))
+    bias = None if attn_bias is None else _as_4d(attn_bias)
     pieces = [
-        _gather_chunk(qg[:, :, i : i + step], k, v, layout, key_padding_mask, slice(i, i + step))
+        _gather_chunk(
+            qg[:, :, i : i + step], k, v, layout, key_padding_mask, slice(i, i + step), bias, tq
+        )
         for i in range(0, nq, step)
     ]
     out = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=2)  # (B, Hkv, nQ, G*b, D)
@@ -219,6 +230,8 @@ def _gather_chunk(
     layout: GatherLayout,
     key_padding_mask: Tensor | None,
     blocks: slice,
+    attn_bias: Tensor | None = None,
+    tq: int = 0,
 ) -> Tensor:
     """One chunk of query blocks: qg `(B, Hkv, n, G*b, D)` -> `(B, Hkv, n, G*b, D)`."""
     bsz, hkv, n, gb, d = qg.shape
@@ -236,8 +249,35 @@ def _gather_chunk(
         mask = mask & real[:, None, :, None, None, :]
     has_key = mask.any(dim=-1, keepdim=True)  # (B|1, 1, n, 1, b, 1)
     scores = scores.to(compute_dtype(scores))
+    if attn_bias is not None:
+        scores = scores + _gather_bias(attn_bias, layout, blocks, hkv, tq, k.shape[2]).to(
+            scores.dtype
+        )
     # masked pairs get exp(min - max) = 0 exactly; an empty row is uniform here, zeroed below
     probs = scores.masked_fill_(~mask, torch.finfo(scores.dtype).min).softmax(dim=-1).to(v.dtype)
     out = probs.view(bsz, hkv, n, gb, width) @ vg  # (B, Hkv, n, G*b, D)
     return (out.view(bsz, hkv, n, gb // b, b, d) * has_key.to(out.dtype)).view(bsz, hkv, n, gb, d)
 
+
+def _as_4d(attn_bias: Tensor) -> Tensor:
+    """A bias broadcastable to `(B, H, Tq, Tk)` with its leading ones written out."""
+    return attn_bias.reshape((1,) * (4 - attn_bias.dim()) + tuple(attn_bias.shape))
+
+
+def _gather_bias(
+    bias: Tensor, layout: GatherLayout, blocks: slice, hkv: int, tq: int, tk: int
+) -> Tensor:
+    """The bias of a chunk's gathered pairs, laid out as its scores `(B|1, Hkv|1, n, G|1, b, K)`."""
+    b = layout.block_size
+    key_index = layout.key_index[blocks]  # (n, K)
+    n = key_index.shape[0]
+    first = (blocks.start or 0) * b
+    qpos = torch.arange(first, first + n * b, device=key_index.device).view(n, b)
+    bb, bh = bias.shape[0], bias.shape[1]
+    full = bias.expand(bb, bh, tq, tk)  # a view: nothing copied
+    picked = full[
+        :, :, qpos.clamp(max=tq - 1)[:, :, None], key_index[:, None, :]
+    ]  # (B|1, H|1, n, b, K)
+    if bh == 1:
+        return picked[:, :, :, None]  # (B|1, 1, n, 1, b, K)
+    return picked.view(bb, hkv, bh // hkv, n, b, -1).transpose(2, 3)  # (B|1, Hkv, n, G, b, K)

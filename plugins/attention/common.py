@@ -23,6 +23,7 @@ from torch import Tensor
 
 __all__ = [
     "combine_masks",
+    "group_bias",
     "group_queries",
     "masked_softmax",
     "ungroup_queries",
@@ -33,6 +34,16 @@ def group_queries(q: Tensor, hkv: int) -> Tensor:
     """`(B, H, T, D)` -> `(B, Hkv, G*T, D)`: the G query heads sharing a key/value head, stacked."""
     b, h, t, d = q.shape
     return q.reshape(b, hkv, (h // hkv) * t, d)
+
+
+def group_bias(attn_bias: Tensor, hkv: int) -> Tensor:
+    """A bias broadcastable to `(B, H, Tq, Tk)` -> `(B|1, Hkv|1, G|1, Tq|1, Tk|1)`, matching
+    scores laid out per key/value head and group (query head h = g_kv·G + g)."""
+    bias = attn_bias.reshape((1,) * (4 - attn_bias.dim()) + tuple(attn_bias.shape))
+    bb, bh, bq, bk = bias.shape
+    if bh == 1:
+        return bias[:, :, None]  # (B|1, 1, 1, Tq|1, Tk|1)
+    return bias.reshape(bb, hkv, bh // hkv, bq, bk)
 
 
 def ungroup_queries(x: Tensor, h: int) -> Tensor:

@@ -110,15 +110,27 @@ def flex_sparse_attention(
     *,
     causal: bool,
     key_padding_mask: Tensor | None,
+    attn_bias: Tensor | None = None,
 ) -> Tensor:
-    """Run `att`'s pattern through FlexAttention; compiled on CUDA unless `att.compile_flex` says."""
-    block_mask = flex_block_mask(att, q.shape[2], k.shape[2], causal=causal, device=q.device)
+    """Run `att`'s pattern through FlexAttention; compiled on CUDA unless `att.compile_flex` says.
+
+    `attn_bias` (broadcastable to `(B, H, Tq, Tk)`) is read per pair inside `score_mod`."""
+    tq, tk = q.shape[2], k.shape[2]
+    block_mask = flex_block_mask(att, tq, tk, causal=causal, device=q.device)
     score_mod = None
-    if key_padding_mask is not None:
-        real = key_padding_mask
+    real = key_padding_mask
+    bias = None
+    if attn_bias is not None:
+        bias4 = attn_bias.reshape((1,) * (4 - attn_bias.dim()) + tuple(attn_bias.shape))
+        bias = bias4.expand(q.shape[0], q.shape[1], tq, tk).to(q.dtype)
+    if real is not None or bias is not None:
 
         def score_mod(score: Tensor, b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
-            return torch.where(real[b, kv_idx], score, -float("inf"))
+            if bias is not None:
+                score = score + bias[b, h, q_idx, kv_idx]
+            if real is not None:
+                score = torch.where(real[b, kv_idx], score, -float("inf"))
+            return score
 
     compile_it = att.compile_flex if att.compile_flex is not None else q.device.type == "cuda"
     gqa = k.shape[1] != q.shape[1]

@@ -40,6 +40,8 @@ class LinearAttention(suite.Attention):
       benchmark reports the error against softmax attention rather than hiding it.
     * no 1/√d: the feature map, not the scale, sets the sharpness.
     * padding must zero φ(k) of pad keys; a query with no real key divides 0 by 0 (guarded).
+    * no additive score bias (ALiBi, T5): exp(s + b) does not factor through φ(q)·φ(k) for a
+      general b, so `supports_bias = False` and `attn_bias` is refused with a clear error.
     * the d² state makes it slower than softmax attention below T ≈ d, and memory-bound kernels
       often lose to FlashAttention until T is in the many thousands.
 

@@ -8,7 +8,13 @@ from typing import ClassVar
 from torch import Tensor
 
 import suite
-from plugins.attention.common import combine_masks, group_queries, masked_softmax, ungroup_queries
+from plugins.attention.common import (
+    combine_masks,
+    group_bias,
+    group_queries,
+    masked_softmax,
+    ungroup_queries,
+)
 from suite.dtypes import compute_dtype
 
 __all__ = ["NaiveAttention"]
@@ -48,6 +54,7 @@ class NaiveAttention(suite.Attention):
     summary: ClassVar[str] = "explicit matmul, scale, mask, softmax, matmul (O(T²) memory)"
     reference: ClassVar[str | None] = "sdpa"
     materializes_scores: ClassVar[bool] = True
+    supports_bias: ClassVar[bool] = True
 
     def forward(
         self,
@@ -57,18 +64,21 @@ class NaiveAttention(suite.Attention):
         *,
         causal: bool = False,
         key_padding_mask: Tensor | None = None,
+        attn_bias: Tensor | None = None,
     ) -> Tensor:
         b, h, tq, d = q.shape
         hkv, tk = k.shape[1], k.shape[2]
         qg = group_queries(q, hkv)  # (B, Hkv, G*Tq, D)
         scores = (qg @ k.transpose(-1, -2)) / math.sqrt(d)  # (B, Hkv, G*Tq, Tk)
         scores = scores.view(b, hkv, h // hkv, tq, tk)  # (B, Hkv, G, Tq, Tk)
+        scores = scores.to(compute_dtype(scores))  # softmax in fp32 at least
+        if attn_bias is not None:  # added after the scale, before the mask
+            scores = scores + group_bias(attn_bias, hkv).to(scores.dtype)
         mask = combine_masks(
             None, tq, tk, causal=causal, key_padding_mask=key_padding_mask, device=q.device
         )
         if mask is not None:
             mask = mask.unsqueeze(2)  # (B|1, 1, 1, Tq|1, Tk): broadcast over Hkv and G
-        probs = masked_softmax(scores.to(compute_dtype(scores)), mask).to(v.dtype)  # softmax in fp32 at least
+        probs = masked_softmax(scores, mask).to(v.dtype)
         out = probs.view(b, hkv, -1, tk) @ v  # (B, Hkv, G*Tq, D)
         return ungroup_queries(out, h)
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -39,6 +40,7 @@ class SDPAAttention(suite.Attention):
     summary: ClassVar[str] = "torch.nn.functional.scaled_dot_product_attention (reference)"
     reference: ClassVar[str | None] = None
     practice_target: ClassVar[bool] = True  # `nlpsuite practice attention` is graded against it
+    supports_bias: ClassVar[bool] = True  # a float `attn_mask` is added to the scaled scores
 
     def forward(
         self,
@@ -48,10 +50,14 @@ class SDPAAttention(suite.Attention):
         *,
         causal: bool = False,
         key_padding_mask: Tensor | None = None,
+        attn_bias: Tensor | None = None,
     ) -> Tensor:
         gqa = k.shape[1] != q.shape[1]
-        if key_padding_mask is None:
-            return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=gqa)
+        bias = None if attn_bias is None else attn_bias.to(q.dtype)
+        if key_padding_mask is None and (bias is None or not causal):
+            return F.scaled_dot_product_attention(
+                q, k, v, attn_mask=bias, is_causal=causal, enable_gqa=gqa
+            )
         tq, tk = q.shape[2], k.shape[2]
         mask = combine_masks(
             None, tq, tk, causal=causal, key_padding_mask=key_padding_mask, device=q.device
@@ -60,5 +66,6 @@ class SDPAAttention(suite.Attention):
         mask = mask.expand(q.shape[0], 1, tq, tk)  # (B, 1, Tq, Tk)
         has_key = mask.any(dim=-1, keepdim=True)  # (B, 1, Tq, 1)
         safe = mask | ~has_key  # empty rows attend everywhere, then are zeroed
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=safe, enable_gqa=gqa)
+        attn_mask = safe if bias is None else torch.where(safe, bias, float("-inf"))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, enable_gqa=gqa)
         return out * has_key.to(out.dtype)

@@ -21,6 +21,7 @@ __all__ = [
     "mask_rows",
     "moe_inputs",
     "norm_inputs",
+    "position_inputs",
     "ranking_inputs",
     "seeds",
     "texts",
@@ -226,5 +227,27 @@ def moe_inputs(draw: Any, *, capacity: bool | None = None) -> dict[str, Any]:
         "n_experts": experts,
         "top_k": draw(st.integers(1, min(2, experts))),
         "capacity_factor": draw(st.sampled_from([0.5, 1.0, 1.25, 2.0])) if use_capacity else None,
+        "seed": draw(seeds),
+    }
+
+
+@st.composite
+def position_inputs(draw: Any, *, min_len: int = 1) -> dict[str, Any]:
+    """Sizes of a positional encoding (heads, an even head size, key/value heads), query and key
+    lengths (Tq <= Tk: queries are the last Tq keys), a start position per batch row (left
+    padding, a KV cache), a shift for the offset properties, and a seed."""
+    batch = draw(st.integers(1, 3))
+    heads = draw(st.sampled_from([1, 2, 3, 4, 6, 8]))
+    kv_heads = draw(st.sampled_from([d for d in (1, 2, 3, 4, 6, 8) if heads % d == 0]))
+    tk = draw(st.integers(min_len, 24))
+    return {
+        "batch": batch,
+        "heads": heads,
+        "kv_heads": kv_heads,
+        "head_dim": draw(st.sampled_from([2, 4, 6, 8, 16])),
+        "tq": draw(st.integers(1, tk)),
+        "tk": tk,
+        "starts": draw(st.lists(st.integers(0, 40), min_size=batch, max_size=batch)),
+        "shift": draw(st.integers(1, 50)),
         "seed": draw(seeds),
     }

@@ -73,6 +73,22 @@ def _moe(cls: Any) -> Callable[[], Any]:
     return lambda: mod(x)
 
 
+def _position(cls: Any) -> Callable[[], Any]:
+    g = torch.Generator().manual_seed(0)
+    b, t, d, h = 2, 512, 256, 8
+    mod = cls().build(d, h, t)
+    x = torch.randn(b, t, d, generator=g)  # (B, T, C)
+    q, k = (torch.randn(b, h, t, d // h, generator=g) for _ in range(2))  # (B, H, T, D)
+    positions = torch.arange(t).expand(b, t)
+
+    def step() -> None:
+        mod.embed(x, positions)
+        mod.rotate(q, k, positions, positions)
+        mod.bias(t, t)
+
+    return step
+
+
 def _tokenizer(cls: Any) -> Callable[[], Any]:
     from suite.testing.strategies import SCRIPTS
 
@@ -89,6 +105,7 @@ _WORKLOADS: dict[str, tuple[str, Callable[[Any], Callable[[], Any]]]] = {
     "loss": ("forward + backward, N = 2048 (classification) / 256 / 8192", _loss),
     "moe": ("x (4, 64, 64), 8 experts, top-2", _moe),
     "tokenizer": ("encode 70 multi-script sentences", _tokenizer),
+    "position": ("embed, rotate and bias at T = 512, d_model 256, 8 heads", _position),
 }
 
 

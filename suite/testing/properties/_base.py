@@ -95,7 +95,14 @@ def register_property(prop: Property) -> Property:
 
 
 def _load_all() -> None:
-    from suite.testing.properties import attention, loss, moe, norm, tokenizer  # noqa: F401
+    from suite.testing.properties import (  # noqa: F401
+        attention,
+        loss,
+        moe,
+        norm,
+        position,
+        tokenizer,
+    )
 
 
 def properties_for(kind: str) -> list[Property]:

@@ -70,18 +70,28 @@ def _inputs(ex: Example) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
 
 
 def _attend(
-    subject: Subject, q: Tensor, k: Tensor, v: Tensor, *, causal: bool, mask: Tensor | None
+    subject: Subject,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    causal: bool,
+    mask: Tensor | None,
+    attn_bias: Tensor | None = None,
 ) -> Tensor:
     att = call_component(f"{subject.cls.__name__}()", subject.cls)
+    extra = {} if attn_bias is None else {"attn_bias": attn_bias}
+    bias_note = "" if attn_bias is None else f", attn_bias {tuple(attn_bias.shape)}"
     with torch.no_grad():
         out = call_component(
-            f"att(q {tuple(q.shape)}, k {tuple(k.shape)}, causal={causal}, mask={'given' if mask is not None else None})",
+            f"att(q {tuple(q.shape)}, k {tuple(k.shape)}, causal={causal}, mask={'given' if mask is not None else None}{bias_note})",
             att,
             q,
             k,
             v,
             causal=causal,
             key_padding_mask=mask,
+            **extra,
         )
     if not isinstance(out, Tensor):
         fail(f"attention returned {type(out).__name__}, not a Tensor")
@@ -265,6 +275,70 @@ def check_no_nan(subject: Subject, ex: Example) -> None:
         )
 
 
+def _needs_bias(subject: Subject) -> str | None:
+    if not subject.cls.exact:
+        return _needs_exact(subject)
+    if not subject.cls.supports_bias:
+        return "declares supports_bias = False: it refuses attn_bias, so there is nothing to check"
+    return None
+
+
+#: Shapes an additive bias may take, all broadcastable to (B, H, Tq, Tk).
+BIAS_SHAPES = ("full", "shared-batch", "shared-heads", "per-key")
+
+
+def _bias(ex: Example) -> Tensor:
+    b, h, tq, tk = ex["batch"], ex["heads"], ex["tq"], ex["tk"]
+    shape = {
+        "full": (b, h, tq, tk),
+        "shared-batch": (1, h, tq, tk),
+        "shared-heads": (tq, tk),
+        "per-key": (b, 1, 1, tk),
+    }[ex["bias"]]
+    return randn(shape, ex["seed"], 3, scale=ex["bias_scale"])
+
+
+def check_bias(subject: Subject, ex: Example) -> None:
+    q, k, v, mask = _inputs(ex)
+    bias = _bias(ex)
+    out = _attend(subject, q, k, v, causal=ex["causal"], mask=mask, attn_bias=bias)
+    ref = dense_attention(
+        q,
+        k,
+        v,
+        causal=ex["causal"],
+        key_padding_mask=mask,
+        pattern=_pattern(subject, ex["tq"], ex["tk"]),
+        attn_bias=bias,
+    )
+    diff = (out.double() - ref).abs().nan_to_num(nan=math.inf)
+    if not torch.allclose(out.double(), ref, atol=ATOL, rtol=RTOL):
+        unbiased = dense_attention(
+            q,
+            k,
+            v,
+            causal=ex["causal"],
+            key_padding_mask=mask,
+            pattern=_pattern(subject, ex["tq"], ex["tk"]),
+        )
+        hint = (
+            ": it matches attention without the bias, so attn_bias is ignored"
+            if torch.allclose(out.double(), unbiased, atol=ATOL, rtol=RTOL)
+            else ""
+        )
+        fail(
+            f"with attn_bias {tuple(bias.shape)} ({ex['bias']}), output differs from dense float64 softmax(q·kᵀ/√d + bias)·v by {diff.max().item():.3g} at {_where(diff)}{hint}"
+        )
+
+
+def _with_bias(strategy: Any) -> Any:
+    from hypothesis import strategies as st
+
+    return st.tuples(strategy, st.sampled_from(BIAS_SHAPES), st.sampled_from([1.0, 4.0])).map(
+        lambda t: {**t[0], "bias": t[1], "bias_scale": t[2]}
+    )
+
+
 def _with_pivot(strategy: Any) -> Any:
     from hypothesis import strategies as st
 
@@ -289,6 +363,14 @@ for _prop in (
         ),
         check_scale,
         applies=_needs_exact,
+    ),
+    Property(
+        "attention.bias-agreement",
+        "attention",
+        "with an additive attn_bias broadcastable to (B, H, Tq, Tk), output equals dense float64 softmax(q·kᵀ/√d + bias)·v under the pattern and masks",
+        lambda s: _with_bias(strategies.attention_inputs()),
+        check_bias,
+        applies=_needs_bias,
     ),
     Property(
         "attention.causal-no-leak",
