@@ -139,7 +139,7 @@ class AccuracyUnderImbalance(suite.Topic):
 
     def experiment(self, ctx: suite.TopicContext) -> suite.Evidence:
         rng = np.random.default_rng(ctx.seed)
-        n = ctx.pick(50_000, 5_000)
+        n = ctx.pick(50_000, 10_000)
         y = np.zeros(n, dtype=int)
         y[: n // 50] = 1  # exactly 2 in 100 positive
         rng.shuffle(y)
@@ -225,7 +225,7 @@ class RocVsPrUnderImbalance(suite.Topic):
 
     def experiment(self, ctx: suite.TopicContext) -> suite.Evidence:
         rng = np.random.default_rng(ctx.seed)
-        n_pos = ctx.pick(2000, 500)
+        n_pos = ctx.pick(2000, 1000)
         ratios = [1, 3, 10, 30, 100]
         separation = 1.5
         positives = rng.normal(
@@ -333,7 +333,7 @@ class DecisionThreshold(suite.Topic):
 
     def experiment(self, ctx: suite.TopicContext) -> suite.Evidence:
         rng = np.random.default_rng(ctx.seed)
-        n, dim, prevalence = ctx.pick(20_000, 6_000), 8, 0.02
+        n, dim, prevalence = ctx.pick(20_000, 10_000), 8, 0.02
         x_train, y_train = _gaussian_split(rng, n, dim, prevalence)
         x_val, y_val = _gaussian_split(rng, n, dim, prevalence)
         x_test, y_test = _gaussian_split(rng, 2 * n, dim, prevalence)
