@@ -459,10 +459,7 @@ class FocalLoss(suite.Topic):
             for i in range(len(pts))
         ]
         factor_err = max(abs(f - (1 - p) ** 2) for f, p in zip(factors, pts.tolist(), strict=True))
-        table: list[dict[str, float | str]] = [
-            {"row": f"factor at p_t={p:.2f}", "value": f}
-            for p, f in zip(pts.tolist(), factors, strict=True)
-        ]
+        table: list[dict[str, float | str]] = []
         cfg = ImbalancedConfig(n_train=ctx.pick(5000, 1500), n_test=ctx.pick(20000, 4000))
         steps = ctx.pick(300, 100)
         shares, probs, ap_gap = [], [], []
@@ -493,7 +490,7 @@ class FocalLoss(suite.Topic):
                             )
                         )
                 for label, row in scores.items():
-                    table.append({"row": f"replica {rep} {label}", **row})
+                    table.append({"replica": rep, "loss": label, **row})
                 probs.append(scores["focal"]["rare_prob"] / scores["ce"]["rare_prob"])
                 ap_gap.append(scores["focal"]["pr_auc"] - scores["ce"]["pr_auc"])
         mean_gap = sum(ap_gap) / len(ap_gap)
@@ -527,6 +524,11 @@ class FocalLoss(suite.Topic):
                     holds=abs(mean_gap) < 0.04,
                     g=mean_gap,
                 ),
+            ],
+            series=[
+                suite.Series(
+                    "(1 - p_t)^2", pts.tolist(), factors, "p_t", "focal / CE", plot="factor"
+                )
             ],
             note=(
                 f"linear model, Adam {steps} steps, 2 replicas of 1-in-50 data "
