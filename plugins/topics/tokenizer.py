@@ -416,7 +416,7 @@ class VocabularySize(suite.Topic):
     components = ("tokenizer:bpe",)
 
     def experiment(self, ctx: suite.TopicContext) -> suite.Evidence:
-        kb, top, n_held = ctx.pick((100, 3200, 200), (20, 1600, 60))
+        kb, top, n_held = ctx.pick((60, 3200, 150), (20, 1600, 60))
         train = _slice(_english_train(), kb, ctx.seed)
         held = default_corpus().heldout[:n_held]
         n_words = sum(len(d.split()) for d in held)
