@@ -45,11 +45,13 @@ from suite.input_checks import (
     check_position_rotate_inputs,
     check_position_sizes,
 )
+from suite.peft_targets import PEFT_TARGET_KINDS, check_peft_targets, find_targets
 
 __all__ = [
     "KINDS",
     "LOSS_TASKS",
     "NAME_PATTERN",
+    "PEFT",
     "POSITION_ENTRY_POINTS",
     "Attention",
     "Component",
@@ -71,7 +73,16 @@ __all__ = [
     "validate_component_class",
 ]
 
-KINDS: tuple[str, ...] = ("tokenizer", "attention", "norm", "loss", "moe", "position", "decoding")
+KINDS: tuple[str, ...] = (
+    "tokenizer",
+    "attention",
+    "norm",
+    "loss",
+    "moe",
+    "position",
+    "decoding",
+    "peft",
+)
 LOSS_TASKS: tuple[str, ...] = ("classification", "contrastive", "ranking")
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")  # component and benchmark names
 
@@ -603,6 +614,111 @@ class Decoder(Component):
         raise NotImplementedError(f"{type(self).__name__} must implement decode()")
 
 
+# --------------------------------------------------------------------------- peft
+
+
+class PEFT(Component):
+    """A parameter-efficient fine-tuning method: which few parameters train, and how they enter.
+
+    Calls: `method = Cls(**options)`; `wrapped = method.apply(model, targets)` freezes every
+    parameter of `model`, then adds or unfreezes the method's own (in place, as HuggingFace
+    `peft` does: keep a copy to compare with the base); `targets` names the submodules it acts
+    on (`suite.peft_targets`), `None` for `default_targets(model)`; an unknown name or a module
+    of the wrong type is a `ComponentInputError` listing the available ones.
+    `method.trainable_parameters(wrapped) -> int`; `method.merge(wrapped)` folds the update into
+    the base weights (outputs unchanged) and `method.unmerge(wrapped)` takes it out again, where
+    the method is `mergeable`; otherwise both raise a `ComponentInputError` saying why.
+    A subclass implements `wrap(model, targets)` (and `merge_weights` / `unmerge_weights`).
+
+    Declared, for the kit and the benchmarks: `target_kind` (one of `PEFT_TARGET_KINDS`: what
+    its targets are); `mergeable`; `identity_at_init` (before training the wrapped model
+    computes what the base model computes: LoRA's zero B, an adapter's zero up-projection; not
+    so for learned prefixes and prompts); `expected_trainable(model, targets)` (the count from
+    the method's formula, LoRA r·(d_in + d_out) per layer, or `None`); `adapter_state(wrapped)`
+    (its trainable parameters under names shared with its reference, so that the same weights
+    can be loaded into both with `load_adapter_state`).
+    """
+
+    kind: ClassVar[str] = "peft"
+    target_kind: ClassVar[str] = "linear"
+    mergeable: ClassVar[bool] = False
+    identity_at_init: ClassVar[bool] = True
+
+    def __init__(self, **options: Any) -> None:
+        check_options(type(self), options)
+
+    @classmethod
+    def default_targets(cls, model: nn.Module) -> list[str]:
+        """Every submodule of `target_kind` (the token embedding; the whole model `""`)."""
+        return find_targets(model, cls.target_kind)
+
+    def apply(self, model: nn.Module, targets: Sequence[str] | None = None) -> nn.Module:
+        chosen = self.default_targets(model) if targets is None else targets
+        chosen = check_peft_targets(model, chosen, self.target_kind, self.name)
+        model.requires_grad_(False)
+        return self.wrap(model, chosen)
+
+    def wrap(self, model: nn.Module, targets: list[str]) -> nn.Module:
+        """Add (or unfreeze) the method's parameters on the checked `targets` of the frozen model."""
+        raise NotImplementedError(f"{type(self).__name__} must implement wrap()")
+
+    def trainable_parameters(self, wrapped: nn.Module) -> int:
+        """Number of parameters an optimiser updates: those with `requires_grad`."""
+        return sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
+
+    def expected_trainable(self, model: nn.Module, targets: Sequence[str]) -> int | None:
+        """The trainable count the method's formula gives for `targets` of the unwrapped `model`,
+        or `None` when none is declared."""
+        return None
+
+    def adapter_state(self, wrapped: nn.Module) -> dict[str, nn.Parameter]:
+        """The trainable parameters by name (default: their names in `wrapped`); a method and
+        its reference use the same names and shapes."""
+        return {name: p for name, p in wrapped.named_parameters() if p.requires_grad}
+
+    def load_adapter_state(self, wrapped: nn.Module, state: Mapping[str, Tensor]) -> None:
+        """Copy `state` (names and shapes of `adapter_state`) into the wrapped model."""
+        own = self.adapter_state(wrapped)
+        if set(own) != set(state):
+            missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+            raise ComponentInputError(
+                f"peft {self.name!r}: adapter state lacks {missing or 'nothing'} and has unknown {extra or 'nothing'}"
+            )
+        for name, param in own.items():
+            if tuple(state[name].shape) != tuple(param.shape):
+                raise ComponentInputError(
+                    f"peft {self.name!r}: {name} is {tuple(param.shape)}, given {tuple(state[name].shape)}"
+                )
+            param.data.copy_(state[name])
+
+    def merge(self, wrapped: nn.Module) -> nn.Module:
+        """Fold the learned update into the base weights; outputs do not change."""
+        self._check_mergeable("merge")
+        return self.merge_weights(wrapped)
+
+    def unmerge(self, wrapped: nn.Module) -> nn.Module:
+        """Take a merged update out of the base weights again, restoring them."""
+        self._check_mergeable("unmerge")
+        return self.unmerge_weights(wrapped)
+
+    def merge_weights(self, wrapped: nn.Module) -> nn.Module:
+        raise NotImplementedError(
+            f"{type(self).__name__} declares mergeable but has no merge_weights()"
+        )
+
+    def unmerge_weights(self, wrapped: nn.Module) -> nn.Module:
+        raise NotImplementedError(
+            f"{type(self).__name__} declares mergeable but has no unmerge_weights()"
+        )
+
+    def _check_mergeable(self, what: str) -> None:
+        if not self.mergeable:
+            raise ComponentInputError(
+                f"peft {self.name!r} cannot {what}: it declares mergeable = False (its update is "
+                "not a linear change of existing weights, so it stays a separate computation)"
+            )
+
+
 # --------------------------------------------------------------------------- validation
 
 _BASES: dict[str, type[Component]] = {
@@ -613,6 +729,7 @@ _BASES: dict[str, type[Component]] = {
     "moe": MoE,
     "position": PositionalEncoding,
     "decoding": Decoder,
+    "peft": PEFT,
 }
 
 
@@ -644,6 +761,8 @@ def validate_component_class(cls: object) -> str | None:
     task = getattr(cls, "task", None)
     if kind == "loss" and task not in LOSS_TASKS:
         return f"loss {name!r}: `task` must be one of {', '.join(LOSS_TASKS)}, got {task!r}"
+    if kind == "peft" and getattr(cls, "target_kind", None) not in PEFT_TARGET_KINDS:
+        return f"peft {name!r}: `target_kind` must be one of {', '.join(PEFT_TARGET_KINDS)}, got {getattr(cls, 'target_kind', None)!r}"
     enters = getattr(cls, "enters", None)
     if kind == "position" and enters not in POSITION_ENTRY_POINTS:
         return f"position {name!r}: `enters` must be one of {', '.join(POSITION_ENTRY_POINTS)}, got {enters!r}"

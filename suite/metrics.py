@@ -16,7 +16,6 @@ metrics here written out by hand.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,7 +29,6 @@ __all__ = [
     "brier_score",
     "classification_report",
     "confusion_matrix",
-    "is_finite_number",
     "pair_similarity_report",
     "per_class_report",
     "recall_at_k",
@@ -135,11 +133,6 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(out)):
         raise ValueError("non-finite scores")
     return out
-
-
-def is_finite_number(value: object) -> bool:
-    """True for an int or float that is neither NaN nor infinite."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # --------------------------------------------------------------------------- per class

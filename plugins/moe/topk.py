@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -202,12 +201,16 @@ class TopKMoE(MoE):
     )
     reference: ClassVar[str | None] = "dense-ffn"
 
-    def __init__(self, **options: Any) -> None:
-        known = {f.name for f in dataclasses.fields(TopKConfig)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise TypeError(f"moe 'topk' got unknown options {unknown}; known: {sorted(known)}")
-        self.config = TopKConfig(**options)
+    def __init__(
+        self,
+        *,
+        balance_coef: float = TopKConfig.balance_coef,
+        z_loss_coef: float = TopKConfig.z_loss_coef,
+        noise_std: float = TopKConfig.noise_std,
+        n_shared_experts: int = TopKConfig.n_shared_experts,
+        strategy: str = TopKConfig.strategy,
+    ) -> None:
+        self.config = TopKConfig(balance_coef, z_loss_coef, noise_std, n_shared_experts, strategy)
 
     def build(
         self,

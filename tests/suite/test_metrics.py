@@ -118,11 +118,6 @@ def test_brier_score() -> None:
     assert metrics.brier_score([1, 0], [0.5, 0.5]) == pytest.approx(0.25)
 
 
-def test_is_finite_number() -> None:
-    assert metrics.is_finite_number(1) and metrics.is_finite_number(0.5)
-    assert not metrics.is_finite_number(float("nan")) and not metrics.is_finite_number(True)
-
-
 def _best_f1_on_the_pr_curve(target: np.ndarray, scores: np.ndarray) -> float:
     """The largest F1 over scikit-learn's PR curve, the figure `best_f1_threshold` maximises."""
     precision, recall, _ = skm.precision_recall_curve(target, scores)

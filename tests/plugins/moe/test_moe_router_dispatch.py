@@ -131,7 +131,7 @@ def test_bad_arguments_are_one_line_errors() -> None:
         TopKMoE().build(8, 8, 4, 2, capacity_factor=-1.0)
     with pytest.raises(ComponentInputError, match="strategy"):
         TopKMoE(strategy="loop-over-tokens")
-    with pytest.raises(TypeError, match="unknown options"):
+    with pytest.raises(TypeError, match=r"no option .balance.; it accepts: balance_coef"):
         TopKMoE(balance=0.1)
     with pytest.raises(ComponentInputError, match=r"\(B, T, 8\)"):
         TopKMoE().build(8, 8, 4, 2)(torch.randn(3, 8))
