@@ -26,9 +26,7 @@ def _padded(real: list[Tensor], length: int) -> tuple[Tensor, Tensor]:
 
 
 class LayerNormVsBatchNorm(suite.Topic):
-    """Why do Transformers for text use LayerNorm rather than BatchNorm?
-
-    BatchNorm normalises each feature with statistics taken across the batch, so a token's
+    """BatchNorm normalises each feature with statistics taken across the batch, so a token's
     output depends on every other token in the batch, padding included: padding the same
     sentences to a longer length changes BatchNorm's outputs on the real tokens. LayerNorm
     normalises each token over its own features, so its output does not care what else is in
@@ -128,9 +126,7 @@ class LayerNormVsBatchNorm(suite.Topic):
 
 
 class BatchNormTrainVsEval(suite.Topic):
-    """What changes when a BatchNorm layer goes from training to eval mode?
-
-    In training BatchNorm normalises with the current batch's mean and variance and updates
+    """In training BatchNorm normalises with the current batch's mean and variance and updates
     exponential running averages of them; in eval mode it uses those running averages instead.
     Early in training the running estimates still sit near their starting values (mean zero,
     variance one), so eval-mode outputs differ a lot from train-mode outputs; as batches go by

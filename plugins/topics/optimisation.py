@@ -56,9 +56,7 @@ def _typical_first_layer_grad(depth: int, kind: str, nets: int, g: torch.Generat
 
 
 class VanishingExplodingGradients(suite.Topic):
-    """Why do gradients vanish or explode in deep networks, and what fixes it?
-
-    Backpropagation multiplies, layer after layer, by the weight matrix and by the derivative of
+    """Backpropagation multiplies, layer after layer, by the weight matrix and by the derivative of
     the activation. The sigmoid's derivative is at most 1/4, so with weights of unit gain the
     signal reaching the first layer shrinks by a constant factor per layer: exponentially in
     depth. Weights that are too large make the same product grow exponentially instead. ReLU
@@ -168,9 +166,7 @@ def _set_grads(model: nn.Module, flat: Tensor) -> None:
 
 
 class GradientClipping(suite.Topic):
-    """What does clipping gradients by their global norm do, and how does it differ from clipping by value?
-
-    Clipping by global norm treats all the gradients of the model as one vector: if its norm
+    """Clipping by global norm treats all the gradients of the model as one vector: if its norm
     exceeds max_norm, every entry is multiplied by the same factor max_norm/norm. The update
     keeps its direction and only its length is capped, so one bad batch cannot throw the
     weights far away; below the threshold nothing changes. Clipping by value clamps each entry
@@ -287,9 +283,7 @@ def _per_layer_factor(stds: list[float], layers: int = 8) -> float:
 
 
 class WeightInitialisation(suite.Topic):
-    """Why does the scale of the initial weights matter, and what do Xavier and Kaiming choose?
-
-    Each layer multiplies the variance of its input by fan_in · Var(w) times what the
+    """Each layer multiplies the variance of its input by fan_in · Var(w) times what the
     activation keeps. If that product is above one the activations (and gradients) grow
     exponentially with depth, below one they shrink exponentially: N(0, 1) weights explode,
     tiny ones vanish. Xavier picks Var(w) = 2/(fan_in + fan_out), right for activations that are

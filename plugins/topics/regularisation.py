@@ -46,9 +46,7 @@ def _dropout_means(x: Tensor, masks: int, p: float) -> tuple[dict[str, float], f
 
 
 class DropoutInvertedScaling(suite.Topic):
-    """Why does dropout divide the kept activations by 1 - p during training?
-
-    Dropout zeroes each unit with probability p in training and does nothing at test time. For
+    """Dropout zeroes each unit with probability p in training and does nothing at test time. For
     the next layer to see the same expected input in both modes, the kept units are multiplied
     by 1/(1 - p) while training ("inverted" dropout, what PyTorch does): then E[train output]
     equals the untouched test output and inference needs no change. The original formulation
@@ -134,9 +132,7 @@ def _variance_ratio(g: torch.Generator, n: int, p: float, mean: float) -> dict[s
 
 
 class DropoutBatchNormVarianceShift(suite.Topic):
-    """Why can dropout placed before BatchNorm hurt at inference?
-
-    Inverted dropout preserves the mean of an activation but not its variance: in training the
+    """Inverted dropout preserves the mean of an activation but not its variance: in training the
     dropped-and-rescaled activation has a larger variance than the untouched one seen at test
     time. A BatchNorm after the dropout accumulates the training variance in its running
     statistics, then at test time divides the smaller test-time variance by it, so its outputs
@@ -230,9 +226,7 @@ def _ridge(x: Tensor, y: Tensor, penalty: Tensor) -> Tensor:
 
 
 class L1VersusL2(suite.Topic):
-    """Why does an L1 penalty give sparse weights when an L2 penalty does not?
-
-    The L1 penalty pulls every weight towards zero with the same force λ whatever its size, so
+    """The L1 penalty pulls every weight towards zero with the same force λ whatever its size, so
     a weight whose data gradient is weaker than λ is held at exactly zero: the proximal step is
     soft-thresholding, which sets small weights to zero. The L2 penalty pulls with a force
     proportional to the weight, which vanishes near zero, so weights shrink by a factor but
@@ -357,9 +351,7 @@ def _train_classifier(
 
 
 class LabelSmoothing(suite.Topic):
-    """What does label smoothing do to a classifier's confidence and calibration?
-
-    Label smoothing trains against a target that puts 1 - ε on the true class and spreads ε
+    """Label smoothing trains against a target that puts 1 - ε on the true class and spreads ε
     uniformly over all K classes. The loss is then minimised by a finite logit gap, so the
     model can no longer push its confidence to one: on the training data the predicted
     probability of the true class settles at 1 - ε + ε/K at most. A network trained with hard

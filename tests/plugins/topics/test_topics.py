@@ -45,6 +45,8 @@ def test_every_card_answers_with_a_formula_pitfalls_and_follow_ups(
     sections = topic.sections()
     assert topic.question.strip().endswith("?"), f"{topic.name}: the question is not a question"
     assert len(sections["answer"]) > 80, f"{topic.name}: the card has no short answer"
+    first_line = sections["answer"].splitlines()[0].strip()
+    assert first_line != topic.question.strip(), f"{topic.name}: the card repeats the question"
     for heading in CARD_SECTIONS:
         key = heading[:-1].lower()
         assert sections.get(key), f"{topic.name}: the card has no '{heading}' section"
