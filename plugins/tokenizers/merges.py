@@ -27,7 +27,7 @@ from typing import Any
 
 from plugins.tokenizers.progress import TrainingProgress
 
-__all__ = ["apply_merges", "learn_merges", "merge_pair", "replay_merges"]
+__all__ = ["apply_merges", "learn_merges", "merge_in_word", "merge_pair", "replay_merges"]
 
 
 def merge_pair(word: Sequence[int], a: int, b: int, new: int) -> list[int]:
@@ -91,39 +91,59 @@ def learn_merges(
         merges.append((a, b, new))
         born: set[tuple[int, int]] = set()
         for index in where.pop(pair):
-            word = words[index]
-            count = counts[index]
-            # Rewrite the word, adjusting only the pairs around each merge site: with
-            # `p a b n` -> `p new n`, (p, a) and (b, n) lose `count`, (p, new) and (new, n) gain
-            # it. `p` is read from the rewritten word, so `a b a b` -> `new new` nets out.
-            out: list[int] = []
-            i, last = 0, len(word) - 1
-            while i <= last:
-                if i < last and word[i] == a and word[i + 1] == b:
-                    if out:
-                        left = out[-1]
-                        pair_counts[left, a] -= count
-                        fresh = (left, new)
-                        pair_counts[fresh] += count
-                        where[fresh].add(index)
-                        born.add(fresh)
-                    if i + 2 <= last:
-                        right = word[i + 2]
-                        pair_counts[b, right] -= count
-                        fresh = (new, right)
-                        pair_counts[fresh] += count
-                        where[fresh].add(index)
-                        born.add(fresh)
-                    out.append(new)
-                    i += 2
-                else:
-                    out.append(word[i])
-                    i += 1
-            words[index] = out
+            words[index], _ = merge_in_word(
+                words[index], pair, new, counts[index], index, pair_counts, where, born
+            )
         del pair_counts[pair]
         for fresh in born:
             heapq.heappush(heap, (-pair_counts[fresh], fresh))
     return merges
+
+
+def merge_in_word(
+    word: list[int],
+    pair: tuple[int, int],
+    new: int,
+    count: int,
+    index: int,
+    pair_counts: dict[tuple[int, int], int],
+    where: dict[tuple[int, int], set[int]],
+    born: set[tuple[int, int]],
+) -> tuple[list[int], int]:
+    """`word` with every adjacent `pair` merged into `new`, and the number of merge sites.
+
+    Only the pairs around each merge site change: with `p a b n` -> `p new n`, (p, a) and (b, n)
+    lose `count` (the word's frequency), (p, new) and (new, n) gain it and are added to `born`
+    and to `where` (pair -> indices of the words holding it). `p` is read from the rewritten
+    word, so `a b a b` -> `new new` nets out. Shared by BPE and WordPiece training.
+    """
+    a, b = pair
+    out: list[int] = []
+    sites = 0
+    i, last = 0, len(word) - 1
+    while i <= last:
+        if i < last and word[i] == a and word[i + 1] == b:
+            sites += 1
+            if out:
+                left = out[-1]
+                pair_counts[left, a] -= count
+                fresh = (left, new)
+                pair_counts[fresh] += count
+                where[fresh].add(index)
+                born.add(fresh)
+            if i + 2 <= last:
+                right = word[i + 2]
+                pair_counts[b, right] -= count
+                fresh = (new, right)
+                pair_counts[fresh] += count
+                where[fresh].add(index)
+                born.add(fresh)
+            out.append(new)
+            i += 2
+        else:
+            out.append(word[i])
+            i += 1
+    return out, sites
 
 
 def apply_merges(symbols: list[int], ranks: dict[tuple[int, int], tuple[int, int]]) -> list[int]:

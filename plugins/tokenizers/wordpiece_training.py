@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from itertools import pairwise
 
+from plugins.tokenizers.merges import merge_in_word
 from plugins.tokenizers.progress import TrainingProgress
 
 __all__ = ["learn_wordpiece_merges"]
@@ -111,35 +112,12 @@ def learn_wordpiece_merges(
         merges.append((a, b, new))
         touched: set[tuple[int, int]] = set()
         for index in where.pop(pair):
-            word = words[index]
-            count = counts[index]
-            out: list[int] = []
-            i, last = 0, len(word) - 1
-            while i <= last:
-                if i < last and word[i] == a and word[i + 1] == b:
-                    symbol_counts[a] -= count
-                    symbol_counts[b] -= count
-                    symbol_counts[new] += count
-                    if out:
-                        left = out[-1]
-                        pair_counts[left, a] -= count
-                        fresh = (left, new)
-                        pair_counts[fresh] += count
-                        where[fresh].add(index)
-                        touched.add(fresh)
-                    if i + 2 <= last:
-                        following = word[i + 2]
-                        pair_counts[b, following] -= count
-                        fresh = (new, following)
-                        pair_counts[fresh] += count
-                        where[fresh].add(index)
-                        touched.add(fresh)
-                    out.append(new)
-                    i += 2
-                else:
-                    out.append(word[i])
-                    i += 1
-            words[index] = out
+            words[index], sites = merge_in_word(
+                words[index], pair, new, counts[index], index, pair_counts, where, touched
+            )
+            symbol_counts[a] -= sites * counts[index]
+            symbol_counts[b] -= sites * counts[index]
+            symbol_counts[new] += sites * counts[index]
         del pair_counts[pair]
         touched = {p for p in touched if pair_counts[p] >= threshold}
         for fresh in touched:
