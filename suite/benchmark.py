@@ -9,6 +9,12 @@ so a benchmark only has to measure.
 
 `ratio_metric` names the number the tables put side by side with the reference as a ratio
 (`median_ms` by default: the cell's timing); `higher_is_better` says how to read it.
+
+A timing benchmark whose figure is a ratio to the reference times both in the same cell with
+`ctx.time_paired(fn, reference_fn)` (alternating rounds, see `suite.timing`) and reports
+`paired.metrics()`; the tables then show that paired ratio. Before it times anything it passes
+the component's output through `check_output` (NaN/inf, and agreement with the reference at a
+loose tolerance where that is cheap): a wrong output is an error row, never a fast result.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ from typing import Any, ClassVar
 
 import torch
 
+from suite.errors import CellError
 from suite.kinds import KINDS, NAME_PATTERN, Component
-from suite.timing import Timing, measure_peak_memory, time_function
+from suite.timing import PairedTiming, Timing, measure_peak_memory, time_function, time_paired
 
 __all__ = ["Benchmark", "Measurement", "RunContext", "expand_grid", "validate_benchmark_class"]
 
@@ -50,17 +57,42 @@ class RunContext:
     warmup: int = 2
     repeats: int = 7
     budget_s: float = 2.0  # stop repeating once a cell's timing has taken this long (min 3 repeats)
+    adapt: int = 4  # an unstable timing gets up to adapt × repeats, within budget_s
 
     def time(
         self, fn: Callable[[], Any], *, repeats: int | None = None, warmup: int | None = None
     ) -> Timing:
         """Median time of `fn()` on this device: warm-up, repeats, synchronised (see suite.timing)."""
+        repeats = self.repeats if repeats is None else repeats
         return time_function(
             fn,
             device=self.device,
             warmup=self.warmup if warmup is None else warmup,
-            repeats=self.repeats if repeats is None else repeats,
+            repeats=repeats,
             budget_s=self.budget_s,
+            max_repeats=repeats * self.adapt,
+        )
+
+    def time_paired(
+        self,
+        fn: Callable[[], Any],
+        reference_fn: Callable[[], Any],
+        *,
+        rounds: int | None = None,
+        warmup: int | None = None,
+    ) -> PairedTiming:
+        """`fn` and `reference_fn` timed in alternating rounds of this cell (see suite.timing):
+        `.timing` is fn's, `.metrics()` the median per-round ratio and its bootstrap interval."""
+        rounds = self.repeats if rounds is None else rounds
+        return time_paired(
+            fn,
+            reference_fn,
+            device=self.device,
+            warmup=self.warmup if warmup is None else warmup,
+            rounds=rounds,
+            budget_s=2 * self.budget_s,  # two functions per round
+            max_rounds=rounds * self.adapt,
+            seed=self.seed,
         )
 
     def peak_memory(self, fn: Callable[[], Any]) -> int | None:
@@ -70,6 +102,48 @@ class RunContext:
     def generator(self, offset: int = 0) -> torch.Generator:
         """A CPU generator seeded from the run seed, so every component sees the same data."""
         return torch.Generator().manual_seed(self.seed + offset)
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [t for item in value for t in _tensors(item)]
+    return []
+
+
+def check_output(
+    output: Any,
+    expected: Any = None,
+    *,
+    what: str = "output",
+    rtol: float = 1e-2,
+    atol: float = 1e-2,
+) -> None:
+    """Raise `CellError` when `output` (a tensor or a sequence of them) holds NaN/inf, or, with
+    `expected`, differs from it beyond `atol + rtol·|expected|`: a timing benchmark calls this
+    before timing, so that a broken component becomes an error row and not a fast result."""
+    outputs = _tensors(output)
+    if not outputs:
+        raise CellError(f"{what} is {type(output).__name__}, not a tensor")
+    for index, tensor in enumerate(outputs):
+        shown = what if len(outputs) == 1 else f"{what}[{index}]"
+        bad = int((~torch.isfinite(tensor.detach())).sum()) if tensor.is_floating_point() else 0
+        if bad:
+            raise CellError(f"{shown} has {bad} NaN/inf of {tensor.numel()} values: not timed")
+    for index, (got, want) in enumerate(zip(outputs, _tensors(expected))):
+        shown = what if len(outputs) == 1 else f"{what}[{index}]"
+        if got.shape != want.shape:
+            raise CellError(
+                f"{shown} has shape {tuple(got.shape)}, the reference {tuple(want.shape)}: not timed"
+            )
+        got64, want64 = got.detach().double(), want.detach().double().to(got.device)
+        error = (got64 - want64).abs()
+        if got.numel() and bool((error > atol + rtol * want64.abs()).any()):
+            raise CellError(
+                f"{shown} differs from the reference by up to {float(error.max()):.3g} "
+                f"(tolerance {atol:g} + {rtol:g}·|ref|): not timed"
+            )
 
 
 class Benchmark:

@@ -29,7 +29,9 @@ file with a wrong type inside fails with one line naming the path and the field
       error                                                    string or null
       metrics           object, name -> number or null (null is a NaN the writer replaced)
       timing            null, or object with `median_ms` (number or null) and optional
-                        `iqr_ms`, `repeats` and further entries (number or null)
+                        `iqr_ms`, `repeats` and further entries (number or null), except
+                        `samples_ms` (list of numbers: the repeats, rounded), `unstable`
+                        (bool) and `unstable_reason` (string or null), see suite.noise
       memory            null, or object of optional `peak_bytes` and further entries
                         (number or null)
       reference         optional: string or null
@@ -242,6 +244,18 @@ def _check_run(run: Any) -> None:
                 )
 
 
+def _check_timing(where: str, timing: dict[str, Any]) -> None:
+    special = {"samples_ms", "unstable", "unstable_reason"}
+    _numbers(where, {k: v for k, v in timing.items() if k not in special})
+    samples = timing.get("samples_ms", [])
+    _expect(f"{where}.samples_ms", samples, "a list of numbers", isinstance(samples, list))
+    for index, value in enumerate(samples):
+        _expect(f"{where}.samples_ms[{index}]", value, "a number", _is_number(value))
+    flag = timing.get("unstable", False)
+    _expect(f"{where}.unstable", flag, "true or false", isinstance(flag, bool))
+    _string(f"{where}.unstable_reason", timing.get("unstable_reason"), nullable=True)
+
+
 def _check_row(where: str, row: Any) -> None:
     row = _object(where, row)
     missing = [key for key in RESULT_KEYS if key not in row]
@@ -258,7 +272,7 @@ def _check_row(where: str, row: Any) -> None:
         timing = _object(f"{where}.timing", row["timing"])
         if "median_ms" not in timing:
             raise _SchemaError(f"{where}.timing lacks median_ms")
-        _numbers(f"{where}.timing", timing)
+        _check_timing(f"{where}.timing", timing)
     if row["memory"] is not None:
         _numbers(f"{where}.memory", _object(f"{where}.memory", row["memory"]))
     if "reference" in row:

@@ -28,6 +28,7 @@ from suite.benchmark import Benchmark, Measurement, RunContext
 from suite.errors import CellError, SkipCell, UsageError
 from suite.folders import prepare_output_folder
 from suite.kinds import KINDS, Component
+from suite.noise import load_average
 from suite.registry import Registry
 from suite.results import ResultsStore, cell_key, load_results
 from suite.resume import config_record, describe_corpus, resumed_config
@@ -304,6 +305,7 @@ def run_metadata(
         "argv": list(config.argv) or sys.argv[1:],
         "quick": config.quick,
         "cpu_threads": torch.get_num_threads(),
+        "load_before": load_average(),  # 1/5/15-min load: how busy the machine was (suite.noise)
         "config": config_record(config),
         "corpus": describe_corpus(config.corpus_path),  # null: each benchmark's built-in text
         "warnings": [],
@@ -435,6 +437,7 @@ def execute_run(
     if on_progress is not None:
         on_progress(len(todo), len(todo), None)
     finished = now_iso()
+    store.run["load_after"] = load_average()
     if prepared.resumed:
         store.run["resumes"][-1]["finished"] = finished
     if store.run.get("finished") is None:

@@ -20,36 +20,76 @@ What is measured
   memory timeline be unavailable (it is a private part of torch), the fallback is the growth of
   the process's peak resident set (`VmHWM`, reset through `/proc/self/clear_refs` on Linux),
   approximate and `None` when the region was served from memory the process already held.
+
+Noise, pairing and adaptive repeats
+-----------------------------------
+* Every `Timing` keeps its raw samples and says whether they can be trusted (`suite.noise`):
+  an IQR above a quarter of the median marks it `unstable`, with the reason.
+* With `max_repeats` above `repeats`, an unstable timing gets more repeats, while the budget
+  lasts, before it is reported (a burst of load passes; a steady one stays visible).
+* `time_paired(fn_a, fn_b)` times a component and its reference in alternating rounds within
+  one cell, the order of the two drawn at random each round, so that both meet the same load;
+  the ratio is the median of the per-round ratios time(a) / time(b), with a bootstrap 95%
+  interval over rounds. Two cells timed seconds apart meet different loads; a pair does not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import random
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["Timing", "measure_peak_memory", "synchronize", "time_function"]
+from suite.noise import bootstrap_median_interval, compact_samples, interval_problem, spread_problem
+
+__all__ = [
+    "PairedTiming",
+    "Timing",
+    "measure_peak_memory",
+    "synchronize",
+    "time_function",
+    "time_paired",
+]
 
 _L2_FLUSH_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Timing:
-    """Median and interquartile range of `repeats` timed calls, in milliseconds."""
+    """Median and interquartile range of `repeats` timed calls, in milliseconds, the samples,
+    and why they cannot be trusted (`unstable_reason`, None when they can)."""
 
     median_ms: float
     iqr_ms: float
     repeats: int
+    samples_ms: tuple[float, ...] = ()
+    unstable_reason: str | None = None
+
+    @property
+    def unstable(self) -> bool:
+        return self.unstable_reason is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The row's `timing`: median, IQR, repeats, the samples rounded, the unstable flag."""
+        out: dict[str, Any] = {
+            "median_ms": self.median_ms,
+            "iqr_ms": self.iqr_ms,
+            "repeats": self.repeats,
+        }
+        if self.samples_ms:
+            out["samples_ms"] = compact_samples(self.samples_ms)
+        if self.unstable_reason is not None:
+            out["unstable"] = True
+            out["unstable_reason"] = self.unstable_reason
+        return out
 
     @classmethod
     def from_samples(cls, samples_ms: list[float]) -> Timing:
@@ -59,7 +99,48 @@ class Timing:
             q1, _, q3 = statistics.quantiles(samples_ms, n=4, method="inclusive")
         else:
             q1 = q3 = samples_ms[0]
-        return cls(median_ms=statistics.median(samples_ms), iqr_ms=q3 - q1, repeats=len(samples_ms))
+        return cls(
+            median_ms=statistics.median(samples_ms),
+            iqr_ms=q3 - q1,
+            repeats=len(samples_ms),
+            samples_ms=tuple(samples_ms),
+            unstable_reason=spread_problem(samples_ms),
+        )
+
+
+@dataclass(frozen=True)
+class PairedTiming:
+    """A component (`a`) and its reference (`b`) timed in alternating rounds of one cell.
+
+    `ratio` is the median over rounds of time(a) / time(b); `ci_low`, `ci_high` its bootstrap
+    95% interval over rounds. `timing` is a's timing, marked unstable when a's samples spread
+    or the ratio's interval is wide.
+    """
+
+    a: Timing
+    b: Timing
+    ratio: float
+    ci_low: float
+    ci_high: float
+    rounds: int
+
+    @property
+    def unstable_reason(self) -> str | None:
+        return self.a.unstable_reason or interval_problem(
+            self.ratio, self.ci_low, self.ci_high, self.rounds
+        )
+
+    @property
+    def timing(self) -> Timing:
+        return replace(self.a, unstable_reason=self.unstable_reason)
+
+    def metrics(self) -> dict[str, float]:
+        """`paired_ratio` and its interval, as a results row's metrics."""
+        return {
+            "paired_ratio": self.ratio,
+            "paired_ratio_ci_low": self.ci_low,
+            "paired_ratio_ci_high": self.ci_high,
+        }
 
 
 def synchronize(device: torch.device | str) -> None:
@@ -79,17 +160,114 @@ def time_function(
     repeats: int = 7,
     budget_s: float = 2.0,
     min_repeats: int = 3,
+    max_repeats: int | None = None,
 ) -> Timing:
-    """Warm up, then time `fn()` `repeats` times on `device`; see the module docstring."""
+    """Warm up, then time `fn()` `repeats` times on `device`; see the module docstring.
+
+    While the samples are unstable, up to `max_repeats` (default `repeats`: no more) are taken
+    within the same `budget_s`.
+    """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     device = torch.device(device)
+    deadline = time.perf_counter() + budget_s
     for _ in range(max(warmup, 0)):
         fn()
     synchronize(device)
-    if device.type == "cuda":
-        return Timing.from_samples(_time_cuda(fn, device, repeats, budget_s, min_repeats))
-    return Timing.from_samples(_time_host(fn, device, repeats, budget_s, min_repeats))
+    collect = _time_cuda if device.type == "cuda" else _time_host
+    samples = collect(fn, device, repeats, budget_s, min_repeats)
+    limit = max(max_repeats or repeats, repeats)
+    while (
+        len(samples) < limit
+        and spread_problem(samples) is not None
+        and time.perf_counter() < deadline
+    ):
+        more = min(repeats, limit - len(samples))
+        samples += collect(fn, device, more, deadline - time.perf_counter(), 1)
+    return Timing.from_samples(samples)
+
+
+def time_paired(
+    fn_a: Callable[[], Any],
+    fn_b: Callable[[], Any],
+    *,
+    device: torch.device | str = "cpu",
+    warmup: int = 2,
+    rounds: int = 7,
+    budget_s: float = 2.0,
+    min_rounds: int = 3,
+    max_rounds: int | None = None,
+    seed: int = 0,
+) -> PairedTiming:
+    """Time `fn_a` and `fn_b` in alternating rounds, the order drawn per round; see the module
+    docstring. More rounds (up to `max_rounds`) while the result is unstable and budget is left."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    device = torch.device(device)
+    deadline = time.perf_counter() + budget_s
+    for _ in range(max(warmup, 0)):
+        fn_a()
+        fn_b()
+    synchronize(device)
+    clock = _OneCall(device)
+    order = random.Random(seed)
+    times_a: list[float] = []
+    times_b: list[float] = []
+    limit = max(max_rounds or rounds, rounds)
+
+    def result() -> PairedTiming:
+        ratios = [a / b if b > 0 else math.inf for a, b in zip(times_a, times_b)]
+        finite = [r for r in ratios if math.isfinite(r)] or [math.inf]
+        low, high = bootstrap_median_interval(finite, seed=seed)
+        return PairedTiming(
+            a=Timing.from_samples(times_a),
+            b=Timing.from_samples(times_b),
+            ratio=statistics.median(finite),
+            ci_low=low,
+            ci_high=high,
+            rounds=len(times_a),
+        )
+
+    while True:
+        first_a = order.random() < 0.5
+        for is_a in (first_a, not first_a):
+            (times_a if is_a else times_b).append(clock(fn_a if is_a else fn_b))
+        done = len(times_a)
+        if done < min_rounds:
+            continue
+        if done >= limit or time.perf_counter() > deadline:
+            return result()
+        if done >= rounds:
+            paired = result()
+            if paired.unstable_reason is None:
+                return paired
+
+
+class _OneCall:
+    """Times one call in ms: host clock around a synchronised call, or CUDA events after an L2 flush."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.flush = (
+            torch.empty(_L2_FLUSH_BYTES, dtype=torch.int8, device=device)
+            if device.type == "cuda"
+            else None
+        )
+
+    def __call__(self, fn: Callable[[], Any]) -> float:
+        if self.flush is None:
+            synchronize(self.device)
+            start = time.perf_counter()
+            fn()
+            synchronize(self.device)
+            return (time.perf_counter() - start) * 1e3
+        self.flush.zero_()
+        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        begin.record()
+        fn()
+        end.record()
+        synchronize(self.device)
+        return float(begin.elapsed_time(end))
 
 
 def _time_host(

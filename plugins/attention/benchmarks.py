@@ -5,7 +5,7 @@
   error against full softmax attention: the price of the approximation, reported.
 * `attention-latency`: one sequence length per cell: median time, achieved TFLOP/s counting only
   the attended pairs (4·D FLOPs per pair: q·k and p·v; `linear` counts its own 4·T·D² FLOPs),
-  and peak memory.
+  and peak memory. An output with NaN/inf is an error row, not a time.
 * `attention-scaling`: one cell sweeps T and fits the log-log slope of time against T: about 1
   for sparse attention at a fixed window, 2 for dense attention.
 * `attention-listops`: a small Transformer trained briefly on generated ListOps with each core.
@@ -22,6 +22,7 @@ import torch
 
 import suite
 from plugins.attention.data import ListOpsConfig, train_and_score
+from suite.benchmark import check_output
 from suite.oracles import dense_attention
 
 __all__ = [
@@ -137,6 +138,7 @@ class AttentionLatency(suite.Benchmark):
             with torch.no_grad():
                 return att(q, k, v, causal=causal)
 
+        check_output(call())
         timing = ctx.time(call)
         flops = attention_flops(att, t, t, batch=b, heads=h, head_dim=d, causal=causal)
         peak = ctx.peak_memory(call)

@@ -3,7 +3,10 @@
 * `loss-agreement`: the same random inputs through the loss, its reference (under the options
   where they must agree: focal only at gamma=0, no alpha) and its NumPy closed form (under the
   options asked for); value and input-gradient differences, plus forward+backward time (on a
-  CPU in the quick grid with one intra-op thread, see `suite.threads`).
+  CPU in the quick grid with one intra-op thread, see `suite.threads`). This is the losses'
+  throughput cell: a loss with a reference is timed in alternating rounds with it
+  (`paired_ratio`), and only once its value and gradients are finite and the value agrees with
+  the reference's at a loose tolerance; a wrong loss is an error row, never a fast one.
 * `loss-gradcheck`: `torch.autograd.gradcheck` in float64 on small inputs: the analytic
   gradient against central finite differences. A mismatch fails the cell with gradcheck's message.
 
@@ -24,7 +27,7 @@ from plugins.losses.options import (
     options_for,
     reference_options_for,
 )
-from suite.benchmark import Benchmark, Measurement, RunContext
+from suite.benchmark import Benchmark, Measurement, RunContext, check_output
 from suite.kinds import Component, Loss
 from suite.threads import single_thread
 
@@ -129,6 +132,7 @@ class LossAgreement(Benchmark):
             metrics["closed_form_abs_error"] = abs(got - float(form))
 
         reference_cls = ctx.reference
+        tolerance = 1e-2 if dtype == torch.float32 else 1e-1
         if reference_cls is not None:
             own_options, ref_options = reference_options_for(cls, reference_cls, options)
             mine, theirs = _leaves(inputs), _leaves(inputs)
@@ -136,6 +140,7 @@ class LossAgreement(Benchmark):
             expected = reference_cls(**ref_options)(*theirs)
             value.backward()
             expected.backward()
+            check_output(value, expected, what="the loss", rtol=tolerance, atol=tolerance)
             metrics["max_abs_error"] = float(
                 (value.detach().float() - expected.detach().float()).abs()
             )
@@ -147,12 +152,24 @@ class LossAgreement(Benchmark):
             metrics["grad_max_abs_error"] = max(grad_errors, default=0.0)
 
         leaves = _leaves(inputs)
+        value = loss(*leaves)
+        value.backward()
+        check_output(value, what="the loss")
+        check_output([t.grad for t in leaves if t.grad is not None], what="the input gradient")
 
         def step() -> None:
             loss(*leaves).backward()
 
         with single_thread(enabled=ctx.quick and ctx.device.type == "cpu"):
-            timing = ctx.time(step)  # quick CPU sizes: one thread (see suite.threads)
+            # quick CPU sizes: one thread (see suite.threads)
+            if reference_cls is None:
+                timing = ctx.time(step)
+            else:
+                reference_loss = reference_cls(**ref_options)
+                reference_leaves = _leaves(inputs)
+                paired = ctx.time_paired(step, lambda: reference_loss(*reference_leaves).backward())
+                timing = paired.timing
+                metrics.update(paired.metrics())
         peak = ctx.peak_memory(step)
         return Measurement(metrics=metrics, timing=timing, peak_bytes=peak)
 

@@ -1,10 +1,11 @@
 """Benchmarks of the moe kind: speed at equal active size, load balance, token dropping, accuracy.
 
 * `moe-throughput`: tokens/s of one forward pass, beside `dense-ffn` of the same active size.
-  The table's ratio column (`time ÷ dense-ffn`) divides the medians of two cells timed seconds
-  apart; a routed layer also gets `paired_time_vs_dense`, the median over interleaved pairs of
-  time(layer) / time(dense) timed back to back, which survives a busy machine better. The two
-  differ by the load that changed between the cells.
+  A routed layer is timed in alternating rounds with its reference in the same cell
+  (`ctx.time_paired`): `paired_ratio` is the median over rounds of time(layer) / time(dense),
+  with a bootstrap interval, and the table's ratio column shows it. It survives a busy machine
+  better than dividing the medians of two cells timed seconds apart, which differ by the load
+  that changed between them. The layer's output is checked for NaN/inf before it is timed.
 * `moe-load-balance`: coefficient of variation of `expert_counts` after a short training run on
   the mixture-of-clusters task, with and without the layer's `aux_loss` added to the task loss.
 * `moe-capacity`: share of token-expert assignments dropped at each capacity factor, and how much
@@ -15,8 +16,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Any, ClassVar, cast
 
 import torch
@@ -29,11 +28,9 @@ from plugins.moe.data import (
     make_cluster_task,
     train_classifier,
 )
-from plugins.moe.reference import DenseFFN
-from suite.benchmark import Benchmark, Measurement, RunContext
+from suite.benchmark import Benchmark, Measurement, RunContext, check_output
 from suite.kinds import Component, MoE
 from suite.metrics import classification_report
-from suite.timing import synchronize
 
 __all__ = [
     "MoECapacity",
@@ -64,27 +61,12 @@ def _routes(component_cls: type[Component]) -> bool:
     return component_cls.kind == "moe" and not component_cls.is_reference()
 
 
-def _paired_ratio(fn: Any, baseline: Any, device: torch.device, pairs: int) -> float:
-    """Median over `pairs` of time(fn) / time(baseline), the two timed back to back."""
-    ratios = []
-    for _ in range(pairs):
-        times = []
-        for call in (fn, baseline):
-            synchronize(device)
-            start = time.perf_counter()
-            call()
-            synchronize(device)
-            times.append(time.perf_counter() - start)
-        ratios.append(times[0] / times[1])
-    return statistics.median(ratios)
-
-
 class MoEThroughput(Benchmark):
     name: ClassVar[str] = "moe-throughput"
     kind: ClassVar[str] = "moe"
     summary: ClassVar[str] = (
         "forward tokens/s at equal active size (top_k*d_hidden) as dense-ffn; "
-        "paired_time_vs_dense = median of time(layer) / time(dense) timed back to back, "
+        "paired_ratio = median of time(layer) / time(dense) over alternating rounds of one cell, "
         "steadier than the ratio of the two cells' medians"
     )
     _base: ClassVar[dict[str, Any]] = {
@@ -117,18 +99,21 @@ class MoEThroughput(Benchmark):
         torch.manual_seed(ctx.seed)
         layer = _build(component_cls, *dims).to(ctx.device, dtype).eval()
         x = torch.randn(4, tokens // 4, d_model, generator=ctx.generator()).to(ctx.device, dtype)
+        paired_metrics: dict[str, float] = {}
         with torch.inference_mode():
-            timing = ctx.time(lambda: layer(x))
-            metrics = {
-                "tokens_per_s": tokens / (timing.median_ms / 1e3),
-                "total_params": sum(p.numel() for p in layer.parameters()),
-            }
-            if _routes(component_cls):
-                dense = DenseFFN().build(*dims).to(ctx.device, dtype).eval()
-                dense(x)
-                metrics["paired_time_vs_dense"] = _paired_ratio(
-                    lambda: layer(x), lambda: dense(x), ctx.device, ctx.repeats
-                )
+            check_output(layer(x).output, what="the layer's output")
+            if ctx.reference is None:
+                timing = ctx.time(lambda: layer(x))
+            else:
+                dense = _build(ctx.reference, *dims).to(ctx.device, dtype).eval()
+                check_output(dense(x).output, what="the reference's output")
+                paired = ctx.time_paired(lambda: layer(x), lambda: dense(x))
+                timing, paired_metrics = paired.timing, paired.metrics()
+        metrics = {
+            "tokens_per_s": tokens / (timing.median_ms / 1e3),
+            "total_params": sum(p.numel() for p in layer.parameters()),
+            **paired_metrics,
+        }
         return Measurement(metrics=metrics, timing=timing)
 
 

@@ -18,7 +18,7 @@ order. The assignments beyond capacity are dropped: they add nothing to the outp
 token's output is only what its other experts (or, in a residual block, the skip path) give.
 
 Which strategy is fastest depends on the device, and on a CPU even on the load; the
-`moe-throughput` benchmark measures it (`MoEThroughput`'s `paired_time_vs_dense`, with
+`moe-throughput` benchmark measures it (`MoEThroughput`'s `paired_ratio` against dense, with
 `TopKMoE(strategy=...)` forced). On an idle CPU the three run within a small margin of the
 dense layer of equal active size, `slices` slightly ahead (`padded-bmm` pays for the padding
 and the bigger gather). With other processes competing for the cores and OpenMP's default

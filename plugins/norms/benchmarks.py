@@ -9,10 +9,13 @@ Each one answers an interview question with a number the suite measures:
 * `norm-train-eval-gap`: why does BatchNorm behave differently at inference? Same batch, train
   mode vs eval mode, after the layer has seen a few batches.
 * `norm-throughput`: a norm is memory-bound; how close does it get to the memory bandwidth?
+  A from-scratch norm is timed in alternating rounds with its reference (`paired_ratio`), after
+  its output was checked against the reference's (a wrong output is an error, not a time).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -20,6 +23,7 @@ from torch import Tensor, nn
 
 from plugins.norms.data import FeatureDistribution, lengths_to_mask, pad_to_length, random_lengths
 from suite import Benchmark, Measurement, RunContext
+from suite.benchmark import check_output
 from suite.errors import SkipCell
 from suite.kinds import Component
 
@@ -220,6 +224,9 @@ class NormThroughput(Benchmark):
     is reading x once and writing y once, 2·numel·itemsize bytes. `bandwidth_gb_per_s` is that
     minimum over the median time; a fused kernel approaches the hardware's bandwidth, an
     eager from-scratch version that materialises every intermediate falls well short.
+
+    A component with a reference is timed in alternating rounds with it (`paired_ratio`, the
+    median per-round time ratio, and its bootstrap interval), after both outputs agree.
     """
 
     name = "norm-throughput"
@@ -244,17 +251,31 @@ class NormThroughput(Benchmark):
         dtype = getattr(torch, params["dtype"])
         gen = ctx.generator(4)
         x = FeatureDistribution.random(c, gen).sample(b, t, gen, dtype=dtype, device=ctx.device)
-        mod = _build(component_cls, c, ctx, dtype)
-        if params["mode"] == "eval":
-            with torch.no_grad():
-                mod(x)  # give the running statistics a value before freezing them
-            mod.eval()
+        tolerance = 1e-2 if dtype == torch.float32 else 1e-1
 
-        def forward() -> Tensor:
-            with torch.no_grad():
-                return mod(x)
+        def prepared(cls: type[Component]) -> Callable[[], Tensor]:
+            mod = _build(cls, c, ctx, dtype)
+            if params["mode"] == "eval":
+                with torch.no_grad():
+                    mod(x)  # give the running statistics a value before freezing them
+                mod.eval()
 
-        timing = ctx.time(forward)
+            def forward() -> Tensor:
+                with torch.no_grad():
+                    return mod(x)
+
+            return forward
+
+        forward = prepared(component_cls)
+        paired_metrics: dict[str, float] = {}
+        if ctx.reference is None:
+            check_output(forward())
+            timing = ctx.time(forward)
+        else:
+            reference = prepared(ctx.reference)
+            check_output(forward(), reference(), rtol=tolerance, atol=tolerance)
+            paired = ctx.time_paired(forward, reference)
+            timing, paired_metrics = paired.timing, paired.metrics()
         # On CPU the caching allocator reuses freed blocks, so resident-set growth reads 0 B.
         peak = ctx.peak_memory(forward) if ctx.device.type == "cuda" else None
         seconds = timing.median_ms / 1e3
@@ -262,5 +283,6 @@ class NormThroughput(Benchmark):
         metrics = {
             "tokens_per_s": b * t / seconds,
             "bandwidth_gb_per_s": moved / seconds / 1e9,
+            **paired_metrics,
         }
         return Measurement(metrics=metrics, timing=timing, peak_bytes=peak)

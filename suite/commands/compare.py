@@ -12,17 +12,22 @@ Match the cells of two runs by (kind, component, benchmark, params) and show new
 median time and for each benchmark's ratio metric.
 
 A cell is flagged when
-  - it got slower beyond noise: new_median - old_median > max(THRESHOLD × old_median,
-    old_IQR + new_IQR), i.e. more than the relative threshold AND more than the spread
-    (interquartile range of the repeats) the two runs measured themselves;
+  - it got slower beyond noise: the repeats of the two runs (timing.samples_ms) differ by a
+    Mann–Whitney U test (two-sided, p < 0.01) AND new_median / old_median > 1 + THRESHOLD.
+    A cell with fewer than 5 repeats in a run, or marked unstable in either, is "unjudged"
+    (said, not flagged). Files without samples (older versions) fall back to the median rule:
+    new_median - old_median > max(THRESHOLD × old_median, old_IQR + new_IQR);
   - its ratio metric, when it is not the time (e.g. encode_mb_per_s, higher is better), moved
     the wrong way by more than THRESHOLD × |old|;
   - it was ok and now fails ("broke").
-Cells found in one file only ("added", "removed") and skipped cells are listed, not flagged.
+Cells found in one file only ("added", "removed") are counted in one line (listed with
+--verbose) and skipped cells are listed; neither is flagged. The output says which test
+judged how many cells.
 Compare runs of the same device: a CPU run against a GPU run compares hardware, not code.
 When the whole machine is slower one day, every cell moves together; the median new/old time
 over all cells (the machine drift) is printed when it exceeds the threshold, and --normalize
-scales the old times by it, so only the cells that moved relative to the rest are flagged.
+scales the old times by it, so only the cells that moved relative to the rest are flagged;
+the ratio shown is then new ÷ (old × drift), the one judged.
 
 exit status: 0 no regression, 1 a regression flagged, 2 a usage error (unreadable file).
 
@@ -61,6 +66,11 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--all", action="store_true", help="also list the unchanged cells")
     parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="list the cells found in one run only (default: one line counting them)",
+    )
+    parser.add_argument(
         "--normalize",
         action="store_true",
         help="scale the old times by the machine drift (median new/old over all cells) before "
@@ -76,5 +86,5 @@ def run(args: argparse.Namespace) -> int:
 
     old, new = load_results(args.old), load_results(args.new)
     comparison = compare_runs(old, new, threshold=args.threshold, normalize=args.normalize)
-    print_comparison(comparison, console, show_all=args.all)
+    print_comparison(comparison, console, show_all=args.all, verbose=args.verbose)
     return 1 if comparison.regressions else 0

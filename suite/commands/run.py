@@ -27,7 +27,13 @@ sha256 prefix); warnings about the inputs (a corpus too small for the vocabulary
 hold out text) are printed there and kept in results.json as run.warnings.
 
 Timing is a median over repeats after warm-up, with the device synchronised (CUDA events on a
-GPU); tables put each from-scratch component beside its reference with the ratio.
+GPU); tables put each from-scratch component beside its reference with the ratio. Where the
+figure is a time ratio, the component and its reference are timed in alternating rounds of
+the same cell (the ratio is the median per-round ratio, with a bootstrap interval). A timing
+whose repeats spread by more than a quarter of the median, or whose ratio interval is as wide,
+gets more repeats within its budget; if it stays so it is marked unstable (~, greyed), and
+the run ends with one line of advice. The load average before and after is kept in
+results.json (run.load_before, run.load_after).
 
 examples:
   nlpsuite run --quick                          every kind, small sizes, seconds on a CPU
@@ -219,6 +225,7 @@ def _print_header(prepared: Any, err_console: Any) -> None:
 
 
 def _render(document: dict[str, Any], folder: Path, console: Any) -> None:
+    from suite.noise import advice
     from suite.reporting import print_tables, write_reports
 
     print_tables(document, console)
@@ -226,3 +233,6 @@ def _render(document: dict[str, Any], folder: Path, console: Any) -> None:
     console.print(f"results: {folder / 'results.json'}")
     for path in written:
         console.print(f"wrote {path}")
+    line = advice(document)
+    if line:
+        console.print(line, style="yellow", highlight=False, markup=False, soft_wrap=True)

@@ -1,8 +1,18 @@
 """Compare two runs cell by cell: did my change make anything slower, or break it?
 
 Cells are matched by (kind, component, benchmark, params). Timings on a shared machine are noisy,
-so a slower median is only a regression when the slowdown exceeds both a relative threshold and
-the spread the two runs measured themselves:
+so a cell's time is judged from the repeats both runs kept (`timing.samples_ms`):
+
+    regressed  ⇔  Mann–Whitney U two-sided p < ALPHA (0.01) on old and new repeats
+                  and new_median ÷ old_median > 1 + threshold
+
+(improved: the same test, and the ratio below 1 − threshold). The test asks whether the two sets
+of repeats could come from one distribution, whatever its shape: a 30% slowdown measured over
+7 quiet repeats each is significant; one unlucky repeat, or a change inside the spread, is not.
+A cell with fewer than MIN_SAMPLES repeats in a run, or marked unstable in either run
+(`timing.unstable`, see `suite.noise`), is not judged on its time ("unjudged", with the reason).
+Results files without samples (written before they were kept) fall back to the median rule,
+and the output says which cells it judged so:
 
     regressed  ⇔  new_median − old_median > max(threshold × old_median, old_IQR + new_IQR)
 
@@ -14,7 +24,7 @@ flagged (a run filtered with `--kind` is not a regression).
 A whole machine can be slower on one day (another job, a throttled CPU): then every cell moves
 together. `machine_drift` is the median new ÷ old time over the cells timed in both runs; with
 `normalize=True` each old time is multiplied by it before judging, so only the cells that moved
-relative to the rest are flagged.
+relative to the rest are flagged; the ratio shown is then the normalised one, the one judged.
 """
 
 from __future__ import annotations
@@ -31,9 +41,20 @@ from suite.reporting.formatting import format_number, format_param, format_ratio
 from suite.reporting.tables import TIME_METRIC, cell_value
 from suite.results import cell_key
 
-__all__ = ["CellComparison", "Comparison", "compare_runs", "machine_drift", "print_comparison"]
+__all__ = [
+    "CellComparison",
+    "Comparison",
+    "compare_runs",
+    "machine_drift",
+    "method_line",
+    "print_comparison",
+]
 
 FLAGGED = ("regressed", "broke")
+ALPHA = 0.01  # significance level of the Mann–Whitney test on the repeats
+MIN_SAMPLES = 5  # repeats each run needs for its time to be judged
+TEST_NAME = "Mann–Whitney U"
+MEDIAN_RULE = "median rule"  # old files without samples
 _STYLES = {
     "regressed": "bold red",
     "broke": "bold red",
@@ -43,6 +64,7 @@ _STYLES = {
     "removed": "yellow",
     "added": "cyan",
     "skipped": "dim",
+    "unjudged": "dim",
 }
 
 
@@ -52,10 +74,11 @@ class CellComparison:
 
     old: dict[str, Any] | None
     new: dict[str, Any] | None
-    verdict: str = (
-        "same"  # same, regressed, improved, broke, fixed, failing, skipped, removed, added
-    )
-    time_ratio: float | None = None  # new median ÷ old median
+    verdict: str = "same"  # same, regressed, improved, unjudged, broke, fixed, failing, skipped,
+    # removed, added
+    time_ratio: float | None = None  # new median ÷ old median (× the drift when normalising)
+    method: str | None = None  # how the time was judged: TEST_NAME, MEDIAN_RULE or None
+    p_value: float | None = None  # of the Mann–Whitney test, when it ran
     metric: str | None = None  # the benchmark's ratio metric when it is not the time
     metric_ratio: float | None = None  # new ÷ old of that metric
     reasons: list[str] = field(default_factory=list)
@@ -88,6 +111,14 @@ class Comparison:
             counts[cell.verdict] = counts.get(cell.verdict, 0) + 1
         return counts
 
+    def methods(self) -> dict[str, int]:
+        """How many cells each method judged on their time (TEST_NAME, MEDIAN_RULE)."""
+        counts: dict[str, int] = {}
+        for cell in self.cells:
+            if cell.method is not None:
+                counts[cell.method] = counts.get(cell.method, 0) + 1
+        return counts
+
 
 def _key(row: dict[str, Any]) -> str:
     return cell_key(
@@ -106,17 +137,74 @@ def _iqr(row: dict[str, Any]) -> float:
     return cell_value(row, "iqr_ms") or 0.0
 
 
+def _samples(row: dict[str, Any]) -> list[float] | None:
+    """The repeats a row kept (`timing.samples_ms`), None for a file that kept none."""
+    samples = (row.get("timing") or {}).get("samples_ms")
+    if not isinstance(samples, list) or not samples:
+        return None
+    return [float(value) for value in samples]
+
+
+def _why_unjudged(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    for label, row in (("old", old), ("new", new)):
+        count = len(_samples(row) or [])
+        if count < MIN_SAMPLES:
+            return f"cannot judge the time: {count} repeats in the {label} run (needs {MIN_SAMPLES})"
+    for label, row in (("old", old), ("new", new)):
+        timing = row.get("timing") or {}
+        if timing.get("unstable"):
+            reason = timing.get("unstable_reason") or "spread too wide"
+            return f"cannot judge the time: unstable in the {label} run ({reason})"
+    return None
+
+
+def _judge_samples(
+    cell: CellComparison, threshold: float, scale: float, worse: list[str], better: list[str]
+) -> str | None:
+    """Judge the time from both runs' repeats; the reason it cannot be judged, or None."""
+    old, new = cell.old or {}, cell.new or {}
+    why = _why_unjudged(old, new)
+    if why is not None:
+        return why
+    from scipy.stats import mannwhitneyu
+
+    old_samples = [value * scale for value in _samples(old) or []]
+    new_samples = _samples(new) or []
+    cell.method = TEST_NAME
+    cell.p_value = float(mannwhitneyu(old_samples, new_samples, alternative="two-sided").pvalue)
+    ratio = cell.time_ratio or 1.0
+    change = (
+        f"×{format_number(ratio)} over {len(old_samples)} and {len(new_samples)} repeats, "
+        f"{TEST_NAME} p = {cell.p_value:.2g}"
+    )
+    beyond = ratio > 1 + threshold or ratio < 1 - threshold
+    direction = "slower: " if ratio > 1 else "faster: "
+    if beyond and cell.p_value < ALPHA:
+        (worse if ratio > 1 else better).append(direction + change)
+    elif beyond:
+        cell.reasons.append(f"{direction}{change}: not significant (needs p < {ALPHA})")
+    return None
+
+
 def _compare_ok(
     cell: CellComparison, threshold: float, higher_is_better: bool, scale: float = 1.0
 ) -> None:
     old, new = cell.old or {}, cell.new or {}
-    worse, better = [], []
+    worse: list[str] = []
+    better: list[str] = []
+    unjudged = None
     old_ms, new_ms = cell_value(old, TIME_METRIC), cell_value(new, TIME_METRIC)
-    cell.time_ratio = _ratio(new_ms, old_ms)
-    if old_ms is not None and new_ms is not None:
+    cell.time_ratio = _ratio(new_ms, None if old_ms is None else old_ms * scale)
+    if old_ms is not None and new_ms is not None and _samples(old) and _samples(new):
+        unjudged = _judge_samples(cell, threshold, scale, worse, better)
+    elif old_ms is not None and new_ms is not None:
+        cell.method = MEDIAN_RULE
         old_ms *= scale  # the machine's drift, when normalising
         bound = max(threshold * old_ms, _iqr(old) * scale + _iqr(new))
-        change = f"{format_number(old_ms)} → {format_number(new_ms)} ms (noise bound {format_number(bound)} ms)"
+        change = (
+            f"{format_number(old_ms)} → {format_number(new_ms)} ms (no samples: median rule, "
+            f"noise bound {format_number(bound)} ms)"
+        )
         if new_ms - old_ms > bound:
             worse.append("slower: " + change)
         elif old_ms - new_ms > bound:
@@ -131,8 +219,10 @@ def _compare_ok(
                 worse.append(change)
             elif delta > threshold * abs(old_value):
                 better.append(change)
-    cell.verdict = "regressed" if worse else "improved" if better else "same"
-    cell.reasons = worse + better
+    cell.verdict = (
+        "regressed" if worse else "improved" if better else "unjudged" if unjudged else "same"
+    )
+    cell.reasons = worse + better + ([unjudged] if unjudged else []) + cell.reasons
 
 
 def _judge(
@@ -196,8 +286,42 @@ def compare_runs(
     )
 
 
-def print_comparison(comparison: Comparison, console: Console, *, show_all: bool = False) -> None:
-    """A rich table of the cells that changed (all cells with `show_all`) and a summary line."""
+def method_line(comparison: Comparison) -> str:
+    """Which test judged the cells' times, and how many each (one line)."""
+    methods = comparison.methods()
+    parts = []
+    if methods.get(TEST_NAME):
+        parts.append(
+            f"{methods[TEST_NAME]} cell(s) judged by {TEST_NAME} (two-sided, p < {ALPHA}) on the "
+            f"repeats of both runs and a change beyond {comparison.threshold:.0%}"
+        )
+    if methods.get(MEDIAN_RULE):
+        parts.append(
+            f"{methods[MEDIAN_RULE]} cell(s) without samples (an older results file) by the "
+            f"median rule: a change beyond {comparison.threshold:.0%} and the IQRs"
+        )
+    unjudged = comparison.counts().get("unjudged", 0)
+    if unjudged:
+        parts.append(f"{unjudged} cell(s) not judged on their time (too few repeats or unstable)")
+    return "; ".join(parts) if parts else "no cell timed in both runs"
+
+
+def _one_run_line(comparison: Comparison) -> str | None:
+    counts = comparison.counts()
+    removed, added = counts.get("removed", 0), counts.get("added", 0)
+    if not removed and not added:
+        return None
+    return (
+        f"{removed} cell(s) only in the old run (removed), {added} only in the new (added): "
+        "not compared; --verbose lists them"
+    )
+
+
+def print_comparison(
+    comparison: Comparison, console: Console, *, show_all: bool = False, verbose: bool = False
+) -> None:
+    """A rich table of the cells that changed (all cells with `show_all`) and a summary line;
+    cells found in one run only are counted in one line (listed with `verbose`)."""
     old_run, new_run = comparison.old_run, comparison.new_run
     console.print(
         Text(
@@ -227,7 +351,13 @@ def print_comparison(comparison: Comparison, console: Console, *, show_all: bool
                 style="yellow",
             )
         )
-    shown = [cell for cell in comparison.cells if show_all or cell.verdict != "same"]
+    console.print(Text(method_line(comparison), style="dim"))
+    shown = [
+        cell
+        for cell in comparison.cells
+        if (show_all or cell.verdict != "same")
+        and (verbose or cell.verdict not in ("added", "removed"))
+    ]
     has_metric = any(cell.metric for cell in shown)
     table = RichTable(
         title=Text(f"new ÷ old, threshold {comparison.threshold:.0%}"), title_justify="left"
@@ -236,7 +366,7 @@ def print_comparison(comparison: Comparison, console: Console, *, show_all: bool
         "kind · benchmark",
         "component",
         "params",
-        "time new÷old",
+        "time new÷(old×drift)" if comparison.normalized else "time new÷old",
         *(["metric new÷old"] if has_metric else []),
         "verdict",
         "why",
@@ -271,7 +401,10 @@ def print_comparison(comparison: Comparison, console: Console, *, show_all: bool
         )
     if shown:
         console.print(table)
-    hidden = len(comparison.cells) - len(shown)
+    one_run = None if verbose else _one_run_line(comparison)
+    if one_run:
+        console.print(Text(one_run, style="yellow"))
+    hidden = sum(1 for cell in comparison.cells if cell.verdict == "same" and cell not in shown)
     counts = ", ".join(
         f"{count} {verdict}" for verdict, count in sorted(comparison.counts().items())
     )

@@ -15,7 +15,7 @@ from suite.reporting.tables import Table, build_tables, run_header, summary_line
 
 __all__ = ["render_markdown"]
 
-_SPECIAL = re.compile(r"([\\|<>*`\[\]&])")
+_SPECIAL = re.compile(r"([\\|<>*`\[\]&~])")
 
 
 def escape_markdown(text: Any) -> str:

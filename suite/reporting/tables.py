@@ -9,6 +9,11 @@ This module builds that model once (`build_tables`) and formats its cells as pla
 (`Table.header`, `Table.cells`); the terminal, Markdown and HTML renderers only add style. It
 tolerates old or hand-made files: without row `reference` keys every component stands alone
 (no ratio); without `run.benchmarks` the ratio metric defaults to `median_ms`, as `Benchmark`.
+
+A time ratio is the cell's `paired_ratio` metric where it has one (component and reference
+timed in alternating rounds of one cell), else the quotient of the two cells' medians. A row
+whose timing is unstable (`timing.unstable`, see `suite.noise`), or whose quotient divides by
+an unstable reference, is marked `~` and judged neither better nor worse.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from suite.noise import is_unstable, unstable_count
 from suite.reporting.formatting import (
     MISSING,
     format_bytes,
@@ -40,6 +46,8 @@ __all__ = [
 ]
 
 TIME_METRIC = "median_ms"
+PAIRED_METRIC = "paired_ratio"  # a time ratio measured in one cell (suite.timing.time_paired)
+UNSTABLE_MARK = "~"  # before the time and ratio of a row whose timing is unstable
 
 
 def _number(value: Any) -> float | None:
@@ -81,6 +89,7 @@ class Row:
     result: dict[str, Any]
     role: str  # "reference" (others are compared with it), "candidate" (compared), or "standalone"
     ratio: float | None = None  # candidate's ratio_metric ÷ its reference's, same params
+    unstable: bool = False  # its timing, or the reference's it is divided by, is unstable
 
     @property
     def component(self) -> str:
@@ -142,8 +151,16 @@ class Table:
         fixed = ", ".join(
             f"{name}={format_param(value)}" for name, value in self.fixed_params.items()
         )
+        unstable = (
+            f"{UNSTABLE_MARK} unstable timing (repeats spread, or the ratio's interval wide): "
+            "neither better nor worse; rerun on a quieter machine"
+            if self.has_unstable
+            else ""
+        )
         return [
-            text for text in (self.summary, f"at {fixed}" if fixed else "", self.ratio_hint) if text
+            text
+            for text in (self.summary, f"at {fixed}" if fixed else "", self.ratio_hint, unstable)
+            if text
         ]
 
     @property
@@ -173,6 +190,18 @@ class Table:
         return any(row.status != "ok" for row in self.rows)
 
     @property
+    def has_paired(self) -> bool:
+        """Whether some candidate's time ratio is a paired one (`metrics.paired_ratio`)."""
+        return self.ratio_metric == TIME_METRIC and any(
+            row.role == "candidate" and PAIRED_METRIC in (row.result.get("metrics") or {})
+            for row in self.rows
+        )
+
+    @property
+    def has_unstable(self) -> bool:
+        return any(row.unstable for row in self.rows)
+
+    @property
     def ratio_header(self) -> str:
         """What the ratio divides: `time ÷ sdpa` (one reference) or `encode_mb_per_s ÷ ref`."""
         what = "time" if self.ratio_metric == TIME_METRIC else str(self.ratio_metric)
@@ -184,6 +213,11 @@ class Table:
         if not self.has_ratio:
             return ""
         better = "above" if self.higher_is_better else "below"
+        if self.has_paired:
+            return (
+                "ratio = median over alternating rounds of the component's time ÷ its "
+                f"reference's, timed in the same cell (paired_ratio); {better} 1 is better"
+            )
         if self.ratio_metric == TIME_METRIC:  # say how it was measured: a paired metric differs
             return (
                 "ratio = component's median time ÷ its reference's, each timed in its own cell "
@@ -216,10 +250,13 @@ class Table:
             row.component,
             *(format_param(params[name]) if name in params else "" for name in self.param_names),
         ]
+        mark = UNSTABLE_MARK if row.unstable else ""
         if self.has_ratio:
             cells.append(
                 "ref"
                 if row.role == "reference" and row.status == "ok"
+                else mark + format_ratio(row.ratio)
+                if row.role == "candidate" and row.ratio is not None
                 else format_ratio(row.ratio)
                 if row.role == "candidate"
                 else ""
@@ -230,7 +267,9 @@ class Table:
             cells.append(
                 MISSING
                 if median is None
-                else format_number(median) + ("" if iqr is None else f" ± {format_number(iqr)}")
+                else mark
+                + format_number(median)
+                + ("" if iqr is None else f" ± {format_number(iqr)}")
             )
         metrics = row.result.get("metrics") or {}
         cells.extend(
@@ -244,9 +283,12 @@ class Table:
         return cells
 
     def verdict(self, row: Row, tolerance: float = 0.05) -> str:
-        """`better`, `worse` or `same` (within `tolerance`) for a candidate's ratio; else ``."""
+        """`better`, `worse` or `same` (within `tolerance`) for a candidate's ratio, `unstable`
+        when its timing cannot be trusted; else ``."""
         if row.ratio is None:
             return ""
+        if row.unstable and self.ratio_metric == TIME_METRIC:
+            return "unstable"
         if abs(row.ratio - 1) <= tolerance:
             return "same"
         return "better" if (row.ratio > 1) == self.higher_is_better else "worse"
@@ -269,6 +311,10 @@ def _params_key(params: Any) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
+def _paired(result: dict[str, Any], ratio_metric: str | None) -> bool:
+    return ratio_metric == TIME_METRIC and PAIRED_METRIC in (result.get("metrics") or {})
+
+
 def _group_rows(results: list[dict[str, Any]], ratio_metric: str | None) -> list[Row]:
     """Order one params point: each reference then its candidates, then rows standing alone."""
     by_component: dict[str, dict[str, Any]] = {}
@@ -287,15 +333,19 @@ def _group_rows(results: list[dict[str, Any]], ratio_metric: str | None) -> list
     def place(result: dict[str, Any], role: str, ratio: float | None = None) -> None:
         if id(result) not in placed:
             placed.add(id(result))
-            rows.append(Row(result, role, ratio))
+            unstable = is_unstable(result)
+            if role == "candidate" and not _paired(result, ratio_metric):
+                reference = by_component.get(str(result.get("reference")))
+                unstable = unstable or (reference is not None and is_unstable(reference))
+            rows.append(Row(result, role, ratio, unstable))
 
     def ratio_of(candidate: dict[str, Any]) -> float | None:
         reference = by_component[candidate["reference"]]
-        if (
-            ratio_metric is None
-            or candidate.get("status") != "ok"
-            or reference.get("status") != "ok"
-        ):
+        if ratio_metric is None or candidate.get("status") != "ok":
+            return None
+        if _paired(candidate, ratio_metric):
+            return _number((candidate.get("metrics") or {})[PAIRED_METRIC])
+        if reference.get("status") != "ok":
             return None
         return _ratio(cell_value(candidate, ratio_metric), cell_value(reference, ratio_metric))
 
@@ -354,7 +404,11 @@ def status_counts(document: dict[str, Any]) -> dict[str, int]:
 def summary_line(document: dict[str, Any]) -> str:
     counts = status_counts(document)
     total = sum(counts.values())
-    return f"{total} cells: " + ", ".join(f"{count} {status}" for status, count in counts.items())
+    line = f"{total} cells: " + ", ".join(f"{count} {status}" for status, count in counts.items())
+    unstable = unstable_count(document)
+    return line + (
+        f" ({unstable} with unstable timing, marked {UNSTABLE_MARK})" if unstable else ""
+    )
 
 
 def run_header(document: dict[str, Any]) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from suite.noise import unstable_count
 from suite.reporting.tables import Row, Table, build_tables, one_line, run_header, status_counts
 
 __all__ = ["ColumnFit", "fit_columns", "print_tables", "render_table", "wrap_header"]
@@ -36,7 +37,7 @@ NAME_LIMIT = 32  # a longer component name or parameter value may fold; shorter 
 ERROR_MIN_WIDTH = 16  # the error column wraps its text; narrower than this it is unreadable
 _NUMERIC_ROLES = ("ratio", "time", "metric", "memory")
 _TEXT_ROLES = ("component", "param", "error")  # cells that may wrap (at spaces) or fold
-_VERDICT_STYLES = {"better": "green", "worse": "yellow", "same": ""}
+_VERDICT_STYLES = {"better": "green", "worse": "yellow", "same": "", "unstable": "dim"}
 _HEADER_LABELS = ("run", "device", "torch", "seed", "finished")
 _STATUS_STYLES = {"error": "red", "skipped": "dim"}
 
@@ -60,6 +61,9 @@ def _summary_text(document: dict[str, Any]) -> Text:
             text.append(", ")
         style = _STATUS_STYLES.get(status, "green") if count else ""
         text.append(f"{count} {status}", style=style)
+    unstable = unstable_count(document)
+    if unstable:
+        text.append(f"; {unstable} with unstable timing (~)", style="dim")
     return text
 
 
@@ -72,6 +76,8 @@ def _row_texts(table: Table, row: Row) -> list[Text]:
             style = style or ("bold" if row.role == "reference" else "")
         elif column.role == "ratio":
             style = style or _VERDICT_STYLES.get(table.verdict(row), "")
+        elif column.role == "time" and row.unstable:
+            style = style or "dim"
         texts.append(Text(cell, style=style))
     return texts
 

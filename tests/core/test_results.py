@@ -29,9 +29,15 @@ def test_document_has_exactly_the_contract_keys(toy_host: PluginHost, tmp_path: 
         assert row["status"] in ("ok", "error", "skipped")
         assert isinstance(row["params"], dict) and isinstance(row["metrics"], dict)
         if row["timing"] is not None:
-            assert set(row["timing"]) == {"median_ms", "iqr_ms", "repeats"}
+            contract = {"median_ms", "iqr_ms", "repeats"}
+            optional = {"samples_ms", "unstable", "unstable_reason"}  # suite.noise
+            assert contract <= set(row["timing"]) <= contract | optional
+            assert len(row["timing"]["samples_ms"]) == row["timing"]["repeats"]
+            assert row["timing"].get("unstable", False) == ("unstable_reason" in row["timing"])
         if row["memory"] is not None:
             assert set(row["memory"]) == {"peak_bytes"}
+    for key in ("load_before", "load_after"):  # how busy the machine was (suite.noise)
+        assert isinstance(run[key], list) and len(run[key]) == 3
 
 
 def test_atomic_write_leaves_old_content_when_interrupted(

@@ -105,12 +105,17 @@ def test_every_benchmark_runs_at_toy_size(host: PluginHost, benchmark_name: str)
     assert bench.params(quick=True)
 
 
-def test_throughput_paired_ratio_is_named_and_explained(host: PluginHost) -> None:
-    """The ratio column divides two cells' medians; the paired metric is a different figure
-    (back-to-back pairs), so its name and the caption (the summary) must say so."""
+def test_throughput_pairs_the_layer_with_its_reference(host: PluginHost) -> None:
+    """A routed layer is timed in alternating rounds with its reference (the core's
+    `time_paired`): the paired ratio, its interval, and the summary saying what it is."""
     (bench_cls,) = [b for b in host.registry.benchmarks("moe") if b.name == "moe-throughput"]
-    ctx = suite.RunContext(quick=True, repeats=3, warmup=1, budget_s=0.2)
+    ctx = suite.RunContext(quick=True, repeats=3, warmup=1, budget_s=0.2, reference=DenseFFN)
     measurement = bench_cls().run(TopKMoE, TOY_PARAMS["moe-throughput"], ctx)
-    assert "paired_time_vs_dense" in measurement.metrics
-    assert "time_vs_dense" not in measurement.metrics
-    assert "paired_time_vs_dense" in bench_cls.summary and "back to back" in bench_cls.summary
+    metrics = measurement.metrics
+    assert (
+        metrics["paired_ratio_ci_low"] <= metrics["paired_ratio"] <= metrics["paired_ratio_ci_high"]
+    )
+    assert measurement.timing is not None and measurement.timing.repeats >= 3
+    assert "paired_ratio" in bench_cls.summary and "alternating rounds" in bench_cls.summary
+    alone = bench_cls().run(DenseFFN, TOY_PARAMS["moe-throughput"], suite.RunContext(repeats=3))
+    assert "paired_ratio" not in alone.metrics  # the reference itself: timed alone
