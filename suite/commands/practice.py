@@ -14,7 +14,8 @@ where your code goes. `nlpsuite check FILE` grades it property by property (an u
 scaffold fails every property with "not implemented yet").
 
 KIND: attention (SDPA with masks and GQA), tokenizer (BPE), norm (batch norm with a mask),
-loss (focal loss), moe (top-k mixture of experts). NAME defaults to my-KIND.
+loss (focal loss), moe (top-k mixture of experts), position (rotary embedding, RoPE).
+NAME defaults to my-KIND.
 
 examples:
   nlpsuite practice attention                 writes my_attention.py
@@ -29,7 +30,7 @@ def add_parser(subparsers: Any) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("kind", help="attention, tokenizer, norm, loss or moe")
+    parser.add_argument("kind", help="attention, tokenizer, norm, loss, moe or position")
     parser.add_argument(
         "name",
         nargs="?",

@@ -18,7 +18,7 @@ from suite.registry import Registry
 __all__ = ["PRACTICE_KINDS", "class_name_for", "practice_reference", "render", "validate_name"]
 
 #: the kinds with a practice template (`practice_<kind>.py.tmpl`)
-PRACTICE_KINDS: tuple[str, ...] = ("attention", "tokenizer", "norm", "loss", "moe")
+PRACTICE_KINDS: tuple[str, ...] = ("attention", "tokenizer", "norm", "loss", "moe", "position")
 
 
 def practice_reference(registry: Registry, kind: str) -> str | None:
