@@ -10,6 +10,20 @@ so a benchmark only has to measure.
 `ratio_metric` names the number the tables put side by side with the reference as a ratio
 (`median_ms` by default: the cell's timing); `higher_is_better` says how to read it.
 
+`plots` declares the figures the HTML report draws for the benchmark, in order (recorded in
+`run.benchmarks`, so that `nlpsuite report` draws them without the plugin):
+
+    "ratio"           the ratio metric against the swept parameter (log-log when it spans
+                      sizes), or bars per component when nothing is swept
+    "memory"          peak memory, the same way: the figure to put beside a timing sweep
+    "metric:<name>"   a metric of the cell, the same way (`metric:bytes_per_token`)
+    "metrics:<prefix>" bars of every metric named `<prefix>…`, per component
+                      (`metrics:tokens_per_char` for one bar per script)
+    a series kind     the series the cells attach with that `plot` (`suite.series.PLOT_KINDS`:
+                      "roc", "pr", "line", "loglog", "bars")
+
+Empty (the default) means "ratio" followed by the kinds of whatever series the cells attach.
+
 A timing benchmark whose figure is a ratio to the reference times both in the same cell with
 `ctx.time_paired(fn, reference_fn)` (alternating rounds, see `suite.timing`) and reports
 `paired.metrics()`; the tables then show that paired ratio. Before it times anything it passes
@@ -29,9 +43,17 @@ import torch
 
 from suite.errors import CellError
 from suite.kinds import KINDS, NAME_PATTERN, Component
+from suite.series import PLOT_KINDS, Series
 from suite.timing import PairedTiming, Timing, measure_peak_memory, time_function, time_paired
 
-__all__ = ["Benchmark", "Measurement", "RunContext", "expand_grid", "validate_benchmark_class"]
+__all__ = [
+    "Benchmark",
+    "Measurement",
+    "RunContext",
+    "expand_grid",
+    "is_plot_name",
+    "validate_benchmark_class",
+]
 
 
 @dataclass
@@ -41,6 +63,8 @@ class Measurement:
     metrics: dict[str, float] = field(default_factory=dict)
     timing: Timing | None = None
     peak_bytes: int | None = None
+    #: Curves beside the metrics (ROC, a training loss, the load per expert): `suite.series`.
+    series: list[Series] = field(default_factory=list)
 
 
 @dataclass
@@ -156,6 +180,7 @@ class Benchmark:
     full_grid: ClassVar[Mapping[str, Iterable[Any]] | list[dict[str, Any]] | None] = None
     ratio_metric: ClassVar[str | None] = "median_ms"
     higher_is_better: ClassVar[bool] = False
+    plots: ClassVar[tuple[str, ...]] = ()  # the report's figures; see the module docstring
 
     def applies_to(self, component_cls: type[Component]) -> bool:
         """Whether this benchmark can measure `component_cls` (e.g. a loss of the right task)."""
@@ -207,4 +232,21 @@ def validate_benchmark_class(cls: object) -> str | None:
         return f"benchmark {name!r}: quick_grid is not a grid ({exc})"
     if not points:
         return f"benchmark {name!r}: quick_grid is empty"
+    plots = getattr(cls, "plots", ())
+    if not isinstance(plots, tuple) or not all(isinstance(p, str) for p in plots):
+        return f"benchmark {name!r}: plots must be a tuple of strings, got {plots!r}"
+    for plot in plots:
+        if not is_plot_name(plot):
+            return (
+                f"benchmark {name!r}: unknown plot {plot!r}; plots are ratio, memory, "
+                f"metric:<name>, metrics:<prefix> or a series kind ({', '.join(PLOT_KINDS)})"
+            )
     return None
+
+
+def is_plot_name(plot: str) -> bool:
+    """Whether `plot` is one of the names `Benchmark.plots` accepts (module docstring)."""
+    head, _, tail = plot.partition(":")
+    if head in ("metric", "metrics"):
+        return bool(tail)
+    return not tail and (plot in ("ratio", "memory") or plot in PLOT_KINDS)

@@ -21,7 +21,15 @@ file with a wrong type inside fails with one line naming the path and the field
       seed                                                     integer or null
       argv                                                     list of strings
       benchmarks        optional: object, name -> object of optional `kind`, `summary`
-                        (strings), `ratio_metric` (string or null), `higher_is_better` (bool)
+                        (strings), `ratio_metric` (string or null), `higher_is_better` (bool),
+                        `plots` (list of strings: the figures it declares, `Benchmark.plots`)
+      config            optional: object (the filters and options the run was started with)
+      corpus            optional: null (each benchmark's built-in text), or object with
+                        `path` (string), `bytes` (number), `sha256` (string)
+      warnings          optional: list of strings (what the inputs could not give)
+      resumes           optional: list of objects, one per `--resume` that ran something, of
+                        optional `argv` (list of strings), `started`, `device`,
+                        `device_name` (strings), `finished` (string or null)
     results[i]          object with every key of RESULT_KEYS:
       kind, component, benchmark                               string
       params                                                   object (any JSON values)
@@ -35,10 +43,13 @@ file with a wrong type inside fails with one line naming the path and the field
       memory            null, or object of optional `peak_bytes` and further entries
                         (number or null)
       reference         optional: string or null
+      series            optional: list of curves (`suite.series`), each an object with
+                        `name`, `plot` (strings), `x`, `y` (lists of numbers of equal length),
+                        optional `x_label`, `y_label` (strings) and `auc` (number or null)
 
 A number is a JSON integer or float, never `true`/`false`. Keys not named here are allowed, so
 that files of later versions still load; files of earlier versions (without row `reference`
-or `run.benchmarks`) are valid.
+or `run.benchmarks`, `series`, `run.corpus`, `run.warnings`, `run.resumes`) are valid.
 """
 
 from __future__ import annotations
@@ -242,6 +253,43 @@ def _check_run(run: Any) -> None:
                     "true or false",
                     isinstance(flag, bool),
                 )
+            if "plots" in info:
+                _strings(f"run.benchmarks.{name}.plots", info["plots"])
+    _check_run_extras(run)
+
+
+def _strings(where: str, value: Any) -> None:
+    _expect(where, value, "a list of strings", isinstance(value, list))
+    for index, item in enumerate(value):
+        _string(f"{where}[{index}]", item)
+
+
+def _check_run_extras(run: dict[str, Any]) -> None:
+    """The optional `config`, `corpus`, `warnings` and `resumes` of `run`."""
+    if "config" in run:
+        _object("run.config", run["config"])
+    if run.get("corpus") is not None:
+        corpus = _object("run.corpus", run["corpus"])
+        for key in ("path", "sha256"):
+            if key in corpus:
+                _string(f"run.corpus.{key}", corpus[key])
+        if "bytes" in corpus:
+            _number_or_null("run.corpus.bytes", corpus["bytes"])
+    if "warnings" in run:
+        _strings("run.warnings", run["warnings"])
+    if "resumes" in run:
+        resumes = run["resumes"]
+        _expect("run.resumes", resumes, "a list", isinstance(resumes, list))
+        for index, resume in enumerate(resumes):
+            where = f"run.resumes[{index}]"
+            resume = _object(where, resume)
+            if "argv" in resume:
+                _strings(f"{where}.argv", resume["argv"])
+            for key in ("started", "device", "device_name"):
+                if key in resume:
+                    _string(f"{where}.{key}", resume[key])
+            if "finished" in resume:
+                _string(f"{where}.finished", resume["finished"], nullable=True)
 
 
 def _check_timing(where: str, timing: dict[str, Any]) -> None:
@@ -277,6 +325,32 @@ def _check_row(where: str, row: Any) -> None:
         _numbers(f"{where}.memory", _object(f"{where}.memory", row["memory"]))
     if "reference" in row:
         _string(f"{where}.reference", row["reference"], nullable=True)
+    if "series" in row:
+        _check_series(f"{where}.series", row["series"])
+
+
+def _check_series(where: str, series: Any) -> None:
+    _expect(where, series, "a list", isinstance(series, list))
+    for index, curve in enumerate(series):
+        at = f"{where}[{index}]"
+        curve = _object(at, curve)
+        missing = [key for key in ("name", "x", "y", "plot") if key not in curve]
+        if missing:
+            raise _SchemaError(f"{at} lacks {', '.join(missing)}")
+        for key in ("name", "plot"):
+            _string(f"{at}.{key}", curve[key])
+        for key in ("x_label", "y_label"):
+            if key in curve:
+                _string(f"{at}.{key}", curve[key])
+        for axis in ("x", "y"):
+            values = curve[axis]
+            _expect(f"{at}.{axis}", values, "a list of numbers", isinstance(values, list))
+            for position, value in enumerate(values):
+                _number_or_null(f"{at}.{axis}[{position}]", value)
+        if len(curve["x"]) != len(curve["y"]):
+            raise _SchemaError(f"{at}: x has {len(curve['x'])} points and y has {len(curve['y'])}")
+        if "auc" in curve:
+            _number_or_null(f"{at}.auc", curve["auc"])
 
 
 def validate_document(document: Any) -> str | None:

@@ -227,6 +227,8 @@ def run_cell(cell: Cell, ctx: RunContext) -> dict[str, Any]:
             row["timing"] = measurement.timing.to_dict()
         if measurement.peak_bytes is not None:
             row["memory"] = {"peak_bytes": int(measurement.peak_bytes)}
+        if measurement.series:  # downsampled to suite.series.MAX_POINTS each
+            row["series"] = [series.to_dict() for series in measurement.series]
     except SkipCell as exc:
         row.update(status="skipped", error=_first_line(exc), metrics={})
     except torch.cuda.OutOfMemoryError as exc:
@@ -280,6 +282,7 @@ def _benchmark_records(benchmarks: Sequence[Benchmark]) -> dict[str, Any]:
             "summary": b.summary,
             "ratio_metric": b.ratio_metric,
             "higher_is_better": b.higher_is_better,
+            "plots": list(b.plots),
         }
         for b in benchmarks
     }

@@ -22,10 +22,21 @@ import warnings
 from collections import Counter
 from typing import Any
 
-from suite.reporting.formatting import format_number, format_param
+from suite.reporting.formatting import format_bytes, format_number, format_param
 from suite.reporting.tables import TIME_METRIC, Row, Table, cell_value
 
-__all__ = ["metric_sweep", "plot_metric", "plot_table", "sweep_parameter"]
+__all__ = [
+    "MEMORY_METRIC",
+    "metric_plot",
+    "metric_sweep",
+    "new_figure",
+    "plot_metric",
+    "plot_table",
+    "png",
+    "sweep_parameter",
+]
+
+MEMORY_METRIC = "peak_bytes"
 
 _SIZED_METRIC = re.compile(r"^(?P<what>.+)_t(?P<size>\d+)$")
 MIN_SWEEP_POINTS = 3
@@ -87,21 +98,38 @@ def sweep_parameter(table: Table) -> str | None:
     return max(candidates, key=lambda name: candidates[name]) if candidates else None
 
 
-def _png(figure: Any) -> bytes:
+def png(figure: Any) -> bytes:
+    """The figure as PNG bytes."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
 
 
-def _new_figure() -> tuple[Any, Any]:
+def new_figure(*, square: bool = False) -> tuple[Any, Any]:
+    """A figure (Agg canvas, no pyplot) and its one axes; `square` for ROC and PR curves."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(6.4, 3.6), dpi=100)
+    figure = Figure(figsize=(4.6, 4.0) if square else (6.4, 3.6), dpi=100)
     return figure, figure.add_subplot()
 
 
+_png, _new_figure = png, new_figure
+
+
 def _axis_label(metric: str) -> str:
+    if metric == MEMORY_METRIC:
+        return "peak memory"
     return "median time (ms)" if metric == TIME_METRIC else _label(metric)
+
+
+def _bytes_axis(axes: Any, metric: str) -> None:
+    """Peak memory reads `1.5 MiB` on its axis, not `1.57e+06`."""
+    if metric != MEMORY_METRIC:
+        return
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: format_bytes(value)))
+    axes.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _line_plot(table: Table, metric: str, sweep: str) -> bytes | None:
@@ -143,6 +171,7 @@ def _line_plot(table: Table, metric: str, sweep: str) -> bytes | None:
         axes.set_yscale("log")
     axes.set_xlabel(_label(sweep))
     axes.set_ylabel(_axis_label(metric))
+    _bytes_axis(axes, metric)
     axes.set_title(_label(f"{table.kind} · {table.benchmark}{note}"), fontsize=10)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=7, loc="best")
@@ -186,6 +215,7 @@ def _bar_plot(table: Table, metric: str) -> bytes | None:
     if min(present) > 0 and max(present) / min(present) >= 100:
         axes.set_yscale("log")
     axes.set_ylabel(_axis_label(metric))
+    _bytes_axis(axes, metric)
     axes.set_title(_label(f"{table.kind} · {table.benchmark}{note}"), fontsize=10)
     axes.grid(True, axis="y", alpha=0.3)
     axes.legend(fontsize=7, loc="best")
@@ -247,14 +277,23 @@ def _metric_sweep_plot(table: Table, what: str) -> bytes | None:
 
 
 def plot_table(table: Table) -> bytes | None:
-    """A PNG of `table`'s ratio metric: a line plot over its sweep, or bars; None if nothing to plot."""
+    """A PNG of `table`'s ratio metric: a line plot over its sweep, or bars; None if nothing to plot.
+
+    For a table without declared plots (a file written before `Benchmark.plots`), a sweep
+    inside one cell is still recognised by its metric names (`time_ms_t1024`, …).
+    """
     with warnings.catch_warnings():  # log axes over 1e-300..1e300 overflow harmlessly in numpy
         warnings.simplefilter("ignore", RuntimeWarning)
-        swept = metric_sweep(table)
+        swept = None if table.plots else metric_sweep(table)
         if swept is not None:
             return _metric_sweep_plot(table, swept)
         metric = plot_metric(table)
         if metric is None:
             return None
-        sweep = sweep_parameter(table)
-        return _line_plot(table, metric, sweep) if sweep else _bar_plot(table, metric)
+        return metric_plot(table, metric)
+
+
+def metric_plot(table: Table, metric: str) -> bytes | None:
+    """`metric` of each component: a line over the swept parameter, else grouped bars."""
+    sweep = sweep_parameter(table)
+    return _line_plot(table, metric, sweep) if sweep else _bar_plot(table, metric)

@@ -36,11 +36,15 @@ from suite.reporting.formatting import (
 
 __all__ = [
     "Column",
+    "Headline",
     "Row",
+    "RunNote",
     "Table",
     "build_tables",
     "cell_value",
+    "headline",
     "run_header",
+    "run_notes",
     "status_counts",
     "summary_line",
 ]
@@ -121,6 +125,7 @@ class Table:
     ratio_metric: str | None = TIME_METRIC
     higher_is_better: bool = False
     groups: list[list[Row]] = field(default_factory=list)
+    plots: tuple[str, ...] = ()  # the figures the benchmark declares (`Benchmark.plots`)
 
     @property
     def rows(self) -> list[Row]:
@@ -387,6 +392,7 @@ def build_tables(document: dict[str, Any]) -> list[Table]:
             summary=one_line(info.get("summary") or ""),
             ratio_metric=info.get("ratio_metric", TIME_METRIC),
             higher_is_better=bool(info.get("higher_is_better", False)),
+            plots=tuple(str(plot) for plot in info.get("plots") or ()),
         )
         table.groups = [_group_rows(results, table.ratio_metric) for results in by_params.values()]
         tables.append(table)
@@ -428,3 +434,88 @@ def run_header(document: dict[str, Any]) -> list[tuple[str, str]]:
         ("finished", run.get("finished") or "in progress"),
     ]
     return [(label, one_line(value)) for label, value in pairs if value is not None]
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A table in one line: each candidate's ratio (geometric mean over its parameter points)."""
+
+    ratio_header: str  # what the ratios divide: `time ÷ sdpa`
+    higher_is_better: bool
+    ratios: list[tuple[str, float, int]]  # (component, geometric mean ratio, points), best first
+
+    def text(self, limit: int = 2) -> str:
+        """`flash 0.92× … naive 3.1× (time ÷ sdpa, lower is better)`: the best and the worst."""
+        if not self.ratios:
+            return ""
+        shown = self.ratios if len(self.ratios) <= limit else [self.ratios[0], self.ratios[-1]]
+        parts = [f"{name} {format_ratio(ratio)}" for name, ratio, _ in shown]
+        joiner = ", " if len(shown) == len(self.ratios) else " … "
+        better = "higher" if self.higher_is_better else "lower"
+        return f"{joiner.join(parts)} ({self.ratio_header}, {better} is better)"
+
+
+def headline(table: Table) -> Headline | None:
+    """The table's `Headline`, or None when it has no ratio to summarise."""
+    if not table.has_ratio:
+        return None
+    logs: dict[str, list[float]] = {}
+    for row in table.rows:
+        if row.role == "candidate" and row.ratio is not None and row.ratio > 0:
+            logs.setdefault(row.component, []).append(math.log(row.ratio))
+    if not logs:
+        return None
+    ratios = [(name, math.exp(sum(v) / len(v)), len(v)) for name, v in logs.items()]
+    ratios.sort(key=lambda item: -item[1] if table.higher_is_better else item[1])
+    return Headline(table.ratio_header, table.higher_is_better, ratios)
+
+
+class RunNote(NamedTuple):
+    """A line about the run beside its header: `corpus`, `warning` or `resume`."""
+
+    level: str  # "corpus", "warning" (shown prominently) or "resume"
+    text: str
+
+
+def _corpus_text(corpus: Any) -> str:
+    if corpus is None:
+        return "built-in text of each benchmark"
+    if not isinstance(corpus, dict):
+        return one_line(corpus)
+    size = corpus.get("bytes")
+    details = [
+        format_bytes(size) if size is not None else "",
+        f"sha256 {corpus['sha256']}…" if corpus.get("sha256") else "",
+    ]
+    extra = ", ".join(part for part in details if part)
+    return one_line(corpus.get("path") or "?") + (f" ({extra})" if extra else "")
+
+
+def run_notes(document: dict[str, Any]) -> list[RunNote]:
+    """The corpus the run measured, the warnings it recorded, and the resumes that completed it.
+
+    Files written before these keys existed give no note (an absent `corpus` is not a claim
+    that the built-in text was used).
+    """
+    run = document.get("run") or {}
+    notes = []
+    if "corpus" in run:
+        notes.append(RunNote("corpus", _corpus_text(run["corpus"])))
+    for warning in run.get("warnings") or []:
+        notes.append(RunNote("warning", one_line(warning)))
+    resumes = [r for r in run.get("resumes") or [] if isinstance(r, dict)]
+    if resumes:
+        last = resumes[-1]
+        device = str(last.get("device") or "?")
+        if last.get("device_name"):
+            device += f" ({last['device_name']})"
+        times = "once" if len(resumes) == 1 else f"{len(resumes)} times"
+        text = (
+            f"resumed {times} (--resume); the last started {last.get('started') or '?'}, "
+            f"finished {last.get('finished') or 'not yet'}, on {device}"
+        )
+        original = str(run.get("device") or "?")
+        if any(str(r.get("device") or "?") != original for r in resumes):
+            text += f"; the run started on {original}: cells come from different devices"
+        notes.append(RunNote("resume", one_line(text)))
+    return notes

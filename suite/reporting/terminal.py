@@ -28,7 +28,15 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from suite.noise import unstable_count
-from suite.reporting.tables import Row, Table, build_tables, one_line, run_header, status_counts
+from suite.reporting.tables import (
+    Row,
+    Table,
+    build_tables,
+    one_line,
+    run_header,
+    run_notes,
+    status_counts,
+)
 
 __all__ = ["ColumnFit", "fit_columns", "print_tables", "render_table", "wrap_header"]
 
@@ -289,9 +297,24 @@ def render_table(table: Table, width: int = 200) -> RichTable:
     return rich_table
 
 
+_NOTE_STYLES = {"warning": "bold yellow", "resume": "cyan", "corpus": ""}
+
+
+def _notes_text(document: dict[str, Any]) -> list[Text]:
+    """The run's corpus, warnings (prominent) and resume note, one line each."""
+    lines = []
+    for note in run_notes(document):
+        text = Text(f"{note.level}: ", style="dim" if note.level == "corpus" else "bold")
+        text.append(note.text, style=_NOTE_STYLES.get(note.level, ""))
+        lines.append(text)
+    return lines
+
+
 def print_tables(document: dict[str, Any], console: Console) -> None:
     """Print a run header, one table per kind × benchmark, and the ok / error / skipped counts."""
     console.print(_header_text(document))
+    for line in _notes_text(document):
+        console.print(line)
     tables = build_tables(document)
     if not tables:
         console.print(Text("no results in this run", style="yellow"))
