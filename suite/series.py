@@ -16,7 +16,7 @@ the HTML report draws them, one figure per declared plot.
     bars     one bar per x (a category or an index), e.g. tokens routed to each expert
 
 Files stay small: a series longer than `MAX_POINTS` is downsampled on the way in, evenly in
-its index and keeping both endpoints (`downsample`). The area under a ROC or PR curve is
+its index and keeping both endpoints (`downsample`), and each value keeps 6 significant digits. The area under a ROC or PR curve is
 computed on the full curve before that (`roc_series`, `pr_series`) and stored as `auc`, so the
 legend's number is the metric's, not the thinned curve's.
 """
@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 MAX_POINTS = 200
+SIGNIFICANT_DIGITS = 6  # of each stored x and y
 PLOT_KINDS = ("roc", "pr", "line", "loglog", "bars")
 
 
@@ -96,6 +97,7 @@ class Series:
     def to_dict(self, max_points: int = MAX_POINTS) -> dict[str, Any]:
         """The JSON object of `results.json`, downsampled to at most `max_points` points."""
         x, y = downsample(self.x, self.y, max_points)
+        x, y = [_round(v) for v in x], [_round(v) for v in y]
         record: dict[str, Any] = {
             **self.extra,
             "name": self.name,
@@ -108,6 +110,11 @@ class Series:
         if self.auc is not None:
             record["auc"] = float(self.auc)
         return record
+
+
+def _round(value: float) -> float:
+    """`SIGNIFICANT_DIGITS` significant digits: a curve is looked at, not recomputed."""
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
 
 
 def _numpy(values: Any) -> Any:

@@ -24,6 +24,7 @@ import suite
 from plugins.attention.data import ListOpsConfig, train_and_score
 from suite.benchmark import check_output
 from suite.oracles import dense_attention
+from suite.series import Series
 
 __all__ = [
     "AttentionAgreement",
@@ -125,6 +126,7 @@ class AttentionLatency(suite.Benchmark):
         "batch": [1],
         "heads": [8],
     }
+    plots: ClassVar[tuple[str, ...]] = ("ratio", "memory")  # time and peak memory side by side
 
     def run(
         self, component_cls: type[suite.Component], params: dict[str, Any], ctx: suite.RunContext
@@ -177,10 +179,11 @@ class AttentionScaling(suite.Benchmark):
     # a component that materializes the B·H·T² scores (several times): lengths beyond this many
     # scores are left out
     max_materialized_scores: ClassVar[dict[str, int]] = {"cpu": 2**25, "cuda": 2**32}
+    plots: ClassVar[tuple[str, ...]] = ("loglog",)  # time against T, fitted slope in the legend
 
     def run(
         self, component_cls: type[suite.Component], params: dict[str, Any], ctx: suite.RunContext
-    ) -> dict[str, float]:
+    ) -> suite.Measurement:
         b, h, d, dtype = (
             params["batch"],
             params["heads"],
@@ -216,7 +219,15 @@ class AttentionScaling(suite.Benchmark):
         metrics["max_seq_len"] = float(lens[-1])
         metrics["min_seq_len"] = float(lens[0])
         metrics["rounds"] = float(done)
-        return metrics
+        curve = Series(
+            "time against T",
+            lens,
+            [best[t] for t in lens],
+            x_label="sequence length T",
+            y_label="best time (ms)",
+            plot="loglog",
+        )
+        return suite.Measurement(metrics=metrics, series=[curve])
 
     @staticmethod
     def _call(att: suite.Attention, qkv: tuple[torch.Tensor, ...]) -> Callable[[], torch.Tensor]:
@@ -259,10 +270,20 @@ class AttentionListOps(suite.Benchmark):
     ]
     ratio_metric: ClassVar[str | None] = "accuracy"
     higher_is_better: ClassVar[bool] = True
+    plots: ClassVar[tuple[str, ...]] = ("ratio", "line")  # accuracy, then the training loss
 
     def run(
         self, component_cls: type[suite.Component], params: dict[str, Any], ctx: suite.RunContext
-    ) -> dict[str, float]:
+    ) -> suite.Measurement:
         config = ListOpsConfig(seed=ctx.seed, **params)
         att = make_attention(component_cls, SMALL_SPARSE_OPTIONS)
-        return train_and_score(att, config, ctx.device)
+        losses: list[float] = []
+        metrics = train_and_score(att, config, ctx.device, loss_curve=losses)
+        curve = Series(
+            "training loss",
+            range(1, len(losses) + 1),
+            losses,
+            x_label="step",
+            y_label="cross-entropy (batch)",
+        )
+        return suite.Measurement(metrics=metrics, series=[curve])

@@ -159,9 +159,16 @@ def evaluate(
 
 
 def train_and_score(
-    attention: Attention, config: ListOpsConfig, device: torch.device
+    attention: Attention,
+    config: ListOpsConfig,
+    device: torch.device,
+    *,
+    loss_curve: list[float] | None = None,
 ) -> dict[str, float]:
-    """Train a small classifier with `attention` and score it on held-out expressions."""
+    """Train a small classifier with `attention` and score it on held-out expressions.
+
+    `loss_curve`, when given, receives the training loss of every step.
+    """
     data = generate_listops(
         config.n_train + config.n_test,
         seed=config.seed,
@@ -188,6 +195,8 @@ def train_and_score(
             )
             logits = model(ids[train][pick], mask[train][pick])
             loss = nn.functional.cross_entropy(logits, labels[train][pick])
+            if loss_curve is not None:
+                loss_curve.append(float(loss.detach()))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

@@ -110,6 +110,7 @@ class LossAgreement(Benchmark):
         "dtype": ["float32", "bfloat16"],
     }
     ratio_metric: ClassVar[str | None] = "median_ms"
+    plots: ClassVar[tuple[str, ...]] = ("ratio", "memory")  # time and peak memory side by side
     higher_is_better: ClassVar[bool] = False
 
     def run(

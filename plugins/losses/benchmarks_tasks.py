@@ -35,8 +35,9 @@ from plugins.losses.data import (
 from plugins.losses.infonce import cosine_similarity_matrix
 from plugins.losses.options import as_loss_class
 from suite import metrics
-from suite.benchmark import Benchmark, RunContext
+from suite.benchmark import Benchmark, Measurement, RunContext
 from suite.kinds import Component, Loss
+from suite.series import Series, pr_series, roc_series
 from suite.threads import single_thread
 
 __all__ = ["LossImbalanced", "LossPreference", "LossRetrieval", "train"]
@@ -76,13 +77,13 @@ class _TaskBenchmark(Benchmark):
 
     def run(
         self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
-    ) -> dict[str, float]:
+    ) -> Measurement | dict[str, float]:
         with single_thread():
             return self._run(as_loss_class(component_cls), params, ctx)
 
     def _run(
         self, component_cls: type[Loss], params: dict[str, Any], ctx: RunContext
-    ) -> dict[str, float]:
+    ) -> Measurement | dict[str, float]:
         raise NotImplementedError(f"{type(self).__name__} must implement _run()")
 
 
@@ -102,14 +103,16 @@ class LossImbalanced(_TaskBenchmark):
     }
     ratio_metric: ClassVar[str | None] = "f1"
     higher_is_better: ClassVar[bool] = True
+    plots: ClassVar[tuple[str, ...]] = ("ratio", "roc", "pr")
 
     def _run(
         self, component_cls: type[Loss], params: dict[str, Any], ctx: RunContext
-    ) -> dict[str, float]:
+    ) -> Measurement:
         config = ImbalancedConfig(imbalance=int(params["imbalance"]))
         hidden, steps, lr = _MODELS[params["model"]]
         loss = component_cls()
         rows = []
+        curves: list[Series] = []
         for seed in range(int(params.get("seeds", 1))):
             data = imbalanced_classification(config, ctx.generator(100 + seed))
             model = mlp([config.dim, *hidden, 2], ctx.generator(200 + seed)).to(ctx.device)
@@ -119,7 +122,10 @@ class LossImbalanced(_TaskBenchmark):
                 test_logits = model(data.x_test.to(ctx.device)).cpu()  # (n_test, 2)
                 train_logits = model(x_train).cpu()
             rows.append(_score_imbalanced(data.y_train, train_logits, data.y_test, test_logits))
-        return _mean(rows)
+            if seed == 0:  # the curves of the first seed; the metrics average every seed
+                margin = test_logits[:, 1] - test_logits[:, 0]  # (n_test,)
+                curves = [roc_series(data.y_test, margin), pr_series(data.y_test, margin)]
+        return Measurement(metrics=_mean(rows), series=curves)
 
 
 def _fit_classifier(
@@ -167,13 +173,14 @@ class LossRetrieval(_TaskBenchmark):
     }
     ratio_metric: ClassVar[str | None] = "recall_at_1"
     higher_is_better: ClassVar[bool] = True
+    plots: ClassVar[tuple[str, ...]] = ("ratio", "roc", "pr")  # the verification view's curves
 
     steps: ClassVar[int] = 150
     n_test: ClassVar[int] = 500  # candidates per query; 500² pairs for the verification metrics
 
     def _run(
         self, component_cls: type[Loss], params: dict[str, Any], ctx: RunContext
-    ) -> dict[str, float]:
+    ) -> Measurement:
         options = {}
         if "temperature" in params and "temperature" in component_cls.accepted_options():
             options["temperature"] = float(params["temperature"])
@@ -207,13 +214,19 @@ class LossRetrieval(_TaskBenchmark):
             torch.eye(self.n_test).reshape(-1), fit_similarity.reshape(-1)
         )
         raw = metrics.recall_at_k(cosine_similarity_matrix(data.test_a, data.test_b), 1)
-        return {
+        is_pair, pair_score = torch.eye(self.n_test).reshape(-1), similarity.reshape(-1)
+        scores = {
             **metrics.retrieval_report(similarity, ks=(1, 10)),
             **metrics.pair_similarity_report(similarity, threshold=threshold),
             "alignment": metrics.alignment(test_a, test_b),
             "uniformity": metrics.uniformity(torch.cat([test_a, test_b])),
             "recall_at_1_raw_inputs": raw,
         }
+        curves = [
+            roc_series(is_pair, pair_score, "pair ROC"),
+            pr_series(is_pair, pair_score, "pair precision-recall"),
+        ]
+        return Measurement(metrics=scores, series=curves)
 
 
 class LossPreference(_TaskBenchmark):

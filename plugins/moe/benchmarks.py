@@ -31,6 +31,7 @@ from plugins.moe.data import (
 from suite.benchmark import Benchmark, Measurement, RunContext, check_output
 from suite.kinds import Component, MoE
 from suite.metrics import classification_report
+from suite.series import Series
 
 __all__ = [
     "MoECapacity",
@@ -130,13 +131,14 @@ class MoELoadBalance(Benchmark):
         "steps": [600],
     }
     ratio_metric: ClassVar[str | None] = None
+    plots: ClassVar[tuple[str, ...]] = ("bars",)  # tokens per expert, with and without aux_loss
 
     def applies_to(self, component_cls: type[Component]) -> bool:
         return _routes(component_cls)
 
     def run(
         self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
-    ) -> dict[str, float]:
+    ) -> Measurement:
         task_config = ClusterTaskConfig()
         task = make_cluster_task(task_config, ctx.generator(1))
         config = TrainConfig(
@@ -154,11 +156,20 @@ class MoELoadBalance(Benchmark):
         )
         _, routed = evaluate(model, task.x_test.to(ctx.device))
         counts = routed.expert_counts.detach().double().cpu()
-        return {
+        load = Series(
+            "tokens per expert",
+            range(len(counts)),
+            counts.tolist(),
+            x_label="expert",
+            y_label="held-out tokens routed",
+            plot="bars",
+        )
+        metrics = {
             "expert_counts_cv": coefficient_of_variation(counts),
             "max_expert_share": float(counts.max() / counts.sum()),
             "idle_experts": int((counts == 0).sum()),
         }
+        return Measurement(metrics=metrics, series=[load])
 
 
 class MoECapacity(Benchmark):
@@ -218,13 +229,15 @@ class MoEClusterAccuracy(Benchmark):
     full_grid: ClassVar[dict[str, list[Any]]] = {"n_clusters": [4, 8, 16], "steps": [600]}
     ratio_metric: ClassVar[str | None] = "accuracy"
     higher_is_better: ClassVar[bool] = True
+    plots: ClassVar[tuple[str, ...]] = ("ratio", "line")  # accuracy, then the training loss
 
     def run(
         self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
-    ) -> dict[str, float]:
+    ) -> Measurement:
         task_config = ClusterTaskConfig(n_clusters=params["n_clusters"])
         task = make_cluster_task(task_config, ctx.generator(3))
         config = TrainConfig(steps=params.get("steps", 150))
+        losses: list[float] = []
         model = train_classifier(
             cast("type[MoE]", component_cls),
             task,
@@ -232,6 +245,7 @@ class MoEClusterAccuracy(Benchmark):
             n_classes=task_config.n_classes,
             device=ctx.device,
             seed=ctx.seed,
+            loss_curve=losses,
         )
         x_test = task.x_test.to(ctx.device)
         logits, _ = evaluate(model, x_test)
@@ -241,7 +255,14 @@ class MoEClusterAccuracy(Benchmark):
             metrics["expert_cluster_purity"] = _purity(
                 model, x_test, task.cluster_test, task_config.n_clusters
             )
-        return metrics
+        curve = Series(
+            "training loss",
+            range(1, len(losses) + 1),
+            losses,
+            x_label="step",
+            y_label="cross-entropy (batch)",
+        )
+        return Measurement(metrics=metrics, series=[curve])
 
 
 def _purity(model: Any, x: torch.Tensor, cluster: torch.Tensor, n_clusters: int) -> float:

@@ -110,8 +110,12 @@ def train_classifier(
     n_classes: int,
     device: torch.device,
     seed: int,
+    loss_curve: list[float] | None = None,
 ) -> MoEClassifier:
-    """Build the component inside a classifier and train it on `task` for `config.steps` steps."""
+    """Build the component inside a classifier and train it on `task` for `config.steps` steps.
+
+    `loss_curve`, when given, receives the task loss (without `aux_loss`) of every step.
+    """
     torch.manual_seed(seed)
     layer = component().build(config.d_model, config.d_hidden, config.n_experts, config.top_k)
     model = MoEClassifier(layer, task.x_train.shape[1], config.d_model, n_classes).to(device)
@@ -120,7 +124,7 @@ def train_classifier(
     order = torch.Generator().manual_seed(seed)
     model.train()
     with single_thread(enabled=device.type == "cpu"):
-        _train_steps(model, optimiser, x_train, y_train, config, n_classes, order)
+        _train_steps(model, optimiser, x_train, y_train, config, n_classes, order, loss_curve)
     model.eval()
     return model
 
@@ -133,12 +137,15 @@ def _train_steps(
     config: TrainConfig,
     n_classes: int,
     order: torch.Generator,
+    loss_curve: list[float] | None = None,
 ) -> None:
     device = x_train.device
     for _ in range(config.steps):
         pick = torch.randint(x_train.shape[0], (config.batch_tokens,), generator=order).to(device)
         logits, routed = model(x_train[pick].reshape(8, -1, x_train.shape[1]))  # (8, T, n_classes)
         loss = F.cross_entropy(logits.reshape(-1, n_classes), y_train[pick])
+        if loss_curve is not None:
+            loss_curve.append(float(loss.detach()))
         if config.use_aux_loss:
             loss = loss + routed.aux_loss
         optimiser.zero_grad(set_to_none=True)

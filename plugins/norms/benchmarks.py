@@ -243,6 +243,7 @@ class NormThroughput(Benchmark):
         "dtype": ["float32", "bfloat16"],
     }
     ratio_metric = "median_ms"
+    plots = ("ratio", "memory")  # time and (on CUDA) peak memory side by side
 
     def run(
         self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext

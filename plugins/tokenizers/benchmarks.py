@@ -184,6 +184,7 @@ class CompressionBenchmark(_TokenizerBenchmark):
     summary: ClassVar[str] = "bytes per token, tokens per word, unknown rate, exact round trip"
     ratio_metric: ClassVar[str | None] = "tokens_per_word"
     higher_is_better: ClassVar[bool] = False
+    plots: ClassVar[tuple[str, ...]] = ("ratio", "metric:bytes_per_token")
 
     def run(
         self, component_cls: type[Tokenizer], params: dict[str, Any], ctx: RunContext
@@ -211,6 +212,7 @@ class MixedScriptBenchmark(_TokenizerBenchmark):
     summary: ClassVar[str] = "tokens per character and unknown rate on zh, ja, emoji and code"
     ratio_metric: ClassVar[str | None] = "zh_tokens_per_char"
     higher_is_better: ClassVar[bool] = False
+    plots: ClassVar[tuple[str, ...]] = ("metrics:_tokens_per_char",)  # one bar group per script
 
     def run(
         self, component_cls: type[Tokenizer], params: dict[str, Any], ctx: RunContext

@@ -63,6 +63,7 @@ th[aria-sort=descending]::after { content: " \\25BC"; font-size: .7em; }
 td.num { text-align: right; white-space: nowrap; }
 td.msg { white-space: pre-wrap; max-width: 40rem; font-family: ui-monospace, monospace; font-size: .85em; }
 tbody.point { border-top: 2px solid #999; }
+td:first-child { white-space: nowrap; }
 tr.reference td:first-child { font-weight: 600; }
 tr.candidate td:first-child { padding-left: 1.4rem; }
 tr.error td { color: #b00020; background: #fff3f3; }
