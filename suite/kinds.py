@@ -566,8 +566,10 @@ class Decoder(Component):
     must be greedy); `sampling_options` (which of `temperature`, `top_k`, `top_p` it takes, with
     transformers' semantics: divide the logits by the temperature, keep the k most likely,
     keep the smallest set whose probability reaches p); `option_choices()` (values of each
-    option the kit draws). An option `use_cache` (default True), when accepted, switches the
-    model's KV cache off: the kit then checks that the tokens do not change.
+    option the kit draws); `hf_only` (it drives HuggingFace models only, `suite.lm.HFCausalLM`,
+    as transformers' `generate` wrapped: the kit and the benchmarks give it no other model). An
+    option `use_cache` (default True), when accepted, switches the model's KV cache off: the
+    kit then checks that the tokens do not change.
     """
 
     kind: ClassVar[str] = "decoding"
@@ -575,6 +577,7 @@ class Decoder(Component):
     scores_sequences: ClassVar[bool] = False
     width_option: ClassVar[str | None] = None
     sampling_options: ClassVar[tuple[str, ...]] = ()
+    hf_only: ClassVar[bool] = False
     #: `(B,)` float: the score of each row the last `generate` returned (`scores_sequences`).
     sequence_scores: Tensor | None = None
 

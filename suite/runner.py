@@ -159,6 +159,7 @@ _KIND_NOUNS = {  # (one, several): "component 'bpe' is a tokenizer", "measures n
     "norm": ("a norm", "norms"),
     "loss": ("a loss", "losses"),
     "moe": ("a mixture-of-experts layer", "mixture-of-experts layers"),
+    "decoding": ("a decoder", "decoders"),
 }
 
 

@@ -18,9 +18,11 @@ __all__ = [
     "attention_inputs",
     "classification_inputs",
     "contrastive_inputs",
+    "decoding_inputs",
     "mask_rows",
     "moe_inputs",
     "norm_inputs",
+    "peft_inputs",
     "position_inputs",
     "ranking_inputs",
     "seeds",
@@ -249,5 +251,52 @@ def position_inputs(draw: Any, *, min_len: int = 1) -> dict[str, Any]:
         "tk": tk,
         "starts": draw(st.lists(st.integers(0, 40), min_size=batch, max_size=batch)),
         "shift": draw(st.integers(1, 50)),
+        "seed": draw(seeds),
+    }
+
+
+@st.composite
+def decoding_inputs(
+    draw: Any,
+    *,
+    options: dict[str, list[Any]] | None = None,
+    models: tuple[str, ...] = ("gpt2", "suite"),
+    max_new: int = 8,
+) -> dict[str, Any]:
+    """A tiny random causal LM (`gpt2`: HuggingFace GPT-2, `suite`: `suite.lm.TinyCausalLM`),
+    prompts (B, T), a token budget, an EOS id or none, one value per option, a seed."""
+    vocab = draw(st.integers(6, 40))
+    return {
+        "model": draw(st.sampled_from(list(models))),
+        "vocab": vocab,
+        "layers": draw(st.integers(1, 2)),
+        "heads": draw(st.sampled_from([1, 2])),
+        "width": draw(st.sampled_from([8, 16])),
+        "batch": draw(st.integers(1, 3)),
+        "prompt": draw(st.integers(1, 5)),
+        "new_tokens": draw(st.integers(1, max_new)),
+        "eos": draw(st.none() | st.integers(0, vocab - 1)),
+        "options": {key: draw(st.sampled_from(values)) for key, values in (options or {}).items()},
+        "seed": draw(seeds),
+    }
+
+
+@st.composite
+def peft_inputs(draw: Any) -> dict[str, Any]:
+    """A small `suite.nn` encoder (width, heads, key/value heads, layers, causal or not), token
+    ids `(B, T)` from a seed, an optional padding mask, and whether to target every other
+    candidate submodule instead of all of them."""
+    heads = draw(st.sampled_from([1, 2, 4]))
+    batch, length = draw(st.integers(1, 3)), draw(st.integers(1, 6))
+    return {
+        "d_model": draw(st.sampled_from([8, 16])),
+        "heads": heads,
+        "kv_heads": draw(st.sampled_from([d for d in (1, 2, 4) if heads % d == 0])),
+        "layers": draw(st.integers(1, 2)),
+        "causal": draw(st.booleans()),
+        "batch": batch,
+        "length": length,
+        "mask": draw(st.none() | mask_rows(batch, length)),
+        "every_other": draw(st.booleans()),
         "seed": draw(seeds),
     }

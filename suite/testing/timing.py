@@ -99,6 +99,15 @@ def _tokenizer(cls: Any) -> Callable[[], Any]:
     return lambda: tok.encode(text)
 
 
+def _decoding(cls: Any) -> Callable[[], Any]:
+    from suite.lm import tiny_gpt2
+
+    model = tiny_gpt2(vocab_size=64, n_layer=2, n_head=2, n_embd=32, n_positions=64)
+    ids = torch.randint(0, 64, (2, 8), generator=torch.Generator().manual_seed(0))
+    dec = cls()
+    return lambda: dec.generate(model, ids, 32, generator=torch.Generator().manual_seed(0))
+
+
 _WORKLOADS: dict[str, tuple[str, Callable[[Any], Callable[[], Any]]]] = {
     "attention": ("q, k, v (2, 4, 128, 32), causal", _attention),
     "norm": ("x (16, 64, 128), train mode", _norm),
@@ -106,6 +115,7 @@ _WORKLOADS: dict[str, tuple[str, Callable[[Any], Callable[[], Any]]]] = {
     "moe": ("x (4, 64, 64), 8 experts, top-2", _moe),
     "tokenizer": ("encode 70 multi-script sentences", _tokenizer),
     "position": ("embed, rotate and bias at T = 512, d_model 256, 8 heads", _position),
+    "decoding": ("32 new tokens after prompts (2, 8), tiny random GPT-2", _decoding),
 }
 
 

@@ -97,9 +97,11 @@ def register_property(prop: Property) -> Property:
 def _load_all() -> None:
     from suite.testing.properties import (  # noqa: F401
         attention,
+        decoding,
         loss,
         moe,
         norm,
+        peft,
         position,
         tokenizer,
     )
