@@ -32,7 +32,6 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.norms",
     "plugins.losses",
     "plugins.moe",
-    "plugins.peft",
     "plugins.positions",
     "plugins.decoding",
     "plugins.topics",

@@ -101,7 +101,6 @@ def _load_all() -> None:
         loss,
         moe,
         norm,
-        peft,
         position,
         tokenizer,
     )
