@@ -12,6 +12,7 @@ from suite.benchmark import Benchmark, Measurement, RunContext
 from suite.hookspecs import hookimpl
 from suite.kinds import (
     KINDS,
+    PEFT,
     Attention,
     Component,
     Decoder,
@@ -27,6 +28,7 @@ from suite.topics import Claim, Evidence, Series, Topic, TopicContext
 
 __all__ = [
     "KINDS",
+    "PEFT",
     "Attention",
     "Benchmark",
     "Claim",

@@ -23,7 +23,9 @@ Interview points:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -86,7 +88,13 @@ class MultiHeadAttention(nn.Module):
     `key_padding_mask` bool `(B, S)`, True for a real token. Returns `(B, T, C)`. With a
     `position` module (what `PositionalEncoding.build` returns), self-attention rotates q and k
     at `positions` (long `(B, T)`, default 0..T-1) and adds its `bias(T, T)` to the scores.
+    Prefix tuning enters through `prefix` (`None` by default): a callable taking the batch
+    size that returns learned keys and values `(B, Hkv, P, Dh)`, prepended to the sequence's
+    own in self-attention (after rotation and the cache: prefixes sit at no position).
     """
+
+    #: The prefix entry point exists: `suite.PEFT` methods of `target_kind` "attention" use it.
+    accepts_prefix: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -113,6 +121,7 @@ class MultiHeadAttention(nn.Module):
         self.kv_proj = nn.Linear(d_model, 2 * n_kv_heads * self.head_dim, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
         self.position = position  # rotate / bias entry points of a positional encoding, or None
+        self.prefix: Callable[[int], tuple[Tensor, Tensor]] | None = None  # prefix tuning
 
     def forward(
         self,
@@ -144,23 +153,55 @@ class MultiHeadAttention(nn.Module):
         if cache is not None:  # keys and values of every token so far, the new ones last
             k, v = cache.append(k, v)
             s = k.shape[2]
+        causal = self.causal and past == 0  # one new token after the cache sees every key
+        prefixed = self.prefix is not None and context is None
+        if prefixed:  # prefix tuning: P learned keys and values before the sequence's own
+            assert self.prefix is not None
+            k, v, key_padding_mask = _prepend_prefix(self.prefix(bsz), k, v, key_padding_mask)
+            s = k.shape[2]
         if self.position is not None and context is None:
             attn_bias = self.position.bias(t, s)
             if attn_bias is not None:
                 extra["attn_bias"] = attn_bias
+        if prefixed and causal:  # queries see every prefix and the keys up to their own
+            extra["attn_bias"] = _causal_bias(t, s, q) + extra.get("attn_bias", 0.0)
+            causal = False
         out = self.attention(
             q,
             k.contiguous(),
             v.contiguous(),
-            causal=self.causal and past == 0,  # one new token after the cache sees every key
+            causal=causal,
             key_padding_mask=key_padding_mask,
             **extra,
         )
         return self.out_proj(out.transpose(1, 2).reshape(bsz, t, self.d_model))
 
 
+def _prepend_prefix(
+    prefix: tuple[Tensor, Tensor], k: Tensor, v: Tensor, key_padding_mask: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """k, v `(B, Hkv, S, Dh)` with the prefix's `(B, Hkv, P, Dh)` in front; the mask marks them real."""
+    prefix_k, prefix_v = prefix
+    k = torch.cat([prefix_k.to(k.dtype), k], dim=2)
+    v = torch.cat([prefix_v.to(v.dtype), v], dim=2)
+    if key_padding_mask is not None:
+        real = key_padding_mask.new_ones(key_padding_mask.shape[0], prefix_k.shape[2])
+        key_padding_mask = torch.cat([real, key_padding_mask], dim=1)
+    return k, v, key_padding_mask
+
+
+def _causal_bias(tq: int, tk: int, like: Tensor) -> Tensor:
+    """`(1, 1, Tq, Tk)`: 0 where key j <= query i + (Tk - Tq) (bottom-right aligned), else -inf."""
+    allowed = torch.ones(tq, tk, dtype=torch.bool, device=like.device).tril(diagonal=tk - tq)
+    bias = torch.zeros(tq, tk, dtype=like.dtype, device=like.device)
+    return bias.masked_fill(~allowed, float("-inf"))[None, None]
+
+
 class TransformerBlock(nn.Module):
     """Pre-norm block: `x + attn(norm(x))`, then `x + mlp(norm(x))`."""
+
+    #: The residual branches (`suite.PEFT` methods of `target_kind` "sublayer" wrap them).
+    sublayers: ClassVar[tuple[str, ...]] = ("attn", "mlp")
 
     def __init__(
         self,
@@ -256,17 +297,31 @@ class TransformerEncoder(nn.Module):
     def forward(
         self, ids: Tensor, key_padding_mask: Tensor | None = None, positions: Tensor | None = None
     ) -> Tensor:
-        """`positions` long `(B, T)` (default 0..T-1): where each token sits, for the encoding."""
+        """`positions` long `(B, T)` (default 0..T-1): where each token sits, for the encoding.
+
+        Prompt tuning replaces `embed` by a module returning `(B, P + T, C)`: the P learned
+        vectors come first, at positions 0..P-1, are attended to as real tokens, and are left
+        out of the output, which stays `(B, T, C)`."""
         b, t = ids.shape
+        tokens = self.embed(ids)  # (B, P + T, C): P > 0 under prompt tuning
+        prompt = tokens.shape[1] - t
+        if prompt:
+            if positions is not None:
+                start = torch.arange(prompt, device=ids.device).expand(b, prompt)
+                positions = torch.cat([start, positions + prompt], dim=1)
+            if key_padding_mask is not None:
+                real = key_padding_mask.new_ones(b, prompt)
+                key_padding_mask = torch.cat([real, key_padding_mask], dim=1)
+            t += prompt
         if positions is None:
             positions = torch.arange(t, device=ids.device).expand(b, t)
         if self.positional is None:
             assert self.position is not None
             if t > self.config.max_len:
                 raise ValueError(f"sequence length {t} exceeds max_len {self.config.max_len}")
-            x = self.embed(ids) + self.position(positions)
+            x = tokens + self.position(positions)
         else:  # a bounded encoding (a learned table) rejects positions >= max_len itself
-            x = self.positional.embed(self.embed(ids), positions)
+            x = self.positional.embed(tokens, positions)
         for block in self.blocks:
             x = block(x, key_padding_mask, positions=positions)
-        return self.norm(x)
+        return self.norm(x)[:, prompt:]

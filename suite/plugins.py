@@ -32,6 +32,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.norms",
     "plugins.losses",
     "plugins.moe",
+    "plugins.peft",
     "plugins.positions",
     "plugins.decoding",
     "plugins.topics",

@@ -89,6 +89,20 @@ def _position(cls: Any) -> Callable[[], Any]:
     return step
 
 
+def _peft(cls: Any) -> Callable[[], Any]:
+    from suite.testing.properties.peft import kit_model
+
+    method = cls()
+    wrapped = method.apply(kit_model(32, 4, 4, 2, seed=0))
+    ids = torch.randint(0, 11, (8, 32), generator=torch.Generator().manual_seed(0))  # (B, T)
+
+    def step() -> None:
+        with torch.enable_grad():
+            wrapped(ids).square().mean().backward()
+
+    return step
+
+
 def _tokenizer(cls: Any) -> Callable[[], Any]:
     from suite.testing.strategies import SCRIPTS
 
@@ -114,6 +128,7 @@ _WORKLOADS: dict[str, tuple[str, Callable[[Any], Callable[[], Any]]]] = {
     "loss": ("forward + backward, N = 2048 (classification) / 256 / 8192", _loss),
     "moe": ("x (4, 64, 64), 8 experts, top-2", _moe),
     "tokenizer": ("encode 70 multi-script sentences", _tokenizer),
+    "peft": ("forward + backward of a wrapped 2-layer encoder, d 32, ids (8, 32)", _peft),
     "position": ("embed, rotate and bias at T = 512, d_model 256, 8 heads", _position),
     "decoding": ("32 new tokens after prompts (2, 8), tiny random GPT-2", _decoding),
 }

@@ -51,6 +51,9 @@ MESSAGES = {
     "broken-tok-random-ties": "trained on the same corpus",
     "broken-tok-lossy-save": "after save/load",
     "broken-tok-false-lossless": "decode(encode(s)) != s",
+    "broken-lora-random-b": "must compute what the base does",
+    "broken-lora-unfrozen": "declared formula",
+    "broken-lora-merge-unscaled": "merged outputs differ",
 }
 
 

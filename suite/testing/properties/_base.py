@@ -105,6 +105,7 @@ def _load_all() -> None:
         tokenizer,
     )
 
+        peft,
 
 def properties_for(kind: str) -> list[Property]:
     """The properties of `kind`, in the order they are checked."""
