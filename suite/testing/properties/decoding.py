@@ -195,9 +195,12 @@ def _target_distribution(logits: Tensor, options: dict[str, Any]) -> tuple[Tenso
 
 
 def _chi_square(counts: Tensor, expected: Tensor) -> float:
-    """p-value of `counts` against `expected` counts; bins expected below 5 are pooled."""
+    """p-value of `counts` against `expected` counts over the possible tokens; bins expected
+    below 5 are pooled."""
     from scipy.stats import chisquare
 
+    possible = expected > 0  # impossible tokens are the "outside" check's business
+    counts, expected = counts[possible], expected[possible]
     small = expected < 5
     obs = counts[~small].tolist()
     exp = expected[~small].tolist()
@@ -316,6 +319,11 @@ def _distribution_check(subject: Subject, ex: Example, options: dict[str, Any]) 
     if outside:
         fail(
             f"with options {options} sampled token(s) {outside} that the filters remove (probability 0 after temperature, top-k, top-p)"
+        )
+    missing = ((counts == 0) & (target * SAMPLES >= 10)).nonzero().flatten().tolist()
+    if missing:
+        fail(
+            f"with options {options} token(s) {missing} that the filters keep were never drawn in {SAMPLES} samples (expected {[round(float(target[i]) * SAMPLES) for i in missing]}): the kept set is too small"
         )
     p = _chi_square(counts, target * SAMPLES)
     if p < P_VALUE:
