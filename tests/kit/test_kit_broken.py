@@ -54,6 +54,10 @@ MESSAGES = {
     "broken-lora-random-b": "must compute what the base does",
     "broken-lora-unfrozen": "declared formula",
     "broken-lora-merge-unscaled": "merged outputs differ",
+    "broken-beam-prompt-length-penalty": "sequence_scores differ",
+    "broken-greedy-dropped-cache": "KV cache gives other tokens",
+    "broken-sample-global-rng": "seeded alike",
+    "broken-sample-short-nucleus": "that the filters keep were never drawn",
 }
 
 
