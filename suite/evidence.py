@@ -11,6 +11,10 @@ the component beside its reference. Which run is a decision, not an accident of 
   recorded `run.finished` (never the file's modification time).
 
 Each table then says which run and file it came from.
+
+Only stable timings are quoted: a row whose timing is marked unstable (its repeats spread too
+much, see `suite.noise`) shows why instead of a time (`quoted_time`), and among runs of equal
+grid a run whose timings of the component are all stable is preferred to a later shaky one.
 """
 
 from __future__ import annotations
@@ -20,9 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from suite.kinds import Component
+from suite.noise import is_unstable
 from suite.results import load_results
 
-__all__ = ["EvidenceSource", "candidate_paths", "committed_runs_folder", "component_evidence"]
+__all__ = [
+    "EvidenceSource",
+    "candidate_paths",
+    "committed_runs_folder",
+    "component_evidence",
+    "quoted_time",
+]
 
 
 @dataclass
@@ -98,6 +109,19 @@ def component_evidence(
     return [best[name] for name in sorted(best)]
 
 
-def _preference(source: EvidenceSource) -> tuple[bool, str]:
-    """Full-grid runs before quick ones, then the latest recorded finish (ISO-8601 sorts)."""
-    return (not source.quick, str(source.run.get("finished") or ""))
+def _preference(source: EvidenceSource) -> tuple[bool, bool, str]:
+    """Full-grid runs before quick ones, then runs whose timings are all stable, then the
+    latest recorded finish (ISO-8601 sorts)."""
+    stable = not any(is_unstable(row) for row in source.rows)
+    return (not source.quick, stable, str(source.run.get("finished") or ""))
+
+
+def quoted_time(row: dict[str, Any]) -> str:
+    """A row's median time as evidence: the number, or why it is not quoted."""
+    from suite.reporting.formatting import format_number
+
+    timing = row.get("timing") or {}
+    if is_unstable(row):
+        reason = timing.get("unstable_reason") or "repeats spread too much"
+        return f"not measured reliably ({reason})"
+    return format_number(timing.get("median_ms"))

@@ -12,8 +12,9 @@ Match the cells of two runs by (kind, component, benchmark, params) and show new
 median time and for each benchmark's ratio metric.
 
 A cell is flagged when
-  - it got slower beyond noise: the repeats of the two runs (timing.samples_ms) differ by a
-    Mann–Whitney U test (two-sided, p < 0.01) AND new_median / old_median > 1 + THRESHOLD.
+  - it got slower beyond noise: new_median / old_median > 1 + THRESHOLD AND a one-sided
+    Mann–Whitney U test (p < 0.01) finds the new repeats (timing.samples_ms) larger than the
+    old ones × (1 + THRESHOLD): significantly slower by more than the threshold.
     A cell with fewer than 5 repeats in a run, or marked unstable in either, is "unjudged"
     (said, not flagged). Files without samples (older versions) fall back to the median rule:
     new_median - old_median > max(THRESHOLD × old_median, old_IQR + new_IQR);

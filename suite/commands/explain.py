@@ -202,9 +202,9 @@ def _explain_components(classes: list[Any], args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from suite.console import console
-    from suite.evidence import component_evidence
+    from suite.evidence import component_evidence, quoted_time
     from suite.plugins import get_host
-    from suite.reporting.formatting import format_number, format_param
+    from suite.reporting.formatting import format_param
 
     topics = get_host().registry.topics()
     payload = []
@@ -256,12 +256,11 @@ def _explain_components(classes: list[Any], args: argparse.Namespace) -> int:
             for row in source.rows:
                 metrics = ", ".join(f"{k}={format_param(v)}" for k, v in row["metrics"].items())
                 params = ", ".join(f"{k}={format_param(v)}" for k, v in row["params"].items())
-                timing = row.get("timing") or {}
                 table.add_row(
                     escape(row["component"]),
                     escape(params),
                     escape(metrics),
-                    format_number(timing.get("median_ms")),
+                    escape(quoted_time(row)),
                 )
             console.print(table)
     if args.json:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import example as explicit_example
 from hypothesis import seed as hypothesis_seed
 
 from suite.kinds import Component
@@ -188,6 +189,9 @@ def _drive(
     if example is not None:
         one(example)
         return
+    test = given(prop.strategy(subject))(one)
+    for edge_case in reversed(prop.explicit(subject)):  # the kind's numerical edge cases first
+        test = explicit_example(edge_case)(test)
     test = settings(
         max_examples=prop.examples_for(max_examples),
         deadline=None,
@@ -197,7 +201,7 @@ def _drive(
         verbosity=Verbosity.quiet,
         phases=(Phase.explicit, Phase.generate, Phase.shrink),
         suppress_health_check=list(HealthCheck),
-    )(given(prop.strategy(subject))(one))
+    )(test)
     hypothesis_seed(seed)(test)()
 
 

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+import suite
 from suite.testing import check_component, load_target
+from suite.testing.kit import make_subject
+from suite.testing.properties._base import get_property
 
 HERE = Path(__file__).parent
 BROKEN = sorted((HERE / "broken").glob("*_impls.py"))
@@ -43,6 +46,7 @@ MESSAGES = {
     "broken-focal-sign": "easy examples must be down-weighted",
     "broken-ce-sum": "sums over the batch",
     "broken-ce-naive-softmax": "compute in log space",
+    "broken-focal-expm1-pow": "gradient entries of input 0 are NaN/inf",
     "broken-moe-drops": "no token may be dropped",
     "broken-moe-counts": "expert_counts sum to",
     "broken-moe-detached-aux": "detached",
@@ -114,3 +118,23 @@ def test_replay_from_python_matches_the_shell_reproduction() -> None:
         )
     }
     assert results["future token leaked into position 0"] == "failed"
+
+
+def test_default_check_runs_the_numerical_edge_cases_whatever_hypothesis_draws() -> None:
+    """The focal loss written `(-expm1(logp_t))**γ · logp_t` is NaN-free almost everywhere;
+    the default check fails it through its explicit edge case (gap 50, γ < 1), even with as
+    few generated examples as the kit allows, and the built-in focal loss passes that case."""
+    (cls,) = [c for c, _, _ in CASES if c.name == "broken-focal-expm1-pow"]
+    report = check_component(cls, max_examples=1, timing=False)
+    result = report.result("loss.finite-gradients")
+    assert result.status == "failed" and "NaN/inf" in result.message
+    assert result.example is not None
+    assert result.example["gap"] == 50.0 and result.example["options"] == {"gamma": 0.5}
+
+    edge_cases = get_property("loss.finite-gradients").explicit(make_subject(cls))
+    assert {ex.get("gap") for ex in edge_cases} >= {50.0, -50.0}
+    assert {ex["scale"] for ex in edge_cases} >= {1e-4, 1e3}
+    focal = check_component(
+        suite.get("loss", "focal"), only=["loss.finite-gradients"], timing=False
+    )
+    assert focal.result("loss.finite-gradients").status == "passed"

@@ -230,7 +230,8 @@ SOLUTIONS = {
         'raise NotImplementedError("write forward(): mean of -α_t (1 - p_t)^γ log p_t, from log_softmax")',
         """import torch
         log_pt = torch.log_softmax(logits, -1).gather(1, target[:, None])[:, 0]
-        loss = -(1 - log_pt.exp()).pow(self.gamma) * log_pt
+        one_minus_pt = (-torch.expm1(log_pt)).clamp_min(torch.finfo(log_pt.dtype).tiny)
+        loss = -one_minus_pt.pow(self.gamma) * log_pt  # unclamped: NaN gradient at p_t = 1
         if self.alpha is not None:
             loss = loss * torch.tensor(self.alpha)[target]
         return loss.mean()""",

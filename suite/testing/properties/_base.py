@@ -76,6 +76,10 @@ class Property:
     check: Callable[[Subject, Example], None]
     applies: Callable[[Subject], str | None] = lambda subject: None  # a reason to skip, or None
     cost: float = 1.0  # share of --examples this property runs (tokenizer training is slow)
+    #: The numerical edge cases of the kind (extreme logit gaps, γ < 1, fully masked rows, tiny
+    #: and huge scales) as explicit examples: run first, on every check, whatever --examples
+    #: says and whatever hypothesis happens to draw (hypothesis `@example`).
+    explicit: Callable[[Subject], list[Example]] = lambda subject: []
 
     def examples_for(self, max_examples: int) -> int:
         return max(3, round(max_examples * self.cost))

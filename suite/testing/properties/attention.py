@@ -345,6 +345,19 @@ def _with_pivot(strategy: Any) -> Any:
     return st.tuples(strategy, st.integers(0, 1000)).map(lambda pair: {**pair[0], "pivot": pair[1]})
 
 
+def _fully_masked_edge_cases() -> list[Example]:
+    """A fully padded batch row beside a partly padded one, at huge (30) and tiny (1e-3) scores,
+    with and without the causal mask: run on every check."""
+    mask = [[True, True, True, False, False], [False] * 5]
+    base = {"batch": 2, "heads": 2, "kv_heads": 1, "tq": 5, "tk": 5, "head_dim": 8}
+    return [
+        {**base, "causal": causal, "mask": mask, "magnitude": magnitude}
+        | {"dtype": "float32", "seed": 0}
+        for causal in (False, True)
+        for magnitude in (30.0, 1e-3)
+    ]
+
+
 for _prop in (
     Property(
         "attention.reference-agreement",
@@ -399,6 +412,7 @@ for _prop in (
         "a batch row whose keys are all padded gives zeros, never NaN",
         lambda s: strategies.attention_inputs(fully_padded_row=True),
         check_no_nan,
+        explicit=lambda s: _fully_masked_edge_cases(),
     ),
 ):
     register_property(_prop)

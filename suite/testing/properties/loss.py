@@ -4,6 +4,12 @@ The closed form is the one the loss declares (`suite.Loss.closed_form`), else th
 registered reference declares, evaluated under the same options; options are drawn from the
 declared `option_choices`. A loss with no closed form in reach is compared with its registered
 reference at default options, or skipped with the reason.
+
+`loss.finite-gradients` always runs the numerical edge cases as explicit examples: a target
+logit 50 above the others (p_t rounds to 1 in float32, so 1 - p_t is exactly 0: a factor
+(1 - p_t)^γ with γ < 1 has an infinite derivative there, and `0 · inf` is a NaN gradient), 50
+below them, and inputs of tiny (1e-4) and huge (1e3) scale; with the smallest γ in (0, 1) the
+loss declares, where it takes a `gamma`.
 """
 
 from __future__ import annotations
@@ -89,6 +95,8 @@ def _inputs(subject: Subject, ex: Example) -> tuple[Tensor, ...]:
         target = torch.multinomial(
             probs, n, replacement=True, generator=generator(seed, 1)
         )  # (N,), class 0 the majority
+        if ex.get("gap"):  # the target logit alone at `gap`: p_t → 1 (gap 50) or → 0 (gap -50)
+            logits[torch.arange(n), target] = float(ex["gap"])
         ignore_index = _ignore_index(subject)
         if ex.get("ignore_first") and ignore_index is not None:
             target[0] = ignore_index
@@ -121,6 +129,31 @@ def _needs_form(subject: Subject) -> str | None:
     if _declaring(subject) is None and subject.reference is None:
         return f"no closed form declared by {subject.cls.name!r} and no reference in reach ({subject.reference_note})"
     return None
+
+
+def _edge_examples(subject: Subject) -> list[Example]:
+    """The numerical edge cases of the task (module docstring), as explicit examples."""
+    task = subject.cls.task
+    if task == "classification":
+        classes = 5
+        gammas = [g for g in _option_choices(subject, classes).get("gamma", []) if 0 < g < 1]
+        if not gammas and "gamma" in subject.cls.accepted_options():
+            gammas = [0.5]
+        options = {"gamma": min(gammas)} if gammas else {}
+        base = {"n": 4, "classes": classes, "majority": 0.5, "seed": 0, "ignore_first": False}
+        return [
+            {**base, "scale": 1.0, "gap": 50.0, "options": options},
+            {**base, "scale": 1.0, "gap": -50.0, "options": options},
+            {**base, "scale": 1e-4, "options": options},
+            {**base, "scale": 1e3, "options": options},
+        ]
+    if task == "contrastive":
+        base = {"n": 4, "dim": 4, "noise": 0.1, "seed": 0, "options": {}}
+        return [{**base, "scale": 1e-4}, {**base, "scale": 1e3}]
+    if task == "ranking":
+        base = {"n": 4, "seed": 0, "options": {}}
+        return [{**base, "scale": 1e-4}, {**base, "scale": 1e3}]
+    return []
 
 
 # --------------------------------------------------------------------------- checks
@@ -244,9 +277,10 @@ for _prop in (
     Property(
         "loss.finite-gradients",
         "loss",
-        "value and gradients are finite, even for inputs of magnitude 100",
+        "value and gradients are finite, even for inputs of magnitude 100 and logit gaps of 50",
         lambda s: _loss_examples(s, max_scale=100.0),
         check_gradients,
+        explicit=_edge_examples,
     ),
     Property(
         "loss.reduction",

@@ -68,8 +68,32 @@ class NaiveSoftmaxCrossEntropy(suite.Loss):
         return ((1 - self.label_smoothing) * nll - self.label_smoothing * logp.mean(1)).mean()
 
 
+class FocalExpm1Power(suite.Loss):
+    """Focal loss as `(-expm1(log p_t))**γ · -log p_t`: accurate 1 - p_t, but never clamped.
+
+    At a target logit 50 above the others p_t rounds to 1 in float32, 1 - p_t is exactly 0, and
+    for γ < 1 the derivative of x^γ at 0 is infinite: the gradient is `0 · inf`, NaN.
+    """
+
+    name = "broken-focal-expm1-pow"
+    summary = "(1 - p_t)^γ via expm1 without a clamp: NaN gradient at p_t = 1 for γ < 1"
+    reference = "focal"
+    task = "classification"
+
+    def __init__(self, gamma: float = 2.0, alpha: list[float] | None = None) -> None:
+        self.gamma, self.alpha = gamma, alpha
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        logp_t = torch.log_softmax(logits, 1).gather(1, target[:, None])[:, 0]
+        loss = -((-torch.expm1(logp_t)) ** self.gamma) * logp_t
+        if self.alpha is not None:
+            loss = loss * torch.tensor(self.alpha)[target]
+        return loss.mean()
+
+
 EXPECTED = {
     FocalWrongSign: "loss.focal-modulation",
     SummedCrossEntropy: "loss.reduction",
     NaiveSoftmaxCrossEntropy: "loss.finite-gradients",
+    FocalExpm1Power: "loss.finite-gradients",
 }

@@ -23,7 +23,10 @@ class LogSumExpFocal(suite.Loss):
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         log_pt = logits.gather(1, target[:, None])[:, 0] - torch.logsumexp(logits, dim=1)
-        loss = -torch.pow(-torch.expm1(log_pt), self.gamma) * log_pt
+        # 1 - p_t is exactly 0 once p_t rounds to 1 (a logit gap of ~17 in float32): clamp it, or
+        # γ < 1 gives an infinite derivative there and a NaN gradient (0 · inf)
+        one_minus_pt = (-torch.expm1(log_pt)).clamp_min(torch.finfo(log_pt.dtype).tiny)
+        loss = -torch.pow(one_minus_pt, self.gamma) * log_pt
         if self.alpha is not None:
             loss = loss * torch.as_tensor(self.alpha, dtype=logits.dtype)[target]
         return loss.mean()

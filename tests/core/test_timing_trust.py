@@ -1,0 +1,383 @@
+"""Timings you can trust: paired rounds, noise marked and acted on, outputs checked before timing,
+and `compare` that flags only a significant change.
+
+The compare tests run a cheap benchmark twice (each timed call sleeps 50 ms, see timing_plugin);
+the second time one component sleeps 15 ms more (~30% slower).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+
+from suite import plugins
+from suite.benchmark import RunContext, check_output
+from suite.cli import main
+from suite.errors import CellError
+from suite.noise import advice, bootstrap_median_interval, relative_spread, spread_problem
+from suite.plugins import PluginHost
+from suite.reporting import compare_runs, print_comparison
+from suite.reporting.compare import TEST_NAME
+from suite.reporting.tables import build_tables
+from suite.results import load_results, validate_document
+from suite.runner import Cell, RunConfig, run_cell, run_matrix
+from suite.timing import Timing, time_function, time_paired
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def timing_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginHost]:
+    """The built-in kinds that are timed, and the timing test plugin (sleepy and NaN components)."""
+    monkeypatch.delenv("NLPSUITE_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("NLPSUITE_BLOCK_PLUGINS", raising=False)
+    monkeypatch.syspath_prepend(str(HERE))
+    import timing_plugin
+
+    builtins = ("plugins.norms", "plugins.losses", "plugins.attention", "plugins.moe")
+    host = PluginHost(builtins=builtins, entry_points=False).load()
+    host.register_plugin(timing_plugin, "timing")
+    plugins.reset(host)
+    try:
+        yield host
+    finally:
+        plugins.reset(None)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_spread_and_bootstrap_interval() -> None:
+    assert relative_spread([10.0, 10.0, 10.0]) == 0.0
+    assert spread_problem([10.0, 10.1, 9.9, 10.0]) is None
+    reason = spread_problem([5.0, 10.0, 20.0, 40.0, 8.0])
+    assert reason is not None and "IQR" in reason and "5 repeats" in reason
+    low, high = bootstrap_median_interval([1.0, 1.1, 0.9, 1.05, 0.95, 1.0, 1.02])
+    assert 0.9 <= low <= 1.0 <= high <= 1.1
+    assert bootstrap_median_interval([2.0]) == (2.0, 2.0)
+
+
+def test_timing_keeps_rounded_samples_and_marks_spread() -> None:
+    steady = Timing.from_samples([1.23456789, 1.2, 1.21])
+    assert steady.to_dict()["samples_ms"] == [1.235, 1.2, 1.21]
+    assert not steady.unstable and "unstable" not in steady.to_dict()
+    noisy = Timing.from_samples([1.0, 3.0, 1.0, 3.0])
+    assert noisy.unstable and noisy.to_dict()["unstable"] is True
+    assert "IQR" in noisy.to_dict()["unstable_reason"]
+
+
+def test_an_unstable_timing_gets_more_repeats_within_its_budget() -> None:
+    durations = iter([0.001, 0.004] * 50)  # alternating 1 and 4 ms: IQR far above 25%
+    timing = time_function(
+        lambda: time.sleep(next(durations)), warmup=0, repeats=4, max_repeats=12, budget_s=5.0
+    )
+    assert timing.repeats == 12 and timing.unstable
+    steady = time_function(lambda: time.sleep(0.002), warmup=0, repeats=4, max_repeats=12)
+    assert steady.repeats == 4  # stable at once: no extra repeats
+
+
+def test_paired_rounds_alternate_in_random_order_and_give_the_ratio() -> None:
+    calls: list[str] = []
+
+    def slow() -> None:
+        calls.append("a")
+        time.sleep(0.004)
+
+    def fast() -> None:
+        calls.append("b")
+        time.sleep(0.002)
+
+    paired = time_paired(slow, fast, warmup=0, rounds=8, seed=3)
+    rounds = [calls[i : i + 2] for i in range(0, len(calls), 2)]
+    assert all(sorted(pair) == ["a", "b"] for pair in rounds)  # one of each per round
+    assert {tuple(pair) for pair in rounds} == {("a", "b"), ("b", "a")}  # order drawn per round
+    assert paired.ci_low <= paired.ratio <= paired.ci_high
+    assert 1.4 < paired.ratio < 2.6  # 4 ms ÷ 2 ms, give or take the sleep's wake-up
+    metrics = paired.metrics()
+    assert set(metrics) == {"paired_ratio", "paired_ratio_ci_low", "paired_ratio_ci_high"}
+    assert paired.timing.repeats == paired.rounds == len(paired.a.samples_ms)
+
+
+def test_run_context_pairs_within_the_cell() -> None:
+    ctx = RunContext(repeats=5, warmup=0, budget_s=1.0)
+    paired = ctx.time_paired(lambda: time.sleep(0.001), lambda: time.sleep(0.001))
+    assert paired.rounds >= 5
+    assert paired.ci_low <= paired.ratio <= paired.ci_high
+
+
+# --------------------------------------------------------------------------- output sanity
+
+
+def test_check_output_refuses_nan_and_disagreement() -> None:
+    check_output(torch.ones(3), torch.ones(3) + 1e-4)
+    with pytest.raises(CellError, match="1 NaN/inf of 3 values: not timed"):
+        check_output(torch.tensor([1.0, float("nan"), 2.0]))
+    with pytest.raises(CellError, match=r"differs from the reference by up to 0\.5"):
+        check_output(torch.ones(3), torch.tensor([1.0, 1.5, 1.0]))
+    with pytest.raises(CellError, match="not a tensor"):
+        check_output(None)
+
+
+TIMED = {  # every timing benchmark, one parameter point each, and its NaN component
+    "attention-latency": "nan-attention",
+    "norm-throughput": "nan-norm",
+    "loss-agreement": "nan-loss",
+    "moe-throughput": "nan-moe",
+}
+
+
+@pytest.mark.parametrize("benchmark_name", sorted(TIMED))
+def test_a_nan_component_is_an_error_row_in_every_timing_benchmark(
+    timing_host: PluginHost, benchmark_name: str
+) -> None:
+    registry = timing_host.registry
+    (benchmark_cls,) = [b for b in registry.benchmarks() if b.name == benchmark_name]
+    benchmark = benchmark_cls()
+    component = next(c for c in registry.components() if c.name == TIMED[benchmark_name])
+    params = benchmark.params(quick=True)[0]
+    ctx = RunContext(repeats=3, warmup=1, budget_s=0.2)
+    row = run_cell(Cell(component, benchmark, params, registry.reference_of(component)), ctx)
+    assert row["status"] == "error", row
+    assert "NaN/inf" in row["error"] and "not timed" in row["error"]
+    assert row["timing"] is None and row["metrics"] == {}
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _run(host: PluginHost, out: Path) -> Path:
+    run_matrix(host.registry, RunConfig(out_dir=out, quick=True, benchmarks=["sleep-bench"]))
+    return out / "results.json"
+
+
+def test_back_to_back_runs_flag_nothing_and_a_slowed_component_is_flagged(
+    timing_host: PluginHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SLEEPY_EXTRA_MS", raising=False)
+    first = _run(timing_host, tmp_path / "first")
+    second = _run(timing_host, tmp_path / "second")
+    monkeypatch.setenv("SLEEPY_EXTRA_MS", "15")  # 50 ms → 65 ms per call: 30% slower
+    slowed = _run(timing_host, tmp_path / "slowed")
+
+    document = load_results(first)
+    assert validate_document(document) is None
+    assert all(len(row["timing"]["samples_ms"]) >= 5 for row in document["results"])
+
+    assert main(["compare", str(first), str(second)]) == 0
+    comparison = compare_runs(load_results(first), load_results(slowed))
+    flagged = [(c.row["component"], c.row["params"]["size"]) for c in comparison.regressions]
+    assert sorted(flagged) == [("sleepy", 8), ("sleepy", 16)]
+    assert all(c.method == TEST_NAME and c.p_value < 0.01 for c in comparison.regressions)
+    assert all(c.time_ratio > 1.2 for c in comparison.regressions)
+    assert main(["compare", str(first), str(slowed)]) == 1
+
+
+def _row(component: str, samples: list[float] | None, **timing: object) -> dict:
+    body: dict = {"median_ms": sorted(samples or [10.0])[len(samples or [10.0]) // 2]}
+    body.update(iqr_ms=0.0, repeats=len(samples or [1]))
+    if samples is not None:
+        body["samples_ms"] = samples
+    body.update(timing)
+    return {
+        "kind": "norm",
+        "component": component,
+        "benchmark": "b",
+        "params": {},
+        "status": "ok",
+        "error": None,
+        "metrics": {},
+        "timing": body,
+        "memory": None,
+    }
+
+
+def _document(*rows: dict) -> dict:
+    run = {
+        "id": "r",
+        "started": "2024-01-01T00:00:00+00:00",
+        "finished": None,
+        "suite_version": "0",
+        "python": "3",
+        "torch": "2",
+        "device": "cpu",
+        "device_name": None,
+        "seed": 0,
+        "argv": [],
+    }
+    return {"run": run, "results": list(rows)}
+
+
+def test_compare_says_which_cells_it_cannot_judge_and_counts_one_run_cells() -> None:
+    steady = [10.0, 10.1, 9.9, 10.0, 10.05, 9.95, 10.0]
+    old = _document(
+        _row("few", [10.0, 10.0, 10.0]),
+        _row("shaky", steady, unstable=True, unstable_reason="IQR 40%"),
+        _row("oldfile", None),
+        _row("gone", steady),
+    )
+    new = _document(
+        _row("few", [20.0, 20.0, 20.0]),
+        _row("shaky", [20.0 * s / 10 for s in steady]),
+        _row("oldfile", None, median_ms=20.0),
+        _row("fresh", steady),
+    )
+    comparison = compare_runs(old, new)
+    verdicts = {c.row["component"]: c.verdict for c in comparison.cells}
+    assert verdicts == {
+        "few": "unjudged",
+        "shaky": "unjudged",
+        "oldfile": "regressed",  # no samples: the median rule, said so
+        "fresh": "added",
+        "gone": "removed",
+    }
+    reasons = {c.row["component"]: " ".join(c.reasons) for c in comparison.cells}
+    assert "3 repeats in the old run" in reasons["few"]
+    assert "unstable in the old run (IQR 40%)" in reasons["shaky"]
+    assert "median rule" in reasons["oldfile"]
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    print_comparison(comparison, console)
+    text = console.file.getvalue()
+    assert "1 cell(s) without samples (an older results file) by the median rule" in text
+    assert "2 cell(s) not judged on their time" in text
+    assert "1 cell(s) only in the old run (removed), 1 only in the new (added)" in text
+    assert "fresh" not in text and "gone" not in text  # one line, not rows
+    verbose = Console(file=io.StringIO(), width=200, color_system=None)
+    print_comparison(comparison, verbose, verbose=True)
+    assert "fresh" in verbose.file.getvalue() and "gone" in verbose.file.getvalue()
+
+
+def test_a_change_inside_the_noise_is_not_flagged() -> None:
+    old = [10.0, 12.0, 9.0, 11.0, 10.5, 9.5, 12.5]
+    new = [11.5, 9.8, 12.6, 10.2, 11.9, 13.0, 10.1]  # median +10.5%, same distribution
+    comparison = compare_runs(_document(_row("a", old)), _document(_row("a", new)), threshold=0.05)
+    (cell,) = comparison.cells
+    assert cell.method == TEST_NAME and cell.p_value > 0.01
+    assert cell.verdict == "same" and "not significant" in cell.reasons[0]
+
+
+def test_normalized_compare_shows_the_judged_ratio() -> None:
+    names = "abcdef"
+    steady = [10.0, 10.1, 9.9, 10.0, 10.05, 9.95, 10.0]
+    old = _document(*(_row(n, steady) for n in names))
+    new = _document(
+        *(_row(n, [s * 1.5 for s in steady]) for n in names[:-1]),
+        _row("f", [s * 3 for s in steady]),
+    )
+    comparison = compare_runs(old, new, normalize=True)
+    ratios = {c.row["component"]: c.time_ratio for c in comparison.cells}
+    assert ratios["a"] == pytest.approx(1.0) and ratios["f"] == pytest.approx(2.0)
+    assert [c.row["component"] for c in comparison.regressions] == ["f"]
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def test_unstable_cells_are_marked_counted_and_never_a_win(tmp_path: Path) -> None:
+    from suite.reporting.html import render_html
+    from suite.reporting.markdown import render_markdown
+    from suite.reporting.terminal import print_tables
+
+    reference = _row("ref", [10.0, 10.1, 9.9, 10.0, 10.0])
+    reference["reference"] = None
+    candidate = _row("cand", [2.0, 6.0, 2.0, 6.0, 4.0], unstable=True, unstable_reason="IQR")
+    candidate["reference"] = "ref"
+    candidate["metrics"] = {
+        "paired_ratio": 0.4,
+        "paired_ratio_ci_low": 0.2,
+        "paired_ratio_ci_high": 0.6,
+    }
+    document = _document(reference, candidate)
+    document["run"]["load_before"], document["run"]["load_after"] = [6.1, 5.0, 4.0], [5.9, 5, 4]
+    assert validate_document(document) is None
+    (table,) = build_tables(document)
+    row = next(r for r in table.rows if r.component == "cand")
+    assert row.unstable and row.ratio == pytest.approx(0.4)  # the paired ratio, not 4 ÷ 10
+    assert table.verdict(row) == "unstable"  # never "better"
+    cells = dict(zip(table.header(), table.cells(row)))
+    assert cells["time ÷ ref"].startswith("~") and cells["median ms ± IQR"].startswith("~")
+    assert "paired" in table.ratio_hint
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    print_tables(document, console)
+    assert "1 with unstable timing" in console.file.getvalue()
+    assert "1 with unstable timing" in render_markdown(document)
+    page = render_html(document, plots=False)
+    assert 'candidate ok unstable"' in page and "unstable timing" in page
+    line = advice(document)
+    assert line is not None and "load 6.1 → 5.9" in line and "--threads 1" in line
+    assert "OMP_WAIT_POLICY=PASSIVE" in line and "--benchmark b" in line
+
+
+# --------------------------------------------------------------------------- under load
+
+
+@pytest.mark.slow
+def test_under_a_synthetic_cpu_load_nothing_is_flagged_falsely(
+    timing_host: PluginHost, tmp_path: Path
+) -> None:
+    """Busy subprocesses on every core: two runs are judged the same or not judged, never
+    flagged; a paired ratio of one function with itself stays near 1 or is marked unstable."""
+    import os
+
+    busy = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 1)
+    ]
+    try:
+        time.sleep(0.5)
+        first = _run(timing_host, tmp_path / "first")
+        second = _run(timing_host, tmp_path / "second")
+        assert main(["compare", str(first), str(second)]) == 0
+        run = json.loads(first.read_text())["run"]
+        assert run["load_after"][0] > 0
+
+        def work() -> None:
+            torch.randn(256, 256).matmul(torch.randn(256, 256))
+
+        paired = time_paired(work, work, rounds=9, max_rounds=36, budget_s=4.0)
+        assert paired.unstable_reason is not None or 0.75 < paired.ratio < 1.33
+        assert paired.unstable_reason is not None or paired.ci_low <= 1.0 <= paired.ci_high * 1.1
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+
+
+def test_explain_quotes_only_stable_timings(
+    timing_host: PluginHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from suite.evidence import component_evidence, quoted_time
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("suite.evidence.committed_runs_folder", lambda: tmp_path / "none")
+    steady = [10.0, 10.1, 9.9, 10.0, 10.0]
+    for run_id, finished, unstable in (
+        ("shaky", "2026-06-02", True),
+        ("calm", "2026-06-01", False),
+    ):
+        cand = _row(
+            "sleepy",
+            steady,
+            **({"unstable": True, "unstable_reason": "IQR 60%"} if unstable else {}),
+        )
+        document = _document(cand, _row("sleepy-ref", steady))
+        document["run"].update(id=run_id, finished=finished)
+        folder = tmp_path / "reports" / run_id
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps(document))
+    sleepy = next(c for c in timing_host.registry.components() if c.name == "sleepy")
+    (source,) = component_evidence(sleepy)
+    assert (
+        source.run["id"] == "calm"
+    )  # the later run's timing is unstable: the stable one is quoted
+    shaky = load_results(tmp_path / "reports" / "shaky" / "results.json")["results"][0]
+    assert quoted_time(shaky) == "not measured reliably (IQR 60%)"
+    assert quoted_time(source.rows[0]) == "10"
