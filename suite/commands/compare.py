@@ -36,6 +36,7 @@ examples:
   nlpsuite compare reports/before/results.json reports/after/results.json
   nlpsuite compare old.json new.json --threshold 0.25 --all
   nlpsuite compare yesterday.json today.json --normalize
+  nlpsuite compare old.json new.json --md compare.md --html compare.html
 """
 
 
@@ -77,6 +78,21 @@ def add_parser(subparsers: Any) -> None:
         help="scale the old times by the machine drift (median new/old over all cells) before "
         "judging, so a machine that is slower as a whole flags only the cells that moved more",
     )
+    parser.add_argument(
+        "--md",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the comparison as Markdown (regressions first, the drift explained)",
+    )
+    parser.add_argument(
+        "--html",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the comparison as one self-contained HTML page (sortable, regressions "
+        "highlighted)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -88,4 +104,21 @@ def run(args: argparse.Namespace) -> int:
     old, new = load_results(args.old), load_results(args.new)
     comparison = compare_runs(old, new, threshold=args.threshold, normalize=args.normalize)
     print_comparison(comparison, console, show_all=args.all, verbose=args.verbose)
+    _write_pages(comparison, args.md, args.html, console)
     return 1 if comparison.regressions else 0
+
+
+def _write_pages(comparison: Any, md: Path | None, html: Path | None, console: Any) -> None:
+    """Write the --md and --html pages; a folder that cannot take them is a usage error."""
+    from suite.errors import UsageError
+    from suite.reporting.compare_pages import render_comparison_html, render_comparison_markdown
+    from suite.results import atomic_write_text
+
+    for path, render in ((md, render_comparison_markdown), (html, render_comparison_html)):
+        if path is None:
+            continue
+        try:
+            atomic_write_text(path, render(comparison))
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        console.print(f"wrote {path}", highlight=False, markup=False, soft_wrap=True)

@@ -162,16 +162,21 @@ def _sort_value(value: Any) -> str:
     return f' data-v="{_e(repr(float(value)))}"'
 
 
-def sortable_table(header: list[str], rows: list[list[tuple[str, str, str]]]) -> str:
+def sortable_table(
+    header: list[str],
+    rows: list[list[tuple[str, str, str]]],
+    row_classes: list[str] | None = None,
+) -> str:
     """A sortable table; each cell is (class, data-v attribute text or "", escaped content)."""
     head = "".join(f"<th>{_e(title)}</th>" for title in header)
     body = []
-    for cells in rows:
+    for index, cells in enumerate(rows):
         tds = "".join(
             f"<td{f' class={chr(34)}{_e(cls)}{chr(34)}' if cls else ''}{data}>{content}</td>"
             for cls, data, content in cells
         )
-        body.append(f"<tr>{tds}</tr>")
+        row_class = row_classes[index] if row_classes else ""
+        body.append(f'<tr class="{_e(row_class)}">{tds}</tr>' if row_class else f"<tr>{tds}</tr>")
     return (
         f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>"
