@@ -45,6 +45,9 @@ def test_builtins_are_listed_as_plugins() -> None:
         "plugins.norms",
         "plugins.losses",
         "plugins.moe",
+        "plugins.peft",
+        "plugins.positions",
+        "plugins.decoding",
         "plugins.topics",
     )
 
