@@ -28,6 +28,7 @@ AREA_MODULES: tuple[str, ...] = (
     "plugins.topics.contrastive",
     "plugins.topics.alignment",
     "plugins.topics.moe",
+    "plugins.topics.peft",
     "plugins.topics.decoding",
 )
 
