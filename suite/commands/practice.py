@@ -14,7 +14,8 @@ where your code goes. `nlpsuite check FILE` grades it property by property (an u
 scaffold fails every property with "not implemented yet").
 
 KIND: attention (SDPA with masks and GQA), tokenizer (BPE), norm (batch norm with a mask),
-loss (focal loss), moe (top-k mixture of experts), position (rotary embedding, RoPE).
+loss (focal loss), moe (top-k mixture of experts), position (rotary embedding, RoPE),
+peft (LoRA).
 NAME defaults to my-KIND.
 
 examples:
@@ -30,7 +31,7 @@ def add_parser(subparsers: Any) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("kind", help="attention, tokenizer, norm, loss, moe or position")
+    parser.add_argument("kind", help="attention, tokenizer, norm, loss, moe, position or peft")
     parser.add_argument(
         "name",
         nargs="?",

@@ -18,7 +18,15 @@ from suite.registry import Registry
 __all__ = ["PRACTICE_KINDS", "class_name_for", "practice_reference", "render", "validate_name"]
 
 #: the kinds with a practice template (`practice_<kind>.py.tmpl`)
-PRACTICE_KINDS: tuple[str, ...] = ("attention", "tokenizer", "norm", "loss", "moe", "position")
+PRACTICE_KINDS: tuple[str, ...] = (
+    "attention",
+    "tokenizer",
+    "norm",
+    "loss",
+    "moe",
+    "position",
+    "peft",
+)
 
 
 def practice_reference(registry: Registry, kind: str) -> str | None:

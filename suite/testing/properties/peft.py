@@ -327,6 +327,8 @@ def check_unknown_target(subject: Subject, ex: Example) -> None:
     model = kit_model(ex["d_model"], ex["heads"], ex["kv_heads"], ex["layers"], seed=ex["seed"])
     method = _method(subject)
     available = [name for name in find_targets(model, method.target_kind) if name]
+    known = available[:1] or [""]  # a real target must be accepted first
+    call_component(f"apply(model, {known})", method.apply, copy.deepcopy(model), known)
     probes: Sequence[str] = ["no.such.module"]
     if method.target_kind != "module":  # a module that exists but is of the wrong type
         wrong = [
