@@ -148,11 +148,11 @@ def _edge_examples(subject: Subject) -> list[Example]:
             {**base, "scale": 1e3, "options": options},
         ]
     if task == "contrastive":
-        base = {"n": 4, "dim": 4, "noise": 0.1, "seed": 0, "options": {}}
-        return [{**base, "scale": 1e-4}, {**base, "scale": 1e3}]
+        contrastive: Example = {"n": 4, "dim": 4, "noise": 0.1, "seed": 0, "options": {}}
+        return [{**contrastive, "scale": 1e-4}, {**contrastive, "scale": 1e3}]
     if task == "ranking":
-        base = {"n": 4, "seed": 0, "options": {}}
-        return [{**base, "scale": 1e-4}, {**base, "scale": 1e3}]
+        ranking: Example = {"n": 4, "seed": 0, "options": {}}
+        return [{**ranking, "scale": 1e-4}, {**ranking, "scale": 1e3}]
     return []
 
 
