@@ -105,11 +105,11 @@ def _load_all() -> None:
         loss,
         moe,
         norm,
+        peft,
         position,
         tokenizer,
     )
 
-        peft,
 
 def properties_for(kind: str) -> list[Property]:
     """The properties of `kind`, in the order they are checked."""
