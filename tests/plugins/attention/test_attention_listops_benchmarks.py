@@ -88,11 +88,15 @@ def test_benchmarks_run_at_toy_sizes(cls) -> None:
         cls, {"seq_len": 128, "dtype": "float32", "causal": False, "batch": 1, "heads": 2}, ctx
     )
     assert latency.timing is not None and latency.metrics["tflops"] > 0
-    scaling = AttentionScaling().run(
+    measured = AttentionScaling().run(
         cls,
         {"seq_lens": [128, 256], "batch": 1, "heads": 1, "head_dim": 16, "dtype": "float32"},
         ctx,
     )
+    scaling = measured.metrics
+    (curve,) = measured.series  # time against T, drawn on log-log axes
+    assert curve.plot == "loglog" and curve.x == [128.0, 256.0]
+    assert curve.y == [scaling["time_ms_t128"], scaling["time_ms_t256"]]
     assert set(scaling) >= {"time_ms_t128", "time_ms_t256", "growth_exponent", "growth_ratio"}
     assert scaling["growth_ratio"] == pytest.approx(
         scaling["time_ms_t256"] / scaling["time_ms_t128"]
@@ -109,8 +113,13 @@ def test_listops_benchmark_scores_with_classification_report() -> None:
         "d_model": 16,
         "n_heads": 2,
     }
-    metrics = AttentionListOps().run(SlidingWindowAttention, params, suite.RunContext(seed=1))
-    again = AttentionListOps().run(SlidingWindowAttention, params, suite.RunContext(seed=1))
+    measured = AttentionListOps().run(SlidingWindowAttention, params, suite.RunContext(seed=1))
+    metrics = measured.metrics
+    again = AttentionListOps().run(SlidingWindowAttention, params, suite.RunContext(seed=1)).metrics
+    (loss_curve,) = measured.series  # the training loss of every step
+    assert loss_curve.x == [1.0, 2.0, 3.0, 4.0, 5.0] and loss_curve.y[-1] == pytest.approx(
+        metrics["final_train_loss"]
+    )
     assert 0.0 <= metrics["accuracy"] <= 1.0 and 0.0 <= metrics["f1_macro"] <= 1.0
     assert metrics["accuracy"] == again["accuracy"]  # seeded: same data, same init, same result
     assert torch.get_num_threads() >= 1

@@ -160,8 +160,12 @@ def test_imbalanced_task_scores_the_rare_class() -> None:
     assert bench.applies_to(losses.FocalLoss) and not bench.applies_to(losses.InfoNCE)
     params = {"imbalance": 50, "model": "linear", "seeds": 1}
     assert params in bench.params(quick=True)
-    ce = bench.run(losses.CrossEntropy, params, RunContext(seed=3))
-    torch_ce = bench.run(losses.TorchCrossEntropy, params, RunContext(seed=3))
+    measured = bench.run(losses.CrossEntropy, params, RunContext(seed=3))
+    ce = measured.metrics
+    torch_ce = bench.run(losses.TorchCrossEntropy, params, RunContext(seed=3)).metrics
+    roc, pr = measured.series  # the curves behind roc_auc and pr_auc, with the same areas
+    assert (roc.plot, pr.plot) == ("roc", "pr")
+    assert roc.auc == pytest.approx(ce["roc_auc"]) and pr.auc == pytest.approx(ce["pr_auc"])
     _check_task_metrics(ce)
     # same data and same initial weights: the from-scratch loss trains like the reference
     assert ce["f1"] == pytest.approx(torch_ce["f1"], abs=0.02)
@@ -174,7 +178,10 @@ def test_retrieval_task_beats_the_raw_inputs() -> None:
     bench = LossRetrieval()
     assert bench.applies_to(losses.InfoNCE) and not bench.applies_to(losses.FocalLoss)
     (params,) = bench.params(quick=True)
-    out = bench.run(losses.InfoNCE, params, RunContext())
+    measured = bench.run(losses.InfoNCE, params, RunContext())
+    out = measured.metrics
+    assert [s.plot for s in measured.series] == ["roc", "pr"]
+    assert measured.series[0].auc == pytest.approx(out["roc_auc"])
     _check_task_metrics(out)
     assert out["recall_at_10"] >= out["recall_at_1"] > out["recall_at_1_raw_inputs"] + 0.3
     assert 0.0 <= out["alignment"] <= 4.0 and out["uniformity"] <= 0.0
