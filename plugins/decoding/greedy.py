@@ -30,7 +30,6 @@ class Greedy(Decoder):
     name = "greedy"
     summary = "argmax at every step, with KV cache and per-row EOS (from scratch)"
     reference = "hf-greedy"
-    practice_target = True
 
     def __init__(self, *, use_cache: bool = True) -> None:
         self.use_cache = use_cache

@@ -165,6 +165,7 @@ class HFSample(Decoder):
     name = "hf-sample"
     summary = "transformers generate, sampling with temperature, top-k, top-p (reference)"
     reference = None
+    practice_target = True  # `nlpsuite practice decoding` writes a top-k/top-p sampler
     hf_only: ClassVar[bool] = True
     deterministic: ClassVar[bool] = False
     sampling_options: ClassVar[tuple[str, ...]] = ("temperature", "top_k", "top_p")

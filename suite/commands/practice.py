@@ -15,7 +15,7 @@ scaffold fails every property with "not implemented yet").
 
 KIND: attention (SDPA with masks and GQA), tokenizer (BPE), norm (batch norm with a mask),
 loss (focal loss), moe (top-k mixture of experts), position (rotary embedding, RoPE),
-peft (LoRA).
+peft (LoRA), decoding (temperature, top-k and top-p sampling).
 NAME defaults to my-KIND.
 
 examples:
@@ -31,7 +31,9 @@ def add_parser(subparsers: Any) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("kind", help="attention, tokenizer, norm, loss, moe, position or peft")
+    parser.add_argument(
+        "kind", help="attention, tokenizer, norm, loss, moe, position, peft or decoding"
+    )
     parser.add_argument(
         "name",
         nargs="?",

@@ -26,6 +26,7 @@ PRACTICE_KINDS: tuple[str, ...] = (
     "moe",
     "position",
     "peft",
+    "decoding",
 )
 
 
