@@ -23,8 +23,9 @@ from suite.kinds import (
     PositionalEncoding,
     Tokenizer,
 )
+from suite.series import Series
 from suite.timing import Timing
-from suite.topics import Claim, Evidence, Series, Topic, TopicContext
+from suite.topics import Claim, Evidence, Topic, TopicContext
 
 __all__ = [
     "KINDS",

@@ -22,7 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from suite.reporting.formatting import format_number
-from suite.topics import Claim, Evidence, Series, Topic, TopicRun
+from suite.series import Series
+from suite.topics import Claim, Evidence, Topic, TopicRun
 
 __all__ = [
     "card_panel",
@@ -147,29 +148,43 @@ def _html_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def series_plots(series: Sequence[Series]) -> list[bytes]:
-    """One PNG per group of series (grouped by `plot`, else by y label), via matplotlib."""
+    """One PNG per figure (series grouped by `figure`, else by y label), via matplotlib.
+
+    `loglog` series are drawn on log-log axes with their fitted slope (the growth exponent) in
+    the legend, `bars` as bars; a sweep over powers of x (16 → 1024) gets a log x axis.
+    """
     from matplotlib.figure import Figure
+
+    from suite.reporting.curves import fitted_slope
 
     groups: dict[str, list[Series]] = {}
     for item in series:
-        groups.setdefault(item.plot or item.y_label, []).append(item)
+        groups.setdefault(item.figure or item.y_label, []).append(item)
     images = []
     for group in groups.values():
         figure = Figure(figsize=(6.4, 3.6), dpi=100)
         axes = figure.add_subplot()
-        for item in group:
-            axes.plot(item.x, item.y, marker="o", markersize=3, label=item.name)
-        first = group[0]
-        xs = [x for item in group for x in item.x]
-        if first.log or (xs and min(xs) > 0 and max(xs) / min(xs) >= 50):
-            axes.set_xscale("log")  # a sweep over powers (16 → 1024) reads best on a log axis
-        if first.log:
+        loglog = any(item.plot == "loglog" for item in group)
+        for index, item in enumerate(group):
+            xs, ys = list(item.x), list(item.y)
+            label = item.name
+            if item.plot == "loglog":
+                slope = fitted_slope(xs, ys)
+                label += f" (slope {slope:.2f})" if slope is not None else ""
+            if item.plot == "bars":
+                width = 0.8 / len(group)
+                axes.bar([x + index * width for x in xs], ys, width=width, label=label)
+            else:
+                axes.plot(xs, ys, marker="o", markersize=3, label=label)
+        xs_all = [x for item in group for x in item.x]
+        if loglog or (xs_all and min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 50):
+            axes.set_xscale("log")
+        if loglog:
             axes.set_yscale("log")
-        axes.set_xlabel(first.x_label)
-        axes.set_ylabel(first.y_label)
+        axes.set_xlabel(group[0].x_label)
+        axes.set_ylabel(group[0].y_label)
         axes.grid(True, alpha=0.3)
-        if len(group) > 1 or first.name:
-            axes.legend(fontsize="small")
+        axes.legend(fontsize="small")
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", bbox_inches="tight")
         images.append(buffer.getvalue())

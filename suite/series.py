@@ -78,6 +78,7 @@ class Series:
     y_label: str = "y"
     plot: str = "line"  # one of PLOT_KINDS
     auc: float | None = None  # area under the full curve, for roc and pr (in the legend)
+    figure: str = ""  # topic cards: series with the same figure share one plot (default: y_label)
     extra: dict[str, Any] = field(default_factory=dict)  # more JSON keys, written as they are
 
     def __post_init__(self) -> None:
@@ -109,6 +110,8 @@ class Series:
         }
         if self.auc is not None:
             record["auc"] = float(self.auc)
+        if self.figure:
+            record["figure"] = self.figure
         return record
 
 

@@ -8,7 +8,9 @@ A topic is a class registered through the `register_topics` hook, exactly like a
 * `components`: the `kind:name` components the experiment uses (may be empty);
 * the docstring is the card: a short answer first, then the sections `Formula:`, `Pitfalls:`
   and `Follow-up questions:` (see `card_sections`);
-* `experiment(ctx)` runs in seconds on a CPU and returns `Evidence`: a small table and claims.
+* `experiment(ctx)` runs in seconds on a CPU and returns `Evidence`: a small table and claims,
+  and curves (`suite.Series`, the same class benchmarks attach to their cells) where a plot
+  says more than the table.
 
 A claim is a sentence whose numbers are filled in from what was just measured, and whether it
 held. Nothing on a card is typed in: `Claim.of("entropy falls to {h:.2f}", holds=h < 1, h=h)`
@@ -26,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import torch
+
+from suite.series import Series
 
 __all__ = [
     "AREAS",
@@ -86,19 +90,6 @@ class Claim:
         return cls(template.format(**clean), clean, bool(holds))
 
 
-@dataclass(frozen=True)
-class Series:
-    """A curve for `explain --html`: y against x, with axis labels; `log` for log-log axes."""
-
-    name: str
-    x: list[float]
-    y: list[float]
-    x_label: str
-    y_label: str
-    log: bool = False
-    plot: str = ""  # series with the same `plot` share one figure (default: one per y_label)
-
-
 @dataclass
 class Evidence:
     """What a topic's experiment returns: a small table (rows of dicts), claims, optional curves."""
@@ -116,7 +107,7 @@ class Evidence:
         return {
             "table": [{k: _plain_number(v) for k, v in row.items()} for row in self.table],
             "claims": [asdict(claim) for claim in self.claims],
-            "series": [asdict(series) for series in self.series],
+            "series": [series.to_dict() for series in self.series],
             "note": self.note,
         }
 

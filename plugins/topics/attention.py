@@ -523,7 +523,7 @@ class QuadraticVsSparse(suite.Topic):
                     [float(r["pairs"]) for r in rows if r["component"] == name],
                     "sequence length T",
                     "attended pairs",
-                    log=True,
+                    plot="loglog",
                 )
                 for name in atts
             ],
@@ -644,7 +644,7 @@ class GroupedQueryAttention(suite.Topic):
                     [float(r["cache_bytes"]) for r in rows],
                     "key/value heads H_kv",
                     "cache bytes",
-                    log=True,
+                    plot="loglog",
                 )
             ],
             note=f"{layers} layers, d = {d}, H = {heads}, {b} × {t} tokens cached in bfloat16; "

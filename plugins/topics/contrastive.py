@@ -241,8 +241,8 @@ class BatchNegativesTopic(_OneThread):
         ]  # fmt: skip
         series = [
             suite.Series("retrieval top-1", list(sizes), top1, "batch size", "top-1"),
-            suite.Series("held-out bound", list(sizes), held, "batch size", "nats", plot="bound"),
-            suite.Series("log N", list(sizes), logn, "batch size", "nats", plot="bound"),
+            suite.Series("held-out bound", list(sizes), held, "batch size", "nats", figure="bound"),
+            suite.Series("log N", list(sizes), logn, "batch size", "nats", figure="bound"),
         ]
         note = (
             f"linear encoder 64->16, {steps} Adam steps at τ = {tau} per batch size, same init; "

@@ -388,7 +388,7 @@ class MSEvsCrossEntropy(suite.Topic):
                     mse_grad.abs().tolist(),
                     "logit of the true class",
                     "|gradient|",
-                    plot="grad",
+                    figure="grad",
                 ),
                 suite.Series(
                     "cross-entropy",
@@ -396,7 +396,7 @@ class MSEvsCrossEntropy(suite.Topic):
                     ce_grad.abs().tolist(),
                     "logit of the true class",
                     "|gradient|",
-                    plot="grad",
+                    figure="grad",
                 ),
             ],
             note=f"true label 1, {n} logits from -10 to 10; gradients by autograd in float64",
@@ -527,7 +527,7 @@ class FocalLoss(suite.Topic):
             ],
             series=[
                 suite.Series(
-                    "(1 - p_t)^2", pts.tolist(), factors, "p_t", "focal / CE", plot="factor"
+                    "(1 - p_t)^2", pts.tolist(), factors, "p_t", "focal / CE", figure="factor"
                 )
             ],
             note=(

@@ -282,7 +282,7 @@ class RocVsPrUnderImbalance(suite.Topic):
                     roc,
                     "negatives per positive",
                     "area",
-                    plot="auc",
+                    figure="auc",
                 ),
                 suite.Series(
                     "PR-AUC (AP)",
@@ -290,7 +290,7 @@ class RocVsPrUnderImbalance(suite.Topic):
                     ap,
                     "negatives per positive",
                     "area",
-                    plot="auc",
+                    figure="auc",
                 ),
             ],
             note=f"{n_pos} positives ~ N(3/2, 1) and 1 to 100 times as many negatives ~ N(0, 1)",

@@ -131,7 +131,7 @@ class LoRAParameterCount(suite.Topic):
                 [row["share"] for row in table if row["r"] == r],
                 "d",
                 "share trained",
-                log=True,
+                plot="loglog",
             )
             for r in ranks
         ]

@@ -456,7 +456,7 @@ class VocabularySize(suite.Topic):
             ],
             series=[
                 suite.Series(
-                    "bpe", sizes, fertility, "vocabulary size", "tokens per word", log=True
+                    "bpe", sizes, fertility, "vocabulary size", "tokens per word", plot="loglog"
                 )
             ],
             note=f"bpe trained on about {kb} KB of English help topics at each size; "

@@ -234,7 +234,7 @@ class ResidualConnections(suite.Topic):
                     values,
                     "layer",
                     "‖∂loss/∂W₁‖ at init",
-                    log=True,
+                    plot="loglog",
                 )
                 for mode, values in norms.items()
             ],
