@@ -10,6 +10,12 @@ so a benchmark only has to measure.
 `ratio_metric` names the number the tables put side by side with the reference as a ratio
 (`median_ms` by default: the cell's timing); `higher_is_better` says how to read it.
 
+A timing benchmark whose figure is a ratio to the reference times both in the same cell with
+`ctx.time_paired(fn, reference_fn)` (alternating rounds, see `suite.timing`) and reports
+`paired.metrics()`; the tables then show that paired ratio. Before it times anything it passes
+the component's output through `check_output` (NaN/inf, and agreement with the reference at a
+loose tolerance where that is cheap): a wrong output is an error row, never a fast result.
+
 `plots` declares the figures the HTML report draws for the benchmark, in order (recorded in
 `run.benchmarks`, so that `nlpsuite report` draws them without the plugin):
 
@@ -23,12 +29,6 @@ so a benchmark only has to measure.
                       "roc", "pr", "line", "loglog", "bars")
 
 Empty (the default) means "ratio" followed by the kinds of whatever series the cells attach.
-
-A timing benchmark whose figure is a ratio to the reference times both in the same cell with
-`ctx.time_paired(fn, reference_fn)` (alternating rounds, see `suite.timing`) and reports
-`paired.metrics()`; the tables then show that paired ratio. Before it times anything it passes
-the component's output through `check_output` (NaN/inf, and agreement with the reference at a
-loose tolerance where that is cheap): a wrong output is an error row, never a fast result.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ __all__ = [
     "Benchmark",
     "Measurement",
     "RunContext",
+    "check_output",
     "expand_grid",
     "is_plot_name",
     "validate_benchmark_class",
