@@ -33,8 +33,9 @@ COMMAND_MODULES: tuple[str, ...] = (
 DESCRIPTION = """\
 Implement the classic NLP building blocks, prove them right against a reference, measure them.
 
-Components come in five kinds (tokenizer, attention, norm, loss, moe), each from-scratch one
-checked against a real reference (PyTorch, HuggingFace tokenizers). Start with:
+Components come in eight kinds (tokenizer, attention, norm, loss, moe, position, decoding,
+peft), each from-scratch one checked against a real reference (PyTorch, HuggingFace tokenizers,
+transformers and peft), and interview topics prove their answers on the spot. Start with:
 
   nlpsuite list                 what is installed
   nlpsuite run --quick          the quick matrix on this machine, tables + reports/<run-id>/
