@@ -17,10 +17,19 @@ metrics here written out by hand.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
-from sklearn import metrics as skm
+
+
+def _sklearn() -> Any:
+    """`sklearn.metrics`, imported on first use: loading it costs about a second and a half,
+    which every command would pay at start-up (plugins import this module)."""
+    from sklearn import metrics
+
+    return metrics
+
 
 __all__ = [
     "alignment",
@@ -65,12 +74,12 @@ def classification_report(
     num_classes = num_classes or s.shape[1]
     labels = list(range(num_classes))
     pred = s.argmax(axis=1)
-    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+    precision, recall, f1, _ = _sklearn().precision_recall_fscore_support(
         y, pred, labels=labels, average="macro", zero_division=0
     )
     probs = _softmax(s)
     report = {
-        "accuracy": float(skm.accuracy_score(y, pred)),
+        "accuracy": float(_sklearn().accuracy_score(y, pred)),
         "precision_macro": float(precision),
         "recall_macro": float(recall),
         "f1_macro": float(f1),
@@ -92,17 +101,17 @@ def binary_report(
     y = _numpy(target).astype(int)
     s = _numpy(scores).astype(np.float64).reshape(-1)
     pred = (s >= threshold).astype(int)
-    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+    precision, recall, f1, _ = _sklearn().precision_recall_fscore_support(
         y, pred, labels=[1], average=None, zero_division=0
     )
     has_both = len(np.unique(y)) == 2
     return {
-        "accuracy": float(skm.accuracy_score(y, pred)),
+        "accuracy": float(_sklearn().accuracy_score(y, pred)),
         "precision": float(precision[0]),
         "recall": float(recall[0]),
         "f1": float(f1[0]),
-        "roc_auc": float(skm.roc_auc_score(y, s)) if has_both else 0.5,
-        "pr_auc": float(skm.average_precision_score(y, s)) if has_both else float(y.mean()),
+        "roc_auc": float(_sklearn().roc_auc_score(y, s)) if has_both else 0.5,
+        "pr_auc": float(_sklearn().average_precision_score(y, s)) if has_both else float(y.mean()),
     }
 
 
@@ -112,8 +121,8 @@ def roc_auc(target: np.ndarray, probs: np.ndarray, *, labels: list[int]) -> floa
     if len(present) < 2:
         return 0.5
     if len(labels) == 2:
-        return float(skm.roc_auc_score(target, probs[:, 1]))
-    aucs = [skm.roc_auc_score(target == c, probs[:, c]) for c in present]
+        return float(_sklearn().roc_auc_score(target, probs[:, 1]))
+    aucs = [_sklearn().roc_auc_score(target == c, probs[:, c]) for c in present]
     return float(np.mean(aucs))
 
 
@@ -121,7 +130,9 @@ def _pr_auc_macro(target: np.ndarray, probs: np.ndarray, labels: list[int]) -> f
     present = [c for c in labels if (target == c).any()]
     if not present:
         return 0.0
-    return float(np.mean([skm.average_precision_score(target == c, probs[:, c]) for c in present]))
+    return float(
+        np.mean([_sklearn().average_precision_score(target == c, probs[:, c]) for c in present])
+    )
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -150,7 +161,7 @@ def per_class_report(
     """
     y = _numpy(target).astype(int).reshape(-1)
     pred, num_classes = _predictions(scores, y, num_classes)
-    precision, recall, f1, support = skm.precision_recall_fscore_support(
+    precision, recall, f1, support = _sklearn().precision_recall_fscore_support(
         y, pred, labels=list(range(num_classes)), average=None, zero_division=0
     )
     report: dict[str, float] = {}
@@ -171,7 +182,7 @@ def confusion_matrix(
     """`(C, C)` counts: row = true class, column = predicted class (scikit-learn's convention)."""
     y = _numpy(target).astype(int).reshape(-1)
     pred, num_classes = _predictions(scores, y, num_classes)
-    return skm.confusion_matrix(y, pred, labels=list(range(num_classes)))
+    return _sklearn().confusion_matrix(y, pred, labels=list(range(num_classes)))
 
 
 def _predictions(
@@ -200,7 +211,7 @@ def best_f1_threshold(
     """
     y = _numpy(target).astype(int).reshape(-1)
     s = _numpy(scores).astype(np.float64).reshape(-1)
-    precision, recall, thresholds = skm.precision_recall_curve(y, s)
+    precision, recall, thresholds = _sklearn().precision_recall_curve(y, s)
     if thresholds.size == 0:
         return float(s.min())
     f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
@@ -211,7 +222,7 @@ def brier_score(target: torch.Tensor | np.ndarray, probability: torch.Tensor | n
     """Mean squared error of the predicted probability of class 1: calibration and sharpness in one."""
     y = _numpy(target).astype(int).reshape(-1)
     p = _numpy(probability).astype(np.float64).reshape(-1)
-    return float(skm.brier_score_loss(y, p, pos_label=1))
+    return float(_sklearn().brier_score_loss(y, p, pos_label=1))
 
 
 # --------------------------------------------------------------------------- retrieval
@@ -228,8 +239,8 @@ def recall_at_k(similarity: torch.Tensor | np.ndarray, k: int) -> float:
     if k >= n:
         return 1.0
     if n == 2:  # scikit-learn reads two columns as a binary problem; k = 1 is plain accuracy
-        return float(skm.accuracy_score(np.arange(n), s.argmax(axis=1)))
-    return float(skm.top_k_accuracy_score(np.arange(n), s, k=k, labels=np.arange(n)))
+        return float(_sklearn().accuracy_score(np.arange(n), s.argmax(axis=1)))
+    return float(_sklearn().top_k_accuracy_score(np.arange(n), s, k=k, labels=np.arange(n)))
 
 
 def retrieval_report(
@@ -239,7 +250,7 @@ def retrieval_report(
     s = _numpy(similarity).astype(np.float64)
     report = {f"recall_at_{k}": recall_at_k(s, k) for k in ks}
     relevant = np.eye(s.shape[0], dtype=int)
-    report["mrr"] = float(skm.label_ranking_average_precision_score(relevant, s))
+    report["mrr"] = float(_sklearn().label_ranking_average_precision_score(relevant, s))
     return report
 
 

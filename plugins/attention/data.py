@@ -20,7 +20,6 @@ import torch
 from torch import Tensor, nn
 
 from suite.kinds import Attention
-from suite.metrics import classification_report
 from suite.nn import EncoderConfig, TransformerEncoder
 from suite.threads import single_thread
 
@@ -148,6 +147,8 @@ def evaluate(
     model: nn.Module, ids: Tensor, mask: Tensor, labels: Tensor, batch_size: int = 256
 ) -> dict[str, float]:
     """Accuracy, macro F1 and the rest of `suite.metrics.classification_report` on a split."""
+    from suite.metrics import classification_report  # scikit-learn: loaded when a cell needs it
+
     model.eval()
     logits = torch.cat(
         [

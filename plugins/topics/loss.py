@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn import metrics as skm
 from torch import Tensor
 from torch.distributions import Categorical, kl_divergence
 
@@ -19,6 +19,13 @@ from suite.threads import single_thread
 def _random_distributions(g: torch.Generator, rows: int, k: int, sharpness: float) -> Tensor:
     """`rows` random distributions over `k` outcomes (float64); larger `sharpness` = more peaked."""
     return torch.softmax(sharpness * torch.randn(rows, k, generator=g, dtype=torch.float64), dim=-1)
+
+
+def _sklearn_metrics() -> Any:
+    """`sklearn.metrics`, imported when an experiment runs, not when the plugin loads."""
+    from sklearn import metrics
+
+    return metrics
 
 
 class EntropyCrossEntropyKL(suite.Topic):
@@ -155,7 +162,7 @@ class MutualInformation(suite.Topic):
             x = rng.integers(0, k, n)
             copy = rng.random(n) < rho  # Y = X with probability rho, else uniform noise
             y = np.where(copy, x, rng.integers(0, k, n))
-            mine, sk = _plugin_mi(x, y, k), skm.mutual_info_score(x, y)
+            mine, sk = _plugin_mi(x, y, k), _sklearn_metrics().mutual_info_score(x, y)
             exact = _exact_mi(rho, k)
             rows.append({"rho": rho, "mi_kl": mine, "mi_sklearn": sk, "mi_exact": exact})
             measured.append(mine)
@@ -476,8 +483,8 @@ class FocalLoss(suite.Topic):
                     margin = (test[:, 1] - test[:, 0]).numpy()
                     y = data.y_test.numpy()
                     scores[label] = {
-                        "f1": skm.f1_score(y, margin > 0),
-                        "pr_auc": skm.average_precision_score(y, margin),
+                        "f1": _sklearn_metrics().f1_score(y, margin > 0),
+                        "pr_auc": _sklearn_metrics().average_precision_score(y, margin),
                         "rare_prob": torch.softmax(test, 1)[:, 1].mean().item(),
                     }
                     if label == "ce":

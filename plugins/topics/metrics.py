@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
-from sklearn.dummy import DummyClassifier
-from sklearn.linear_model import LogisticRegression
 
 import suite
 from suite import metrics as suite_metrics
@@ -17,6 +15,13 @@ def _by_hand(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
     """Precision, recall and F1 from the counts of one confusion matrix."""
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     return precision, recall, 2 * precision * recall / (precision + recall)
+
+
+def _sklearn_metrics() -> Any:
+    """`sklearn.metrics`, imported when an experiment runs, not when the plugin loads."""
+    from sklearn import metrics
+
+    return metrics
 
 
 class PrecisionRecallF1(suite.Topic):
@@ -50,15 +55,15 @@ class PrecisionRecallF1(suite.Topic):
         n = ctx.pick(20_000, 2_000)
         y = (rng.random(n) < 0.2).astype(int)
         pred = (1.5 * y + rng.normal(size=n) > 1.0).astype(int)  # a noisy detector
-        tn, fp, fn, tp = skm.confusion_matrix(y, pred).ravel()
+        tn, fp, fn, tp = _sklearn_metrics().confusion_matrix(y, pred).ravel()
         mine = _by_hand(tp, fp, fn)
-        lib = skm.precision_recall_fscore_support(y, pred, average="binary")[:3]
+        lib = _sklearn_metrics().precision_recall_fscore_support(y, pred, average="binary")[:3]
         err = max(abs(a - b) for a, b in zip(mine, lib, strict=True))
         count_form = 2 * tp / (2 * tp + fp + fn)
         # three classes: macro by hand from the per-class counts, micro-F1 = accuracy
         y3 = rng.integers(0, 3, n)
         pred3 = np.where(rng.random(n) < 0.6, y3, rng.integers(0, 3, n))
-        cm = skm.confusion_matrix(y3, pred3)
+        cm = _sklearn_metrics().confusion_matrix(y3, pred3)
         tp3 = np.diag(cm)
         macro = np.mean(
             [
@@ -66,8 +71,11 @@ class PrecisionRecallF1(suite.Topic):
                 for t, f, m in zip(tp3, cm.sum(0) - tp3, cm.sum(1) - tp3, strict=True)
             ]
         )
-        macro_err = abs(macro - skm.f1_score(y3, pred3, average="macro"))
-        micro_gap = abs(skm.f1_score(y3, pred3, average="micro") - skm.accuracy_score(y3, pred3))
+        macro_err = abs(macro - _sklearn_metrics().f1_score(y3, pred3, average="macro"))
+        micro_gap = abs(
+            _sklearn_metrics().f1_score(y3, pred3, average="micro")
+            - _sklearn_metrics().accuracy_score(y3, pred3)
+        )
         precision, recall, f1 = mine
         return suite.Evidence(
             table=[
@@ -138,6 +146,8 @@ class AccuracyUnderImbalance(suite.Topic):
     question = "Why is accuracy misleading on imbalanced data?"
 
     def experiment(self, ctx: suite.TopicContext) -> suite.Evidence:
+        from sklearn.dummy import DummyClassifier  # loaded when the card runs
+
         rng = np.random.default_rng(ctx.seed)
         n = ctx.pick(50_000, 10_000)
         y = np.zeros(n, dtype=int)
@@ -154,11 +164,11 @@ class AccuracyUnderImbalance(suite.Topic):
             rows.append(
                 {
                     "model": label,
-                    "accuracy": skm.accuracy_score(y, pred),
-                    "recall": skm.recall_score(y, pred, zero_division=0),
-                    "f1": skm.f1_score(y, pred, zero_division=0),
-                    "balanced_accuracy": skm.balanced_accuracy_score(y, pred),
-                    "mcc": skm.matthews_corrcoef(y, pred),
+                    "accuracy": _sklearn_metrics().accuracy_score(y, pred),
+                    "recall": _sklearn_metrics().recall_score(y, pred, zero_division=0),
+                    "f1": _sklearn_metrics().f1_score(y, pred, zero_division=0),
+                    "balanced_accuracy": _sklearn_metrics().balanced_accuracy_score(y, pred),
+                    "mcc": _sklearn_metrics().matthews_corrcoef(y, pred),
                 }
             )
         dummy, detector = rows
@@ -240,8 +250,8 @@ class RocVsPrUnderImbalance(suite.Topic):
             rows.append(
                 {
                     "negatives_per_positive": ratio,
-                    "roc_auc": skm.roc_auc_score(y, scores),
-                    "pr_auc": skm.average_precision_score(y, scores),
+                    "roc_auc": _sklearn_metrics().roc_auc_score(y, scores),
+                    "pr_auc": _sklearn_metrics().average_precision_score(y, scores),
                     "prevalence": 1 / (1 + ratio),
                 }
             )
@@ -332,6 +342,8 @@ class DecisionThreshold(suite.Topic):
     question = "Should a classifier always predict positive above probability one half?"
 
     def experiment(self, ctx: suite.TopicContext) -> suite.Evidence:
+        from sklearn.linear_model import LogisticRegression  # loaded when the card runs
+
         rng = np.random.default_rng(ctx.seed)
         n, dim, prevalence = ctx.pick(20_000, 10_000), 8, 0.02
         x_train, y_train = _gaussian_split(rng, n, dim, prevalence)
@@ -347,9 +359,9 @@ class DecisionThreshold(suite.Topic):
                 {
                     "threshold": label,
                     "value": threshold,
-                    "precision": skm.precision_score(y_test, pred, zero_division=0),
-                    "recall": skm.recall_score(y_test, pred),
-                    "f1_test": skm.f1_score(y_test, pred),
+                    "precision": _sklearn_metrics().precision_score(y_test, pred, zero_division=0),
+                    "recall": _sklearn_metrics().recall_score(y_test, pred),
+                    "f1_test": _sklearn_metrics().f1_score(y_test, pred),
                 }
             )
         half, best = rows

@@ -81,3 +81,15 @@ def test_importing_the_runner_does_not_import_sklearn() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=SUITE.parent
     ).stdout.strip()
     assert out == "[]", f"import suite.runner pulled in scikit-learn: {out[:200]}"
+
+
+def test_loading_every_builtin_plugin_does_not_import_sklearn() -> None:
+    """Start-up of every command loads the plugins; scikit-learn (~1.5 s) waits for a cell."""
+    code = (
+        "import sys; from suite.plugins import get_host; get_host(); "
+        "print(sorted(m for m in sys.modules if m == 'sklearn' or m.startswith('sklearn.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=SUITE.parent
+    ).stdout.strip()
+    assert out == "[]", f"loading the plugins pulled in scikit-learn: {out[:200]}"
