@@ -123,6 +123,8 @@ def explain_topic(topic: Any, args: argparse.Namespace) -> int:
             console.print(card_panel(topic))
         return 0
     device = resolve_device(args.device)
+    if args.html is not None:
+        _check_writable(args.html)  # before the experiment: a bad path costs no waiting
     if not args.json:
         console.print(card_panel(topic))
         with console.status(f"running the experiment of {topic.name} …"):
@@ -133,7 +135,6 @@ def explain_topic(topic: Any, args: argparse.Namespace) -> int:
         outcome = run_topic(topic, TopicContext(seed=args.seed, device=device))
         print(json.dumps(outcome.to_json(), indent=2))
     if args.html is not None:
-        _check_writable(args.html)
         atomic_write_text(args.html, render_topic_html(outcome))
         if not args.json:
             console.print(f"wrote {args.html}")

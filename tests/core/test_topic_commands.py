@@ -264,3 +264,11 @@ def test_the_guides_topic_example_registers_and_holds(fresh_host: PluginHost) ->
     for seed in range(3):
         run = suite.topics.run_topic(topic, suite.TopicContext(seed=seed, small=True))
         assert run.holds, run.evidence
+
+
+def test_a_bad_html_path_fails_before_the_experiment_runs(
+    toy_host: PluginHost, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["explain", "toy-mean-spread", "--html", str(tmp_path / "no" / "card.html")]) == 2
+    captured = capsys.readouterr()
+    assert "does not exist" in captured.err and "measured now" not in captured.out
