@@ -23,6 +23,7 @@ from plugins.positions.data import CopyBackTask, PositionProbe, accuracy, train_
 from suite import Benchmark, Measurement, RunContext
 from suite.errors import SkipCell
 from suite.kinds import Component, PositionModule
+from suite.series import Series
 
 __all__ = ["PositionAgreement", "PositionExtrapolation", "PositionOverhead", "causal_probs"]
 
@@ -136,6 +137,7 @@ class PositionExtrapolation(Benchmark):
     ]
     ratio_metric = None
     higher_is_better = True
+    plots: ClassVar[tuple[str, ...]] = ("line",)  # accuracy against the test length
     vocab: ClassVar[int] = 16
     test_batch: ClassVar[int] = 8
 
@@ -148,7 +150,7 @@ class PositionExtrapolation(Benchmark):
 
     def run(
         self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
-    ) -> dict[str, float]:
+    ) -> Measurement:
         task = CopyBackTask(vocab=self.vocab, offset=params["offset"])
         lengths = tuple(params["test_lens"])
         torch.manual_seed(ctx.seed)
@@ -178,7 +180,14 @@ class PositionExtrapolation(Benchmark):
             metrics[f"accuracy_at_{length}"] = accuracy(
                 model, task, length, batch_size=self.test_batch, generator=gen, device=ctx.device
             )
-        return metrics
+        curve = Series(
+            "accuracy",
+            list(lengths),
+            [metrics[f"accuracy_at_{length}"] for length in lengths],
+            "test length (trained at " + str(params["train_len"]) + ")",
+            "copy-back accuracy",
+        )
+        return Measurement(metrics=metrics, series=[curve])
 
 
 class PositionOverhead(Benchmark):

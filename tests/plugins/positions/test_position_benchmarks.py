@@ -53,10 +53,14 @@ def test_extrapolation_skips_references_that_a_component_stands_for() -> None:
 
 def test_extrapolation_rope_learns_the_task_and_none_does_not() -> None:
     params = PositionExtrapolation().params(quick=True)[0]
-    rope = PositionExtrapolation().run(suite.get("position", "rope"), params, CTX)
-    none = PositionExtrapolation().run(suite.get("position", "none"), params, CTX)
-    assert isinstance(rope, dict) and isinstance(none, dict)
+    rope_result = PositionExtrapolation().run(suite.get("position", "rope"), params, CTX)
+    none_result = PositionExtrapolation().run(suite.get("position", "none"), params, CTX)
+    assert isinstance(rope_result, Measurement) and isinstance(none_result, Measurement)
+    rope, none = rope_result.metrics, none_result.metrics
     lengths = params["test_lens"]
+    [curve] = rope_result.series  # accuracy against the test length, for the report's plot
+    assert list(curve.x) == list(lengths)
+    assert list(curve.y) == [rope[f"accuracy_at_{n}"] for n in lengths]
     assert set(rope) >= {f"accuracy_at_{n}" for n in lengths}
     assert rope["accuracy_at_64"] > 0.8  # relative offsets: k back is one rotation away
     assert none["accuracy_at_64"] < 0.4  # causal NoPE cannot find k back in so few steps
