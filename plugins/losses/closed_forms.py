@@ -70,4 +70,3 @@ def ranking_closed_form(chosen: Any, rejected: Any) -> float:
     """1/N Σ_i log(1 + exp(-(c_i - r_i))), the Bradley-Terry negative log-likelihood."""
     d = _np(chosen) - _np(rejected)
     return float(np.mean(np.logaddexp(0.0, -d)))
-

@@ -152,7 +152,9 @@ def _why_unjudged(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     for label, row in (("old", old), ("new", new)):
         count = len(_samples(row) or [])
         if count < MIN_SAMPLES:
-            return f"cannot judge the time: {count} repeats in the {label} run (needs {MIN_SAMPLES})"
+            return (
+                f"cannot judge the time: {count} repeats in the {label} run (needs {MIN_SAMPLES})"
+            )
     for label, row in (("old", old), ("new", new)):
         timing = row.get("timing") or {}
         if timing.get("unstable"):

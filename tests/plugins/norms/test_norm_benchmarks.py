@@ -32,6 +32,8 @@ REGISTRY.commit(COMPONENTS, (), owner="plugins.norms")
 def _ctx(cls: type) -> RunContext:
     """CTX with the reference the runner would resolve for `cls`."""
     return dataclasses.replace(CTX, reference=REGISTRY.reference_of(cls))
+
+
 PER_TOKEN = [LayerNorm, RMSNorm]
 
 
