@@ -25,7 +25,7 @@ one query to T + i keys, and the memory price is the cache itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -36,6 +36,7 @@ from suite.nn import LayerKVCache, TransformerBlock
 
 __all__ = [
     "CausalLM",
+    "DenseAttention",
     "HFCache",
     "HFCausalLM",
     "KVCache",
@@ -95,11 +96,13 @@ class KVCache:
             layer.reorder(index)
 
 
-class _DenseAttention(Attention):
-    """softmax(q kᵀ/√d) v in the inputs' dtype (the suite's dense oracle): the default core."""
+class DenseAttention(Attention):
+    """softmax(q kᵀ/√d + bias) v in the inputs' dtype (the code of the suite's float64 oracle):
+    the tiny LM's default core, and the kit's models' core."""
 
     name = "lm-dense"
     summary = "dense attention of suite.oracles, the tiny LM's default core"
+    supports_bias: ClassVar[bool] = True
 
     def forward(
         self,
@@ -112,7 +115,13 @@ class _DenseAttention(Attention):
         attn_bias: Tensor | None = None,
     ) -> Tensor:
         return oracles.dense_attention(
-            q, k, v, causal=causal, key_padding_mask=key_padding_mask, dtype=q.dtype
+            q,
+            k,
+            v,
+            causal=causal,
+            key_padding_mask=key_padding_mask,
+            attn_bias=attn_bias,
+            dtype=q.dtype,
         )
 
 
@@ -143,7 +152,7 @@ class TinyCausalLM(nn.Module):
     ) -> None:
         super().__init__()
         self.config = config
-        core = attention or _DenseAttention
+        core = attention or DenseAttention
         self.embed = nn.Embedding(config.vocab_size, config.d_model)
         self.position = nn.Embedding(config.max_len, config.d_model)
         self.blocks = nn.ModuleList(

@@ -18,14 +18,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from suite import oracles
 from suite.errors import ComponentInputError
-from suite.kinds import Attention
+from suite.lm import DenseAttention
 from suite.nn import EncoderConfig, TransformerEncoder
 from suite.peft_targets import find_targets, is_target
 from suite.testing import strategies
@@ -43,33 +42,6 @@ __all__ = ["kit_model"]
 
 ATOL, RTOL = 1e-5, 1e-4
 MERGE_ATOL = 1e-4  # merging adds B·A into W in float32: rounding of the sum
-
-
-class _KitAttention(Attention):
-    """Dense attention in the input's dtype (the float64 oracle's code), for the kit's models."""
-
-    name = "kit-dense"
-    supports_bias: ClassVar[bool] = True
-
-    def forward(
-        self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        *,
-        causal: bool = False,
-        key_padding_mask: Tensor | None = None,
-        attn_bias: Tensor | None = None,
-    ) -> Tensor:
-        return oracles.dense_attention(
-            q,
-            k,
-            v,
-            causal=causal,
-            key_padding_mask=key_padding_mask,
-            attn_bias=attn_bias,
-            dtype=q.dtype,
-        )
 
 
 def kit_model(
@@ -94,7 +66,7 @@ def kit_model(
     )
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return TransformerEncoder(config, _KitAttention).eval()
+        return TransformerEncoder(config, DenseAttention).eval()
 
 
 @dataclass
