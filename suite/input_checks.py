@@ -127,6 +127,7 @@ def check_loss_inputs(
         "classification": ("logits", "target"),
         "contrastive": ("anchors", "positives"),
         "ranking": ("chosen", "rejected"),
+        "lm-head": ("hidden", "weight", "target"),
     }.get(task)
     if names is None:
         return
@@ -138,6 +139,8 @@ def check_loss_inputs(
         _check_classification(inputs[0], inputs[1], ignore_index=ignore_index)
     elif task == "contrastive":
         _check_contrastive(inputs[0], inputs[1])
+    elif task == "lm-head":
+        _check_lm_head(inputs[0], inputs[1], inputs[2], ignore_index=ignore_index)
     else:
         _check_ranking(inputs[0], inputs[1])
 
@@ -197,6 +200,51 @@ def _check_ranking(chosen: Tensor, rejected: Tensor) -> None:
         )
     if chosen.shape[0] == 0:
         raise ComponentInputError("empty batch: chosen and rejected have N = 0")
+
+
+def _check_lm_head(
+    hidden: Tensor, weight: Tensor, target: Tensor, *, ignore_index: int | None
+) -> None:
+    """`hidden (N, D)` floating, `weight (V, D)` of the same dtype and device, `target (N,)`
+    integer ids in `[0, V)` (or `ignore_index`)."""
+    _check_floating("hidden", hidden)
+    _check_floating("weight", weight)
+    if not isinstance(target, Tensor):
+        raise ComponentInputError(f"target must be a torch.Tensor, got {type(target).__name__}")
+    if hidden.dim() != 2:
+        raise ComponentInputError(f"hidden must be (N, D); got shape {tuple(hidden.shape)}")
+    if weight.dim() != 2 or weight.shape[1] != hidden.shape[1]:
+        raise ComponentInputError(
+            f"weight must be (V, D) with D = {hidden.shape[1]} as in hidden {tuple(hidden.shape)}; "
+            f"got {tuple(weight.shape)}"
+        )
+    if weight.dtype != hidden.dtype or weight.device != hidden.device:
+        raise ComponentInputError(
+            f"weight ({weight.dtype}, {weight.device}) must have the dtype and device of hidden "
+            f"({hidden.dtype}, {hidden.device})"
+        )
+    n, v = hidden.shape[0], weight.shape[0]
+    if v < 1 or hidden.shape[1] < 1:
+        raise ComponentInputError(
+            f"weight must have at least one row and one column; got shape {tuple(weight.shape)}"
+        )
+    if target.dtype.is_floating_point or target.dtype == torch.bool or target.is_complex():
+        raise ComponentInputError(f"target must hold integer token ids, got dtype {target.dtype}")
+    if tuple(target.shape) != (n,):
+        raise ComponentInputError(
+            f"target must be (N,) = ({n},) to match hidden {tuple(hidden.shape)}; got {tuple(target.shape)}"
+        )
+    if target.device != hidden.device:
+        raise ComponentInputError(f"target is on {target.device} but hidden is on {hidden.device}")
+    if n == 0:
+        raise ComponentInputError("empty batch: hidden has N = 0 rows")
+    valid = target if ignore_index is None else target[target != ignore_index]
+    if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= v):
+        bad = valid[(valid < 0) | (valid >= v)]
+        hint = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
+        raise ComponentInputError(
+            f"target ids must be in [0, {v}) (the rows of weight){hint}; got {sorted(set(bad.tolist()))[:5]}"
+        )
 
 
 # --------------------------------------------------------------------------- moe

@@ -83,7 +83,7 @@ KINDS: tuple[str, ...] = (
     "decoding",
     "peft",
 )
-LOSS_TASKS: tuple[str, ...] = ("classification", "contrastive", "ranking")
+LOSS_TASKS: tuple[str, ...] = ("classification", "contrastive", "ranking", "lm-head")
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")  # component and benchmark names
 
 
@@ -338,7 +338,8 @@ class Loss(Component):
     """A training objective returning a scalar mean over the batch.
 
     `task` says which call it takes: `classification` `(logits (N, C), target (N,))`,
-    `contrastive` `(anchors (N, D), positives (N, D))`, `ranking` `(chosen (N,), rejected (N,))`.
+    `contrastive` `(anchors (N, D), positives (N, D))`, `ranking` `(chosen (N,), rejected (N,))`,
+    `lm-head` `(hidden (N, D), weight (V, D), target (N,))` (cross-entropy of `hidden @ weight.T`).
     Calls: `Cls(**options)(*inputs) -> scalar Tensor`; `__call__` checks the inputs of the task
     (`suite.input_checks.check_loss_inputs`), then calls `forward`.
 
