@@ -1,4 +1,4 @@
-"""Built-in attention: naive and SDPA, sparse (sliding window, strided, BigBird), linear, benchmarks.
+"""Built-in attention: naive, SDPA, flash, sparse (sliding window, strided, BigBird), linear.
 
 The interview questions this kind answers with measured numbers: how to write multi-head
 attention by hand and why it divides by √d_k (`naive`), which masks a Transformer needs (every
@@ -21,6 +21,7 @@ from plugins.attention.benchmarks import (
 from plugins.attention.benchmarks_backend import AttentionFlexBackend
 from plugins.attention.bigbird import BigBirdAttention
 from plugins.attention.block_sparse import BlockSparseAttention
+from plugins.attention.flash import FlashAttention
 from plugins.attention.linear import LinearAttention
 from plugins.attention.naive import NaiveAttention
 from plugins.attention.reference import SDPAAttention
@@ -37,6 +38,7 @@ __all__ = [
     "AttentionScaling",
     "BigBirdAttention",
     "BlockSparseAttention",
+    "FlashAttention",
     "LinearAttention",
     "NaiveAttention",
     "SDPAAttention",
@@ -49,6 +51,7 @@ __all__ = [
 COMPONENTS: tuple[type[suite.Attention], ...] = (
     SDPAAttention,
     NaiveAttention,
+    FlashAttention,
     SlidingWindowAttention,
     StridedAttention,
     BigBirdAttention,

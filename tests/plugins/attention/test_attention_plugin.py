@@ -21,7 +21,7 @@ def test_plugin_registers_every_component_and_benchmark() -> None:
     (record,) = host.records
     assert record.status == "ok", record.error
     names = {cls.name for cls in host.registry.components("attention")}
-    assert names == {"naive", "sdpa", "sliding-window", "strided", "bigbird", "linear"}
+    assert names == {"naive", "sdpa", "flash", "sliding-window", "strided", "bigbird", "linear"}
     assert {b.name for b in host.registry.benchmarks("attention")} == {b.name for b in BENCHMARKS}
     assert host.registry.get("attention", "sdpa").reference is None
 
