@@ -13,8 +13,9 @@ from the samples alone, when a figure is not worth quoting:
   `INTERVAL_LIMIT` (0.25) of the ratio makes the cell unstable too.
 
 An unstable cell is still written, with `timing.unstable: true` and the reason; the reports grey
-it out rather than calling it a win or a loss, `compare` does not judge it, and `explain` does
-not quote it. `advice` is the one line printed at the end of a run that had such cells.
+it out rather than calling it a win or a loss, `compare` does not judge its time (a paired
+cell is judged on its per-round ratios, unless they spread beyond `SPREAD_LIMIT`), and
+`explain` does not quote it. `advice` is the one line printed at the end of a run that had such cells.
 """
 
 from __future__ import annotations

@@ -38,8 +38,10 @@ file with a wrong type inside fails with one line naming the path and the field
       metrics           object, name -> number or null (null is a NaN the writer replaced)
       timing            null, or object with `median_ms` (number or null) and optional
                         `iqr_ms`, `repeats` and further entries (number or null), except
-                        `samples_ms` (list of numbers: the repeats, rounded), `unstable`
-                        (bool) and `unstable_reason` (string or null), see suite.noise
+                        `samples_ms` (list of numbers: the repeats, rounded),
+                        `ratio_samples` (list of numbers: a paired timing's per-round
+                        time ÷ reference time, rounded), `unstable` (bool) and
+                        `unstable_reason` (string or null), see suite.noise
       memory            null, or object of optional `peak_bytes` and further entries
                         (number or null)
       reference         optional: string or null
@@ -293,12 +295,14 @@ def _check_run_extras(run: dict[str, Any]) -> None:
 
 
 def _check_timing(where: str, timing: dict[str, Any]) -> None:
-    special = {"samples_ms", "unstable", "unstable_reason"}
+    lists = ("samples_ms", "ratio_samples")
+    special = {*lists, "unstable", "unstable_reason"}
     _numbers(where, {k: v for k, v in timing.items() if k not in special})
-    samples = timing.get("samples_ms", [])
-    _expect(f"{where}.samples_ms", samples, "a list of numbers", isinstance(samples, list))
-    for index, value in enumerate(samples):
-        _expect(f"{where}.samples_ms[{index}]", value, "a number", _is_number(value))
+    for key in lists:
+        samples = timing.get(key, [])
+        _expect(f"{where}.{key}", samples, "a list of numbers", isinstance(samples, list))
+        for index, value in enumerate(samples):
+            _expect(f"{where}.{key}[{index}]", value, "a number", _is_number(value))
     flag = timing.get("unstable", False)
     _expect(f"{where}.unstable", flag, "true or false", isinstance(flag, bool))
     _string(f"{where}.unstable_reason", timing.get("unstable_reason"), nullable=True)

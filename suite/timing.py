@@ -72,13 +72,16 @@ class Timing:
     repeats: int
     samples_ms: tuple[float, ...] = ()
     unstable_reason: str | None = None
+    #: Per-round time ÷ reference time when timed in pairs (`time_paired`), what compare judges.
+    ratio_samples: tuple[float, ...] = ()
 
     @property
     def unstable(self) -> bool:
         return self.unstable_reason is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """The row's `timing`: median, IQR, repeats, the samples rounded, the unstable flag."""
+        """The row's `timing`: median, IQR, repeats, the samples rounded (and the per-round
+        ratios of a paired timing), the unstable flag."""
         out: dict[str, Any] = {
             "median_ms": self.median_ms,
             "iqr_ms": self.iqr_ms,
@@ -86,6 +89,9 @@ class Timing:
         }
         if self.samples_ms:
             out["samples_ms"] = compact_samples(self.samples_ms)
+        finite_ratios = [ratio for ratio in self.ratio_samples if math.isfinite(ratio)]
+        if finite_ratios:
+            out["ratio_samples"] = compact_samples(finite_ratios)
         if self.unstable_reason is not None:
             out["unstable"] = True
             out["unstable_reason"] = self.unstable_reason
@@ -132,7 +138,11 @@ class PairedTiming:
 
     @property
     def timing(self) -> Timing:
-        return replace(self.a, unstable_reason=self.unstable_reason)
+        """a's timing, with the per-round ratios (kept as `timing.ratio_samples`)."""
+        ratios = tuple(
+            a / b if b > 0 else math.inf for a, b in zip(self.a.samples_ms, self.b.samples_ms)
+        )
+        return replace(self.a, unstable_reason=self.unstable_reason, ratio_samples=ratios)
 
     def metrics(self) -> dict[str, float]:
         """`paired_ratio` and its interval, as a results row's metrics."""

@@ -8,27 +8,36 @@ from typing import Any
 
 HELP = "compare two results.json cell by cell; exit 1 on a regression beyond noise"
 DESCRIPTION = """\
-Match the cells of two runs by (kind, component, benchmark, params) and show new ÷ old for the
-median time and for each benchmark's ratio metric.
+Match the cells of two runs by (kind, component, benchmark, params) and show, for each, new ÷
+old of what was judged (below) and of each benchmark's ratio metric.
 
-A cell is flagged when
-  - it got slower beyond noise: new_median / old_median > 1 + THRESHOLD AND a one-sided
-    Mann–Whitney U test (p < 0.01) finds the new repeats (timing.samples_ms) larger than the
-    old ones × (1 + THRESHOLD): significantly slower by more than the threshold.
-    A cell with fewer than 5 repeats in a run, or marked unstable in either, is "unjudged"
-    (said, not flagged). Files without samples (older versions) fall back to the median rule:
-    new_median - old_median > max(THRESHOLD × old_median, old_IQR + new_IQR);
-  - its ratio metric, when it is not the time (e.g. encode_mb_per_s, higher is better), moved
-    the wrong way by more than THRESHOLD × |old|;
-  - it was ok and now fails ("broke").
+Two runs meet different loads, so a cell's time is judged on what both runs can compare:
+  - a paired cell (component and reference timed in alternating rounds of the same cell:
+    metrics.paired_ratio) on its paired ratio, which the load slows alike on both sides. It
+    regressed when new_ratio / old_ratio > 1 + THRESHOLD AND a one-sided Mann–Whitney U test
+    (p < 0.01) finds the new per-round ratios (timing.ratio_samples) larger than the old ones
+    × (1 + THRESHOLD). Shown as "1.3× paired". Files without per-round ratios use the ratio's
+    bootstrap 95% intervals instead: beyond THRESHOLD with the intervals apart;
+  - a cell timed alone (a reference, a benchmark timing one function) on its repeats
+    (timing.samples_ms), the same test, but only when both runs met a quiet machine: when
+    the recorded load (run.load_before/load_after, 1-minute averages) changed notably or
+    exceeded the threads the run timed with, it is "unjudged: load changed (x → y)" or
+    "machine busy", never flagged. Files without repeats use the median rule:
+    new_median - old_median > max(THRESHOLD × old_median, old_IQR + new_IQR).
+A cell with fewer than 5 repeats or rounds, or spread too wide (IQR above 25% of the median;
+for a paired cell, of its per-round ratios), is "unjudged" with the reason, not flagged.
+A cell is also flagged when its ratio metric, when it is not the time (e.g. encode_mb_per_s,
+higher is better), moved the wrong way by more than THRESHOLD × |old|, or when it was ok and
+now fails ("broke").
 Cells found in one file only ("added", "removed") are counted in one line (listed with
 --verbose) and skipped cells are listed; neither is flagged. The output says which test
 judged how many cells.
 Compare runs of the same device: a CPU run against a GPU run compares hardware, not code.
-When the whole machine is slower one day, every cell moves together; the median new/old time
-over all cells (the machine drift) is printed when it exceeds the threshold, and --normalize
-scales the old times by it, so only the cells that moved relative to the rest are flagged;
-the ratio shown is then new ÷ (old × drift), the one judged.
+When the whole machine is slower one day, every cell's time moves together; the median
+new/old time over all cells (the machine drift) is printed when it exceeds the threshold, and
+--normalize scales the old times of the cells timed alone by it, so only those that moved
+relative to the rest are flagged; the ratio shown is then new ÷ (old × drift), the one judged.
+Paired ratios need no such correction.
 
 exit status: 0 no regression, 1 a regression flagged, 2 a usage error (unreadable file).
 
@@ -75,8 +84,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--normalize",
         action="store_true",
-        help="scale the old times by the machine drift (median new/old over all cells) before "
-        "judging, so a machine that is slower as a whole flags only the cells that moved more",
+        help="scale the old times of cells timed alone by the machine drift (median new/old "
+        "over all cells) before judging, so a machine that is slower as a whole flags only the "
+        "cells that moved more (paired ratios are judged as they are)",
     )
     parser.add_argument(
         "--md",

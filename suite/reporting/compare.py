@@ -1,33 +1,33 @@
 """Compare two runs cell by cell: did my change make anything slower, or break it?
 
-Cells are matched by (kind, component, benchmark, params). Timings on a shared machine are noisy,
-so a cell's time is judged from the repeats both runs kept (`timing.samples_ms`):
+Cells are matched by (kind, component, benchmark, params). Timings on a shared machine are noisy
+and the load moves between two runs, so each cell's time is judged on what both runs can
+compare (`suite.reporting.compare_rules`):
 
-    regressed  ⇔  new_median ÷ old_median > 1 + threshold, and a one-sided Mann–Whitney U
-                  test finds the new repeats larger than the old ones × (1 + threshold),
-                  p < ALPHA (0.01)
+* a paired cell (component and reference timed in alternating rounds of the cell) on its
+  paired ratio: flagged when the new ratio exceeds the old × (1 + threshold) AND a one-sided
+  Mann–Whitney U test on the per-round ratios (`timing.ratio_samples`) finds it so, p < 0.01.
+  The load slows both sides of a pair alike, so a busier machine moves no ratio; a component
+  30% slower moves its own;
+* another timed cell (a reference, a benchmark timing one function) on its repeats
+  (`timing.samples_ms`), the same test, but only when both runs met a quiet machine: when the
+  recorded load changed notably or exceeded the threads timed, it is "unjudged: load changed
+  (x → y)", never flagged.
 
-(improved: the mirror image, below the old repeats × (1 − threshold)). The test asks whether the
-new repeats are larger than the old ones *by more than the threshold*, whatever the shape of
-their distribution: a 30% slowdown measured over 7 repeats each is flagged; one unlucky repeat,
-a change inside the spread, or a 10% shift of a busy machine between two runs (repeats of one
-run share its load, so they are less independent than the test assumes) is not.
-A cell with fewer than MIN_SAMPLES repeats in a run, or marked unstable in either run
-(`timing.unstable`, see `suite.noise`), is not judged on its time ("unjudged", with the reason).
-Results files without samples (written before they were kept) fall back to the median rule,
-and the output says which cells it judged so:
-
-    regressed  ⇔  new_median − old_median > max(threshold × old_median, old_IQR + new_IQR)
+A cell with too few repeats or rounds, or too spread, is "unjudged" with the reason. Files
+written before the repeats or rounds were kept fall back to the median rule or the ratios'
+bootstrap intervals, and the output says which test judged how many cells.
 
 The benchmark's ratio metric, when it is not the time (e.g. `encode_mb_per_s`, higher is
 better), regresses when it moves the wrong way by more than `threshold × |old|`. A cell that
-was ok and now errors is flagged too ("broke"); cells found in one file only are listed, not
-flagged (a run filtered with `--kind` is not a regression).
+was ok and now errors is flagged too ("broke"); cells found in one file only are counted in
+one line, not flagged (a run filtered with `--kind` is not a regression).
 
-A whole machine can be slower on one day (another job, a throttled CPU): then every cell moves
-together. `machine_drift` is the median new ÷ old time over the cells timed in both runs; with
-`normalize=True` each old time is multiplied by it before judging, so only the cells that moved
-relative to the rest are flagged; the ratio shown is then the normalised one, the one judged.
+A whole machine can be slower on one day (another job, a throttled CPU): then every cell's
+time moves together. `machine_drift` is the median new ÷ old time over the cells timed in both
+runs; with `normalize=True` each old time is multiplied by it before judging an unpaired cell,
+so only the cells that moved relative to the rest are flagged; the ratio shown is then the
+normalised one, the one judged. Paired ratios need no such correction.
 """
 
 from __future__ import annotations
@@ -40,6 +40,16 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from suite.reporting.compare_rules import (
+    ALPHA,
+    INTERVAL_RULE,
+    MEDIAN_RULE,
+    PAIRED,
+    TEST_NAME,
+    TIME,
+    judge_time,
+    load_problem,
+)
 from suite.reporting.formatting import format_number, format_param, format_ratio, one_line
 from suite.reporting.tables import TIME_METRIC, cell_value
 from suite.results import cell_key
@@ -48,16 +58,15 @@ __all__ = [
     "CellComparison",
     "Comparison",
     "compare_runs",
+    "judged_ratio_text",
+    "load_line",
     "machine_drift",
     "method_line",
     "print_comparison",
+    "ratio_title",
 ]
 
 FLAGGED = ("regressed", "broke")
-ALPHA = 0.01  # significance level of the Mann–Whitney test on the repeats
-MIN_SAMPLES = 5  # repeats each run needs for its time to be judged
-TEST_NAME = "Mann–Whitney U"
-MEDIAN_RULE = "median rule"  # old files without samples
 _STYLES = {
     "regressed": "bold red",
     "broke": "bold red",
@@ -79,8 +88,11 @@ class CellComparison:
     new: dict[str, Any] | None
     verdict: str = "same"  # same, regressed, improved, unjudged, broke, fixed, failing, skipped,
     # removed, added
-    time_ratio: float | None = None  # new median ÷ old median (× the drift when normalising)
-    method: str | None = None  # how the time was judged: TEST_NAME, MEDIAN_RULE or None
+    #: new ÷ old of what was judged: the paired ratio (`basis` PAIRED), else the median time
+    #: (× the drift when normalising)
+    time_ratio: float | None = None
+    basis: str | None = None  # PAIRED, TIME, or None when nothing was timed in both runs
+    method: str | None = None  # TEST_NAME, INTERVAL_RULE, MEDIAN_RULE, or None when not judged
     p_value: float | None = None  # of the Mann–Whitney test, when it ran
     metric: str | None = None  # the benchmark's ratio metric when it is not the time
     metric_ratio: float | None = None  # new ÷ old of that metric
@@ -103,6 +115,8 @@ class Comparison:
     cells: list[CellComparison]
     machine_drift: float | None = None  # median new ÷ old time over the cells timed in both
     normalized: bool = False  # old times were scaled by machine_drift before judging
+    #: why the runs' absolute times are not compared (`compare_rules.load_problem`), or None
+    load: str | None = None
 
     @property
     def regressions(self) -> list[CellComparison]:
@@ -114,12 +128,13 @@ class Comparison:
             counts[cell.verdict] = counts.get(cell.verdict, 0) + 1
         return counts
 
-    def methods(self) -> dict[str, int]:
-        """How many cells each method judged on their time (TEST_NAME, MEDIAN_RULE)."""
-        counts: dict[str, int] = {}
+    def methods(self) -> dict[tuple[str, str], int]:
+        """How many cells each (basis, method) judged: (PAIRED, TEST_NAME), (TIME, MEDIAN_RULE)..."""
+        counts: dict[tuple[str, str], int] = {}
         for cell in self.cells:
-            if cell.method is not None:
-                counts[cell.method] = counts.get(cell.method, 0) + 1
+            if cell.method is not None and cell.basis is not None:
+                key = (cell.basis, cell.method)
+                counts[key] = counts.get(key, 0) + 1
         return counts
 
 
@@ -136,91 +151,21 @@ def _ratio(new: float | None, old: float | None) -> float | None:
     return None if new is None or old is None or old == 0 else new / old
 
 
-def _iqr(row: dict[str, Any]) -> float:
-    return cell_value(row, "iqr_ms") or 0.0
-
-
-def _samples(row: dict[str, Any]) -> list[float] | None:
-    """The repeats a row kept (`timing.samples_ms`), None for a file that kept none."""
-    samples = (row.get("timing") or {}).get("samples_ms")
-    if not isinstance(samples, list) or not samples:
-        return None
-    return [float(value) for value in samples]
-
-
-def _why_unjudged(old: dict[str, Any], new: dict[str, Any]) -> str | None:
-    for label, row in (("old", old), ("new", new)):
-        count = len(_samples(row) or [])
-        if count < MIN_SAMPLES:
-            return (
-                f"cannot judge the time: {count} repeats in the {label} run (needs {MIN_SAMPLES})"
-            )
-    for label, row in (("old", old), ("new", new)):
-        timing = row.get("timing") or {}
-        if timing.get("unstable"):
-            reason = timing.get("unstable_reason") or "spread too wide"
-            return f"cannot judge the time: unstable in the {label} run ({reason})"
-    return None
-
-
-def _judge_samples(
-    cell: CellComparison, threshold: float, scale: float, worse: list[str], better: list[str]
-) -> str | None:
-    """Judge the time from both runs' repeats; the reason it cannot be judged, or None."""
-    old, new = cell.old or {}, cell.new or {}
-    why = _why_unjudged(old, new)
-    if why is not None:
-        return why
-    from scipy.stats import mannwhitneyu
-
-    old_samples = [value * scale for value in _samples(old) or []]
-    new_samples = _samples(new) or []
-    cell.method = TEST_NAME
-    ratio = cell.time_ratio or 1.0
-    slower = ratio > 1
-    bound = 1 + threshold if slower else 1 - threshold  # the old repeats moved to the threshold
-    cell.p_value = float(
-        mannwhitneyu(
-            new_samples,
-            [value * bound for value in old_samples],
-            alternative="greater" if slower else "less",
-        ).pvalue
-    )
-    change = (
-        f"×{format_number(ratio)} over {len(old_samples)} and {len(new_samples)} repeats, "
-        f"{TEST_NAME} p = {cell.p_value:.2g} that it moved beyond {threshold:.0%}"
-    )
-    direction = "slower: " if slower else "faster: "
-    if (ratio > 1 + threshold or ratio < 1 - threshold) and cell.p_value < ALPHA:
-        (worse if slower else better).append(direction + change)
-    elif ratio > 1 + threshold or ratio < 1 - threshold:
-        cell.reasons.append(f"{direction}{change}: not significant (needs p < {ALPHA})")
-    return None
-
-
 def _compare_ok(
-    cell: CellComparison, threshold: float, higher_is_better: bool, scale: float = 1.0
+    cell: CellComparison,
+    threshold: float,
+    higher_is_better: bool,
+    scale: float = 1.0,
+    load: str | None = None,
 ) -> None:
     old, new = cell.old or {}, cell.new or {}
     worse: list[str] = []
     better: list[str] = []
-    unjudged = None
-    old_ms, new_ms = cell_value(old, TIME_METRIC), cell_value(new, TIME_METRIC)
-    cell.time_ratio = _ratio(new_ms, None if old_ms is None else old_ms * scale)
-    if old_ms is not None and new_ms is not None and _samples(old) and _samples(new):
-        unjudged = _judge_samples(cell, threshold, scale, worse, better)
-    elif old_ms is not None and new_ms is not None:
-        cell.method = MEDIAN_RULE
-        old_ms *= scale  # the machine's drift, when normalising
-        bound = max(threshold * old_ms, _iqr(old) * scale + _iqr(new))
-        change = (
-            f"{format_number(old_ms)} → {format_number(new_ms)} ms (no samples: median rule, "
-            f"noise bound {format_number(bound)} ms)"
-        )
-        if new_ms - old_ms > bound:
-            worse.append("slower: " + change)
-        elif old_ms - new_ms > bound:
-            better.append("faster: " + change)
+    timing = judge_time(old, new, threshold, scale=scale, load=load)
+    cell.time_ratio, cell.basis = timing.ratio, timing.basis
+    cell.method, cell.p_value = timing.method, timing.p_value
+    if timing.change and timing.reason:
+        (worse if timing.change > 0 else better).append(timing.reason)
     if cell.metric is not None:
         old_value, new_value = cell_value(old, cell.metric), cell_value(new, cell.metric)
         cell.metric_ratio = _ratio(new_value, old_value)
@@ -231,21 +176,27 @@ def _compare_ok(
                 worse.append(change)
             elif delta > threshold * abs(old_value):
                 better.append(change)
+    unjudged = timing.unjudged
     cell.verdict = (
         "regressed" if worse else "improved" if better else "unjudged" if unjudged else "same"
     )
-    cell.reasons = worse + better + ([unjudged] if unjudged else []) + cell.reasons
+    notes = [timing.reason] if timing.reason and not timing.change else []
+    cell.reasons = worse + better + ([unjudged] if unjudged else []) + notes
 
 
 def _judge(
-    cell: CellComparison, threshold: float, higher_is_better: bool, scale: float = 1.0
+    cell: CellComparison,
+    threshold: float,
+    higher_is_better: bool,
+    scale: float = 1.0,
+    load: str | None = None,
 ) -> None:
     if cell.old is None or cell.new is None:
         cell.verdict = "added" if cell.old is None else "removed"
         return
     before, after = cell.old.get("status"), cell.new.get("status")
     if before == "ok" and after == "ok":
-        _compare_ok(cell, threshold, higher_is_better, scale)
+        _compare_ok(cell, threshold, higher_is_better, scale, load)
     elif "skipped" in (before, after):
         cell.verdict = "skipped"
         cell.reasons = [f"{before} → {after}"]
@@ -281,6 +232,7 @@ def compare_runs(
     new_rows = {_key(row): row for row in new.get("results") or []}
     drift = machine_drift(old_rows, new_rows)
     scale = drift if normalize and drift is not None else 1.0
+    load = load_problem(old.get("run") or {}, new.get("run") or {})
     infos = {
         **((old.get("run") or {}).get("benchmarks") or {}),
         **((new.get("run") or {}).get("benchmarks") or {}),
@@ -291,32 +243,59 @@ def compare_runs(
         info = infos.get(cell.row.get("benchmark")) or {}
         metric = info.get("ratio_metric", TIME_METRIC)
         cell.metric = None if metric in (None, TIME_METRIC) else metric
-        _judge(cell, threshold, bool(info.get("higher_is_better", False)), scale)
+        _judge(cell, threshold, bool(info.get("higher_is_better", False)), scale, load)
         cells.append(cell)
     return Comparison(
-        old.get("run") or {}, new.get("run") or {}, threshold, cells, drift, scale != 1.0
+        old.get("run") or {}, new.get("run") or {}, threshold, cells, drift, scale != 1.0, load
     )
 
 
 def method_line(comparison: Comparison) -> str:
     """Which test judged the cells' times, and how many each (one line)."""
     methods = comparison.methods()
-    parts = []
-    if methods.get(TEST_NAME):
-        parts.append(
-            f"{methods[TEST_NAME]} cell(s) judged on the repeats of both runs: flagged when "
-            f"{TEST_NAME} (one-sided, p < {ALPHA}) finds them moved beyond "
-            f"{comparison.threshold:.0%}"
-        )
-    if methods.get(MEDIAN_RULE):
-        parts.append(
-            f"{methods[MEDIAN_RULE]} cell(s) without samples (an older results file) by the "
-            f"median rule: a change beyond {comparison.threshold:.0%} and the IQRs"
-        )
+    beyond = f"{comparison.threshold:.0%}"
+    described = {
+        (PAIRED, TEST_NAME): "cell(s) judged on their paired ratio (time ÷ the reference's in "
+        "the same rounds of the cell, which the load slows alike): flagged when it moved beyond "
+        f"{beyond} and {TEST_NAME} on the per-round ratios (one-sided, p < {ALPHA}) agrees",
+        (PAIRED, INTERVAL_RULE): "paired cell(s) without per-round ratios (an older results "
+        f"file) by their {INTERVAL_RULE}: a change beyond {beyond} with the 95% intervals apart",
+        (TIME, TEST_NAME): "cell(s) judged on the repeats of both runs: flagged when "
+        f"{TEST_NAME} (one-sided, p < {ALPHA}) finds them moved beyond {beyond}",
+        (TIME, MEDIAN_RULE): "cell(s) without samples (an older results file) by the "
+        f"{MEDIAN_RULE}: a change beyond {beyond} and the IQRs",
+    }
+    parts = [f"{methods[key]} {text}" for key, text in described.items() if methods.get(key)]
     unjudged = comparison.counts().get("unjudged", 0)
     if unjudged:
-        parts.append(f"{unjudged} cell(s) not judged on their time (too few repeats or unstable)")
+        parts.append(
+            f"{unjudged} cell(s) not judged on their time (too few repeats, unstable, or the "
+            "load changed: see why)"
+        )
     return "; ".join(parts) if parts else "no cell timed in both runs"
+
+
+def load_line(comparison: Comparison) -> str | None:
+    """Why the unpaired times were not judged (one line), or None when they were."""
+    if comparison.load is None:
+        return None
+    return (
+        f"{comparison.load}: cells timed alone (references, unpaired benchmarks) are not judged "
+        "on their time; paired cells are judged on their ratio to the reference"
+    )
+
+
+def ratio_title(comparison: Comparison) -> str:
+    """The title of the column of judged ratios."""
+    return "judged new÷(old×drift)" if comparison.normalized else "judged new÷old"
+
+
+def judged_ratio_text(cell: CellComparison) -> str:
+    """The judged ratio as shown: `1.3×`, or `1.3× paired` for a paired ratio's change."""
+    if cell.time_ratio is None:
+        return ""
+    text = format_ratio(cell.time_ratio)
+    return f"{text} paired" if cell.basis == PAIRED else text
 
 
 def _one_run_line(comparison: Comparison) -> str | None:
@@ -365,6 +344,9 @@ def print_comparison(
             )
         )
     console.print(Text(method_line(comparison), style="dim"))
+    load = load_line(comparison)
+    if load:
+        console.print(Text(load, style="yellow"))
     shown = [
         cell
         for cell in comparison.cells
@@ -379,7 +361,7 @@ def print_comparison(
         "kind · benchmark",
         "component",
         "params",
-        "time new÷(old×drift)" if comparison.normalized else "time new÷old",
+        ratio_title(comparison),
         *(["metric new÷old"] if has_metric else []),
         "verdict",
         "why",
@@ -404,7 +386,7 @@ def print_comparison(
             Text(f"{row.get('kind', '?')} · {row.get('benchmark', '?')}"),
             Text(str(row.get("component", "?"))),
             Text(params),
-            Text(format_ratio(cell.time_ratio) if cell.time_ratio is not None else ""),
+            Text(judged_ratio_text(cell)),
             *metric,
             Text(cell.verdict, style=style),
             Text(

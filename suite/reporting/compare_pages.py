@@ -5,9 +5,11 @@ The same judgement as the terminal (`suite.reporting.compare`), laid out for rea
 * the two runs (id, device, versions) and a warning when their devices differ;
 * the machine drift explained: what it is (the median new ÷ old time over the cells timed in
   both runs), what it says about this pair of runs, and what was done about it (`--normalize`);
-* how the times were judged (`method_line`) and the counts per verdict;
+* how the times were judged (`method_line`: paired ratios, repeats, older files' rules), why
+  the unpaired times were not judged when the load changed (`load_line`), and the counts;
 * the flagged cells first, highlighted, each with why;
-* then every cell with its new ÷ old time and metric ratios, in a table sortable by any column
+* then every cell with the new ÷ old ratio that was judged (a paired ratio's change, marked
+  "paired", or the time's) and the metric ratios, in a table sortable by any column
   (HTML) so the worst ratio is one click away.
 
 Both are one self-contained file; every string from a results file is escaped (HTML through
@@ -18,7 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from suite.reporting.compare import CellComparison, Comparison, method_line
+from suite.reporting.compare import (
+    CellComparison,
+    Comparison,
+    judged_ratio_text,
+    load_line,
+    method_line,
+    ratio_title,
+)
 from suite.reporting.formatting import format_param, format_ratio, one_line
 from suite.reporting.html import escape, page, sortable_table
 from suite.reporting.markdown import escape_markdown
@@ -56,9 +65,10 @@ def drift_explanation(comparison: Comparison) -> str:
     value = f" Here it is {format_ratio(drift)}"
     if comparison.normalized:
         return (
-            what + value + ": the old times were multiplied by it before judging (--normalize), "
-            "so a flagged cell moved relative to the rest of the run, and the time ratios shown "
-            "are new ÷ (old × drift)."
+            what + value + ": the old times of the cells timed alone were multiplied by it "
+            "before judging (--normalize), so such a flagged cell moved relative to the rest of "
+            "the run, and their time ratios shown are new ÷ (old × drift); paired ratios are "
+            "judged as measured."
         )
     if abs(drift - 1) > comparison.threshold:
         return (
@@ -113,6 +123,9 @@ def render_comparison_markdown(comparison: Comparison) -> str:
         lines += [f"> **Warning**: {escape_markdown(warning)}", ""]
     lines += [f"**Drift.** {escape_markdown(drift_explanation(comparison))}", ""]
     lines += [f"**Method.** {escape_markdown(method_line(comparison))}", ""]
+    load = load_line(comparison)
+    if load:
+        lines += [f"**Load.** {escape_markdown(load)}", ""]
     lines += [f"**{escape_markdown(_counts_line(comparison))}**", ""]
     flagged = comparison.regressions
     if flagged:
@@ -126,7 +139,7 @@ def render_comparison_markdown(comparison: Comparison) -> str:
                 f"{escape_markdown(_params(cell))} — {escape_markdown(_why(cell))}"
             )
         lines.append("")
-    time_title = "time new÷(old×drift)" if comparison.normalized else "time new÷old"
+    time_title = ratio_title(comparison)
     lines += [
         "## Every cell",
         "",
@@ -145,7 +158,7 @@ def render_comparison_markdown(comparison: Comparison) -> str:
             escape_markdown(f"{row.get('kind', '?')} · {row.get('benchmark', '?')}"),
             escape_markdown(row.get("component", "?")),
             escape_markdown(_params(cell)),
-            escape_markdown(format_ratio(cell.time_ratio) if cell.time_ratio is not None else ""),
+            escape_markdown(judged_ratio_text(cell)),
             escape_markdown(metric),
             f"**{verdict}**" if cell.flagged else verdict,
             escape_markdown(_why(cell)),
@@ -177,6 +190,9 @@ def render_comparison_html(comparison: Comparison) -> str:
         f'<p class="note"><strong>Drift.</strong> {escape(drift_explanation(comparison))}</p>'
     )
     body.append(f'<p class="muted"><strong>Method.</strong> {escape(method_line(comparison))}</p>')
+    load = load_line(comparison)
+    if load:
+        body.append(f'<p class="note"><strong>Load.</strong> {escape(load)}</p>')
     flagged = comparison.regressions
     box = "alert" if flagged else "note"
     body.append(f'<p class="{box}"><strong>{escape(_counts_line(comparison))}</strong></p>')
@@ -207,14 +223,14 @@ def render_comparison_html(comparison: Comparison) -> str:
                 (
                     "num",
                     _data(cell.time_ratio),
-                    escape(format_ratio(cell.time_ratio) if cell.time_ratio is not None else ""),
+                    escape(judged_ratio_text(cell)),
                 ),
                 ("num", _data(cell.metric_ratio), escape(metric)),
                 (verdict_class, "", escape(cell.verdict)),
                 ("", "", escape(_why(cell))),
             ]
         )
-    time_title = "time new÷(old×drift)" if comparison.normalized else "time new÷old"
+    time_title = ratio_title(comparison)
     body.append('<h2 id="cells">Every cell</h2>')
     body.append(
         sortable_table(

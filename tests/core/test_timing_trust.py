@@ -1,8 +1,9 @@
 """Timings you can trust: paired rounds, noise marked and acted on, outputs checked before timing,
 and `compare` that flags only a significant change.
 
-The compare tests run a cheap benchmark twice (each timed call sleeps 50 ms, see timing_plugin);
-the second time one component sleeps 15 ms more (~30% slower).
+The compare tests with real runs time sleeps (tests/reporting/sleepy_plugin.py): each candidate
+is timed in alternating rounds with its reference, and the second time one candidate sleeps 30%
+longer, so that its paired ratio, not the load, moves. The fast compare tests build the rows.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ from suite.errors import CellError
 from suite.noise import advice, bootstrap_median_interval, relative_spread, spread_problem
 from suite.plugins import PluginHost
 from suite.reporting import compare_runs, print_comparison
-from suite.reporting.compare import TEST_NAME
+from suite.reporting.compare import INTERVAL_RULE, PAIRED, TEST_NAME
 from suite.reporting.tables import build_tables
 from suite.results import load_results, validate_document
 from suite.runner import Cell, RunConfig, run_cell, run_matrix
 from suite.timing import Timing, time_function, time_paired
 
 HERE = Path(__file__).parent
+SLOWED = 1.3  # the slowed component's sleep, × its reference's
 
 
 @pytest.fixture
@@ -76,12 +78,13 @@ def test_timing_keeps_rounded_samples_and_marks_spread() -> None:
 
 
 def test_an_unstable_timing_gets_more_repeats_within_its_budget() -> None:
-    durations = iter([0.001, 0.004] * 50)  # alternating 1 and 4 ms: IQR far above 25%
+    durations = iter([0.002, 0.02] * 50)  # alternating 2 and 20 ms: IQR far above 25%, even
+    # on a busy machine where a short sleep wakes up milliseconds late
     timing = time_function(
         lambda: time.sleep(next(durations)), warmup=0, repeats=4, max_repeats=12, budget_s=5.0
     )
     assert timing.repeats == 12 and timing.unstable
-    steady = time_function(lambda: time.sleep(0.002), warmup=0, repeats=4, max_repeats=12)
+    steady = time_function(lambda: time.sleep(0.03), warmup=0, repeats=4, max_repeats=12)
     assert steady.repeats == 4  # stable at once: no extra repeats
 
 
@@ -105,6 +108,10 @@ def test_paired_rounds_alternate_in_random_order_and_give_the_ratio() -> None:
     metrics = paired.metrics()
     assert set(metrics) == {"paired_ratio", "paired_ratio_ci_low", "paired_ratio_ci_high"}
     assert paired.timing.repeats == paired.rounds == len(paired.a.samples_ms)
+    kept = paired.timing.to_dict()["ratio_samples"]  # what compare judges, one per round
+    per_round = [a / b for a, b in zip(paired.a.samples_ms, paired.b.samples_ms)]
+    assert kept == pytest.approx(per_round, rel=1e-3) and len(kept) == paired.rounds
+    assert "ratio_samples" not in paired.a.to_dict()  # a timing alone has no ratios
 
 
 def test_run_context_pairs_within_the_cell() -> None:
@@ -159,25 +166,38 @@ def _run(host: PluginHost, out: Path) -> Path:
     return out / "results.json"
 
 
+@pytest.fixture
+def sleepy(monkeypatch: pytest.MonkeyPatch) -> object:
+    """tests/reporting/sleepy_plugin.py: sleeps timed in pairs, one candidate slowed on request."""
+    monkeypatch.syspath_prepend(str(HERE.parent / "reporting"))
+    import sleepy_plugin
+
+    return sleepy_plugin
+
+
+def _flagged(comparison: object) -> list[tuple[str, int]]:
+    return sorted((c.row["component"], c.row["params"]["size"]) for c in comparison.regressions)
+
+
+@pytest.mark.slow
 def test_back_to_back_runs_flag_nothing_and_a_slowed_component_is_flagged(
-    timing_host: PluginHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sleepy: object, tmp_path: Path
 ) -> None:
-    monkeypatch.delenv("SLEEPY_EXTRA_MS", raising=False)
-    first = _run(timing_host, tmp_path / "first")
-    second = _run(timing_host, tmp_path / "second")
-    monkeypatch.setenv("SLEEPY_EXTRA_MS", "15")  # 50 ms → 65 ms per call: 30% slower
-    slowed = _run(timing_host, tmp_path / "slowed")
+    run = sleepy.run_sleepy  # type: ignore[attr-defined]
+    first = run(tmp_path / "first", reports=False)
+    second = run(tmp_path / "second", reports=False)
+    slowed = run(tmp_path / "slowed", slow="sleepy-a", factor=SLOWED, reports=False)
 
     document = load_results(first)
     assert validate_document(document) is None
-    assert all(len(row["timing"]["samples_ms"]) >= 5 for row in document["results"])
+    paired = [row for row in document["results"] if "paired_ratio" in row["metrics"]]
+    assert paired and all(len(row["timing"]["ratio_samples"]) >= 5 for row in paired)
 
     assert main(["compare", str(first), str(second)]) == 0
     comparison = compare_runs(load_results(first), load_results(slowed))
-    flagged = [(c.row["component"], c.row["params"]["size"]) for c in comparison.regressions]
-    assert sorted(flagged) == [("sleepy", 8), ("sleepy", 16)]
-    assert all(c.method == TEST_NAME and c.p_value < 0.01 for c in comparison.regressions)
-    assert all(c.time_ratio > 1.2 for c in comparison.regressions)
+    assert _flagged(comparison) == [("sleepy-a", 4), ("sleepy-a", 8)]
+    assert all(c.basis == PAIRED and c.method == TEST_NAME for c in comparison.regressions)
+    assert all(c.p_value < 0.01 and c.time_ratio > 1.15 for c in comparison.regressions)
     assert main(["compare", str(first), str(slowed)]) == 1
 
 
@@ -276,6 +296,114 @@ def test_normalized_compare_shows_the_judged_ratio() -> None:
     ratios = {c.row["component"]: c.time_ratio for c in comparison.cells}
     assert ratios["a"] == pytest.approx(1.0) and ratios["f"] == pytest.approx(2.0)
     assert [c.row["component"] for c in comparison.regressions] == ["f"]
+
+
+OFFSETS = [-0.03, -0.01, 0.0, 0.01, 0.02, -0.02, 0.03]  # 7 tight repeats or rounds
+
+
+def _paired_row(component: str, time_ms: float, ratio: float, **timing: object) -> dict:
+    """A candidate timed in pairs: its repeats and per-round ratios within ±3%."""
+    row = _row(component, [time_ms * (1 + d) for d in OFFSETS], **timing)
+    row["timing"]["ratio_samples"] = [ratio * (1 + d) for d in reversed(OFFSETS)]
+    row["metrics"] = {
+        "paired_ratio": ratio,
+        "paired_ratio_ci_low": ratio * 0.98,
+        "paired_ratio_ci_high": ratio * 1.02,
+    }
+    row["reference"] = "ref"
+    return row
+
+
+def _loaded_pair() -> tuple[dict, dict]:
+    """Run 2 met a machine 3× busier: every absolute time ×3, every paired ratio unchanged,
+    except `slowed`, whose own ratio rose 30%."""
+    scale = 3.0
+    old = _document(
+        _row("ref", [10.0 * (1 + d) for d in OFFSETS]),
+        _row("alone", [8.0 * (1 + d) for d in OFFSETS]),
+        _paired_row("fast", 5.0, 0.5),
+        _paired_row("twice", 20.0, 2.0),
+        _paired_row("slowed", 12.0, 1.2),
+    )
+    new = _document(
+        _row("ref", [10.0 * scale * (1 + d) for d in OFFSETS]),
+        _row("alone", [8.0 * scale * (1 + d) for d in OFFSETS]),
+        _paired_row("fast", 5.0 * scale, 0.5 * 1.01),
+        _paired_row("twice", 20.0 * scale, 2.0, unstable=True, unstable_reason="time IQR 40%"),
+        _paired_row("slowed", 12.0 * scale * 1.3, 1.2 * 1.3),
+    )
+    old["run"].update(load_before=[1.0, 1.0, 1.0], load_after=[1.2, 1.1, 1.0], cpu_threads=2)
+    new["run"].update(load_before=[3.5, 2.0, 1.2], load_after=[3.8, 2.5, 1.4], cpu_threads=2)
+    return old, new
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_a_load_shift_flags_nothing_and_a_slowed_ratio_is_flagged(normalize: bool) -> None:
+    old, new = _loaded_pair()
+    comparison = compare_runs(old, new, normalize=normalize)
+    cells = {c.row["component"]: c for c in comparison.cells}
+    assert [c.row["component"] for c in comparison.regressions] == ["slowed"]
+    slowed = cells["slowed"]
+    assert slowed.basis == PAIRED and slowed.method == TEST_NAME and slowed.p_value < 0.01
+    assert slowed.time_ratio == pytest.approx(1.3)  # the paired ratio's change, not ×3.9
+    assert "paired ratio 1.2 → 1.56" in slowed.reasons[0]
+    for name in ("fast", "twice"):  # ×3 in time, the same ratio; "twice" unstable in time only
+        assert cells[name].verdict == "same" and cells[name].basis == PAIRED
+        assert cells[name].time_ratio == pytest.approx(1.0, abs=0.02)
+    for name in ("ref", "alone"):  # timed alone: the time moved with the load, and it is said
+        assert cells[name].verdict == "unjudged"
+        assert "load changed (1.2 → 3.8)" in cells[name].reasons[0]
+    console = Console(file=io.StringIO(), width=250, color_system=None)
+    print_comparison(comparison, console)
+    text = console.file.getvalue()
+    assert "3 cell(s) judged on their paired ratio" in text and "1.3× paired" in text
+    assert "load changed (1.2 → 3.8): cells timed alone" in text
+    assert "1 regression(s) flagged" in text
+
+
+def test_without_a_load_the_drift_judges_times_and_busy_runs_leave_them_unjudged() -> None:
+    old, new = _loaded_pair()
+    for run in (old["run"], new["run"]):  # an older file: no load recorded
+        del run["load_before"], run["load_after"]
+    plain = {c.row["component"]: c.verdict for c in compare_runs(old, new).cells}
+    assert plain["ref"] == "regressed"  # ×3 and nothing says why: flagged
+    assert compare_runs(old, new, normalize=True).cells[0].verdict == "same"  # ÷ drift 3
+    old["run"].update(load_before=[2.6, 2, 2], load_after=[2.7, 2, 2])  # steady, but above
+    new["run"].update(load_before=[2.8, 2, 2], load_after=[2.6, 2, 2])  # the 2 threads timed
+    (ref, *_) = compare_runs(old, new).cells
+    assert ref.verdict == "unjudged" and "machine busy (load 2.7 → 2.8" in ref.reasons[0]
+
+
+def test_a_paired_ratio_is_judged_on_its_own_spread_and_older_files_on_intervals() -> None:
+    steady = _paired_row("c", 10.0, 1.0)
+    spread = _paired_row("c", 10.0, 1.2)
+    spread["timing"]["ratio_samples"] = [0.6, 1.9, 0.8, 1.6, 1.2, 0.7, 1.8]
+    (cell,) = compare_runs(_document(steady), _document(spread)).cells
+    assert cell.verdict == "unjudged" and "paired ratio IQR" in cell.reasons[0]
+    few = _paired_row("c", 10.0, 1.5)
+    few["timing"]["ratio_samples"] = [1.5, 1.5, 1.5]
+    (cell,) = compare_runs(_document(steady), _document(few)).cells
+    assert cell.verdict == "unjudged" and "3 rounds in the new run" in cell.reasons[0]
+
+    def older(ratio: float, low: float, high: float) -> dict:  # no per-round ratios kept
+        row = _paired_row("c", 10.0, ratio)
+        del row["timing"]["ratio_samples"]
+        row["metrics"].update(paired_ratio_ci_low=low, paired_ratio_ci_high=high)
+        return row
+
+    base = older(1.0, 0.97, 1.03)
+    (cell,) = compare_runs(_document(base), _document(older(1.3, 1.26, 1.34))).cells
+    assert cell.verdict == "regressed" and cell.method == INTERVAL_RULE
+    (cell,) = compare_runs(_document(base), _document(older(1.12, 1.02, 1.2))).cells
+    assert cell.verdict == "same" and "not significant (needs intervals apart)" in cell.reasons[0]
+
+
+def test_ratio_samples_are_validated() -> None:
+    row = _paired_row("c", 10.0, 1.0)
+    assert validate_document(_document(row)) is None
+    row["timing"]["ratio_samples"] = [1.0, "fast"]
+    problem = validate_document(_document(row))
+    assert problem is not None and "results[0].timing.ratio_samples[1]" in problem
 
 
 # --------------------------------------------------------------------------- reports

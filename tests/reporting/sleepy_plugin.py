@@ -1,9 +1,13 @@
 """A test plugin for the report and compare pages: norms whose time is a sleep, and a hostile name.
 
-`SLEEPY_SLOW` names the component to slow down (10× its sleep), so that a test can run the
-same matrix twice and check that a comparison flags exactly that component. The benchmark
-attaches a curve of its repeats and declares its plots; its summary and one cell's error carry
-a script tag, which every page must show as text.
+`SLEEPY_SLOW` names the component to slow down (`SLEEPY_FACTOR` × its sleep, default 4), so
+that a test can run the same matrix twice and check that a comparison flags exactly that component. A candidate is
+timed in alternating rounds with its reference (`ctx.time_paired`), as the built-in timing
+benchmarks do, so that `compare` judges its paired ratio, which the machine's load does not
+move; the reference is timed alone. A sleep of 20 ms keeps the ratio steady on a busy machine,
+where a sleeping thread wakes up a few milliseconds late. The benchmark attaches a curve of its
+repeats and declares its plots; its summary and one cell's error carry a script tag, which
+every page must show as text.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from suite.errors import CellError
 from suite.series import Series
 
 HOSTILE = "<script>window.__pwned = 1</script>"
-BASE_SLEEP_S = 0.004
+BASE_SLEEP_S = 0.02
+SLOWDOWN = 4
 
 
 class SleepyRef(suite.Norm):
@@ -52,7 +57,8 @@ class SleepyB(SleepyRef):
 
 
 class SleepyBenchmark(suite.Benchmark):
-    """Times a sleep; slower for the component named in SLEEPY_SLOW; errors on request."""
+    """Times a sleep (paired with the reference's); slower for the component named in
+    SLEEPY_SLOW; errors on request."""
 
     name = "sleepy-time"
     kind = "norm"
@@ -67,11 +73,20 @@ class SleepyBenchmark(suite.Benchmark):
         if os.environ.get("SLEEPY_FAIL") == component_cls.name:
             raise CellError(f"refused {HOSTILE}")
         slow = os.environ.get("SLEEPY_SLOW") == component_cls.name
-        seconds = BASE_SLEEP_S * (10 if slow else 1)
-        timing = ctx.time(lambda: time.sleep(seconds), repeats=7, warmup=1)
-        samples = list(getattr(timing, "samples_ms", None) or [timing.median_ms])
+        factor = float(os.environ.get("SLEEPY_FACTOR") or SLOWDOWN)
+        seconds = BASE_SLEEP_S * (factor if slow else 1)
+        metrics = {"slept_ms": seconds * 1e3}
+        if ctx.reference is None:
+            timing = ctx.time(lambda: time.sleep(seconds), repeats=7, warmup=1)
+        else:
+            paired = ctx.time_paired(
+                lambda: time.sleep(seconds), lambda: time.sleep(BASE_SLEEP_S), rounds=7, warmup=1
+            )
+            timing = paired.timing
+            metrics.update(paired.metrics())
+        samples = list(timing.samples_ms or [timing.median_ms])
         return suite.Measurement(
-            metrics={"slept_ms": seconds * 1e3},
+            metrics=metrics,
             timing=timing,
             series=[
                 Series("repeat times", range(1, len(samples) + 1), samples, "repeat", "ms"),
@@ -99,17 +114,26 @@ def register_benchmarks(register):
     register(SleepyBenchmark)
 
 
-def run_sleepy(out_dir: Path, *, slow: str | None = None, fail: str | None = None) -> Path:
+def run_sleepy(
+    out_dir: Path,
+    *,
+    slow: str | None = None,
+    fail: str | None = None,
+    factor: float = SLOWDOWN,
+    reports: bool = True,
+) -> Path:
     """Run this plugin's matrix into `out_dir` and write its reports; the results.json path.
 
-    `slow` names the component to slow down tenfold, `fail` the one whose cells raise.
+    `slow` names the component to slow down (`factor` × its sleep), `fail` the one whose cells
+    raise; `reports=False` writes results.json only.
     """
     from suite.plugins import PluginHost
     from suite.reporting import write_reports
     from suite.runner import RunConfig, run_matrix
 
-    saved = {key: os.environ.get(key) for key in ("SLEEPY_SLOW", "SLEEPY_FAIL")}
-    for key, value in (("SLEEPY_SLOW", slow), ("SLEEPY_FAIL", fail)):
+    settings = {"SLEEPY_SLOW": slow, "SLEEPY_FAIL": fail, "SLEEPY_FACTOR": str(factor)}
+    saved = {key: os.environ.get(key) for key in settings}
+    for key, value in settings.items():
         if value is None:
             os.environ.pop(key, None)
         else:
@@ -119,7 +143,8 @@ def run_sleepy(out_dir: Path, *, slow: str | None = None, fail: str | None = Non
     try:
         config = RunConfig(quick=True, out_dir=out_dir, device="cpu", argv=["test", str(out_dir)])
         store, folder = run_matrix(host.registry, config)
-        write_reports(store.document(), folder)
+        if reports:
+            write_reports(store.document(), folder)
     finally:
         for key, old in saved.items():
             if old is None:
