@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 
 from suite import oracles
+from suite.compiled import compile_callable
 from suite.errors import ComponentInputError, OptionError
 from suite.input_checks import (
     check_attention_inputs,
@@ -48,12 +49,14 @@ from suite.input_checks import (
 from suite.peft_targets import PEFT_TARGET_KINDS, check_peft_targets, find_targets
 
 __all__ = [
+    "COLLECTIVE_OPS",
     "KINDS",
     "LOSS_TASKS",
     "NAME_PATTERN",
     "PEFT",
     "POSITION_ENTRY_POINTS",
     "Attention",
+    "Collective",
     "Component",
     "Decoder",
     "Loss",
@@ -82,6 +85,7 @@ KINDS: tuple[str, ...] = (
     "position",
     "decoding",
     "peft",
+    "collective",
 )
 LOSS_TASKS: tuple[str, ...] = ("classification", "contrastive", "ranking", "lm-head")
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")  # component and benchmark names
@@ -99,6 +103,15 @@ class Component:
     promises: ClassVar[tuple[str, ...]] = ()
     #: True on the component that `nlpsuite practice KIND` files are graded against (one per kind).
     practice_target: ClassVar[bool] = False
+    #: Options the base class of a kind gives every subclass, with their defaults (`compile` for
+    #: norms, losses and MoE layers): accepted whatever `__init__` the subclass wrote, stored as
+    #: instance attributes before that `__init__` runs, never passed to it.
+    base_options: ClassVar[Mapping[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.base_options:
+            _take_base_options(cls)
 
     def __new__(cls, *args: Any, **options: Any) -> Any:
         """One way to pass options: keyword-only, and an unknown one is an `OptionError` naming
@@ -118,8 +131,9 @@ class Component:
 
     @classmethod
     def accepted_options(cls) -> dict[str, Any]:
-        """The keyword options `cls(**options)` takes, with their defaults (`inspect.Parameter.empty`
-        for a required one); `**options` catch-alls are not options."""
+        """The keyword options of the class's own `__init__`, with their defaults
+        (`inspect.Parameter.empty` for a required one); `**options` catch-alls are not options.
+        `cls(**options)` also takes the kind's `base_options` (`compile`)."""
         try:
             parameters = inspect.signature(cls.__init__).parameters
         except (TypeError, ValueError):
@@ -135,7 +149,7 @@ class Component:
 def check_options(cls: type[Component], options: Mapping[str, Any]) -> dict[str, Any]:
     """`options` as a dict when `cls` accepts every one; else `OptionError` naming the unknown
     ones and listing the accepted ones."""
-    accepted = cls.accepted_options()
+    accepted = {**cls.base_options, **cls.accepted_options()}
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         takes = ", ".join(sorted(accepted)) or "none"
@@ -143,6 +157,29 @@ def check_options(cls: type[Component], options: Mapping[str, Any]) -> dict[str,
             f"{cls.kind} {cls.name!r} has no option {', '.join(map(repr, unknown))}; it accepts: {takes}"
         )
     return dict(options)
+
+
+def _take_base_options(cls: type[Component]) -> None:
+    """Wrap `cls.__init__` so that the base options (`Component.base_options`) given to
+    `cls(...)` become attributes and the subclass's own `__init__` never sees them."""
+    init = cls.__init__
+    if getattr(init, "_takes_base_options", False):
+        return
+
+    @functools.wraps(init)
+    def init_with_base_options(self: Any, *args: Any, **options: Any) -> None:
+        for name in type(self).base_options:
+            if name in options:  # absent: the class attribute is the default
+                setattr(self, name, options.pop(name))
+        init(self, *args, **options)
+
+    init_with_base_options._takes_base_options = True  # type: ignore[attr-defined]
+    cls.__init__ = init_with_base_options  # type: ignore[method-assign]
+
+
+#: `compile=True` runs the component's forward through `torch.compile` (`suite.compiled`): the
+#: input checks stay eager, outside the compiled region.
+COMPILE_OPTION: Mapping[str, Any] = {"compile": False}
 
 
 # --------------------------------------------------------------------------- tokenizer
@@ -282,9 +319,14 @@ class Norm(Component):
     with the registered reference only): `statistics` "feature" (per token, over C: LayerNorm,
     RMSNorm) or "batch" (per feature, over B·T, running statistics in eval: BatchNorm);
     `centers` (subtracts the mean; RMSNorm does not); `masked` (statistics over real tokens only).
+
+    Every norm takes the keyword option `compile` (`Cls(compile=True).build(C)`): the module's
+    forward then runs through `torch.compile`, one cached graph per shape (`suite.compiled`).
     """
 
     kind: ClassVar[str] = "norm"
+    base_options: ClassVar[Mapping[str, Any]] = COMPILE_OPTION
+    compile: bool = False
     statistics: ClassVar[str | None] = None
     centers: ClassVar[bool] = True
     masked: ClassVar[bool] = False
@@ -311,7 +353,8 @@ def _check_built_module(
     """Wrap `cls.build` (if it defines one) so that the module it returns checks its inputs.
 
     `hook_for(build_args)` gives the forward pre-hook; a module gets it once, even when a
-    subclass's `build` calls its parent's."""
+    subclass's `build` calls its parent's. With `compile=True` the module's `forward` is
+    replaced by its compiled version; the pre-hook runs before it, eager."""
     build = cls.__dict__.get("build")
     if build is None or getattr(build, "_adds_input_check", False):
         return
@@ -325,6 +368,12 @@ def _check_built_module(
             hook = hook_for(tuple(bound.arguments.values())[1:])
             module.register_forward_pre_hook(hook, with_kwargs=True)
             module._nlpsuite_checked = True  # type: ignore[assignment]
+        if (
+            isinstance(module, nn.Module)
+            and getattr(self, "compile", False)
+            and not getattr(module.forward, "_nlpsuite_compiled", False)
+        ):
+            module.forward = compile_callable(module.forward)  # type: ignore[method-assign]
         return module
 
     checked_build._adds_input_check = True  # type: ignore[attr-defined]
@@ -348,9 +397,14 @@ class Loss(Component):
     the registered reference); `option_choices(num_classes)` (values of each option the kit
     draws); `reference_options` (the options under which it must equal its reference: focal
     loss at gamma=0); `ignore_index` (a target id excluded from the mean, or `None`).
+
+    Every loss takes the keyword option `compile`: `Cls(compile=True)` runs `forward` through
+    `torch.compile`, one cached graph per shape (`suite.compiled`); the input checks stay eager.
     """
 
     kind: ClassVar[str] = "loss"
+    base_options: ClassVar[Mapping[str, Any]] = COMPILE_OPTION
+    compile: bool = False
     task: ClassVar[str] = "classification"
     reference_options: ClassVar[Mapping[str, Any]] = {}
     ignore_index: int | None = None
@@ -360,7 +414,12 @@ class Loss(Component):
 
     def __call__(self, *inputs: Tensor) -> Tensor:
         check_loss_inputs(self.task, inputs, ignore_index=self.ignore_index)
-        return self.forward(*inputs)
+        if not self.compile:
+            return self.forward(*inputs)
+        compiled = self.__dict__.get("_compiled_forward")
+        if compiled is None:
+            compiled = self.__dict__["_compiled_forward"] = compile_callable(self.forward)
+        return compiled(*inputs)  # type: ignore[no-any-return]
 
     def closed_form(self, *inputs: Tensor) -> float | None:
         """The loss of `inputs` in float64 from its formula, written apart from `forward`; `None`
@@ -396,9 +455,12 @@ class MoE(Component):
     Calls: `mod = Cls().build(d_model, d_hidden, n_experts, top_k, capacity_factor=None)` returns an
     `nn.Module`; `mod(x)` with x `(B, T, C)` returns a `MoEOutput`. The sizes are checked before
     `build` runs, and the module it returns gets the input check as a forward pre-hook.
+    `Cls(compile=True)` compiles the module's forward, as for norms (`suite.compiled`).
     """
 
     kind: ClassVar[str] = "moe"
+    base_options: ClassVar[Mapping[str, Any]] = COMPILE_OPTION
+    compile: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -723,6 +785,109 @@ class PEFT(Component):
             )
 
 
+# --------------------------------------------------------------------------- collective
+
+#: The collectives a `Collective` component may implement, with nccl-tests' names.
+COLLECTIVE_OPS: tuple[str, ...] = ("all-reduce", "all-gather", "reduce-scatter", "broadcast")
+
+
+class Collective(Component):
+    """A collective communication operation across the ranks of an initialised process group.
+
+    Calls, from every rank of a `torch.distributed` process group (gloo on CPU, NCCL on GPUs),
+    each rank with its own tensor: `op = Cls(**options)`; `op.all_reduce(tensor, group=None)`
+    sums the tensors of every rank into `tensor`, in place, and returns it; where declared in
+    `ops`, `op.all_gather(tensor, group=None) -> Tensor (N·n,)` (every rank's 1-D tensor, in
+    rank order), `op.reduce_scatter(tensor, group=None) -> Tensor (n/N,)` (rank r's slice of the
+    sum; the length n a multiple of N) and `op.broadcast(tensor, src=0, group=None)` (rank
+    `src`'s tensor, in place, on every rank; `src` a rank of the group). The calls check their
+    inputs, then call `run_all_reduce`, `run_all_gather`, `run_reduce_scatter` or
+    `run_broadcast`, which a subclass implements for the ops it declares.
+
+    Declared, for the kit and the benchmarks: `ops` (the subset of `COLLECTIVE_OPS` it
+    implements; the kit checks each against `torch.distributed`); `bytes_sent` (after a call,
+    the bytes this rank sent, where the component counts them, as a from-scratch ring does;
+    `None` for a library collective, whose traffic is hidden).
+    """
+
+    kind: ClassVar[str] = "collective"
+    ops: ClassVar[tuple[str, ...]] = ("all-reduce",)
+    bytes_sent: int | None = None
+
+    def __init__(self, **options: Any) -> None:
+        check_options(type(self), options)
+
+    def all_reduce(self, tensor: Tensor, group: Any = None) -> Tensor:
+        _check_collective_call(self, "all-reduce", tensor, group)
+        self.run_all_reduce(tensor, group)
+        return tensor
+
+    def all_gather(self, tensor: Tensor, group: Any = None) -> Tensor:
+        _check_collective_call(self, "all-gather", tensor, group)
+        return self.run_all_gather(tensor, group)
+
+    def reduce_scatter(self, tensor: Tensor, group: Any = None) -> Tensor:
+        world = _check_collective_call(self, "reduce-scatter", tensor, group)
+        if tensor.numel() % world:
+            raise ComponentInputError(
+                f"collective {self.name!r}: reduce_scatter needs a length divisible by the "
+                f"{world} ranks, got {tensor.numel()}"
+            )
+        return self.run_reduce_scatter(tensor, group)
+
+    def broadcast(self, tensor: Tensor, src: int = 0, group: Any = None) -> Tensor:
+        world = _check_collective_call(self, "broadcast", tensor, group)
+        if not 0 <= src < world:
+            raise ComponentInputError(
+                f"collective {self.name!r}: src must be a rank in range({world}), got {src}"
+            )
+        self.run_broadcast(tensor, src, group)
+        return tensor
+
+    def run_all_reduce(self, tensor: Tensor, group: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement run_all_reduce()")
+
+    def run_all_gather(self, tensor: Tensor, group: Any) -> Tensor:
+        raise NotImplementedError(
+            f"{type(self).__name__} declares all-gather but has no run_all_gather()"
+        )
+
+    def run_reduce_scatter(self, tensor: Tensor, group: Any) -> Tensor:
+        raise NotImplementedError(
+            f"{type(self).__name__} declares reduce-scatter but has no run_reduce_scatter()"
+        )
+
+    def run_broadcast(self, tensor: Tensor, src: int, group: Any) -> None:
+        raise NotImplementedError(
+            f"{type(self).__name__} declares broadcast but has no run_broadcast()"
+        )
+
+
+def _check_collective_call(op: Collective, name: str, tensor: Any, group: Any) -> int:
+    """The group's world size, once the call is one `op` can make: a declared op, a process
+    group, a contiguous tensor (1-D for the ops that split it)."""
+    import torch.distributed as dist
+
+    if name not in op.ops:
+        raise ComponentInputError(
+            f"collective {op.name!r} does not implement {name} (its ops: {', '.join(op.ops)})"
+        )
+    if not dist.is_available() or not dist.is_initialized():
+        raise ComponentInputError(
+            f"collective {op.name!r}: {name} needs an initialised torch.distributed process group "
+            "on every rank before the call"
+        )
+    if not isinstance(tensor, Tensor):
+        raise ComponentInputError(f"{name} takes a Tensor, got {type(tensor).__name__}")
+    if not tensor.is_contiguous():
+        raise ComponentInputError(
+            f"{name} takes a contiguous tensor (it works in place on its memory)"
+        )
+    if name in ("all-gather", "reduce-scatter") and tensor.dim() != 1:
+        raise ComponentInputError(f"{name} takes a 1-D tensor, got shape {tuple(tensor.shape)}")
+    return dist.get_world_size(group)
+
+
 # --------------------------------------------------------------------------- validation
 
 _BASES: dict[str, type[Component]] = {
@@ -734,6 +899,7 @@ _BASES: dict[str, type[Component]] = {
     "position": PositionalEncoding,
     "decoding": Decoder,
     "peft": PEFT,
+    "collective": Collective,
 }
 
 
