@@ -89,8 +89,9 @@ class WordPiece(WordCacheTokenizer):
         alphabet = [self.unk_token, *chars, *continuing]
         check_vocab_size(vocab_size, len(alphabet), "[UNK], characters and ## characters")
         ids = {token: i for i, token in enumerate(alphabet)}
-        prefix = self.prefix
-        words = [[ids[word[0]], *(ids[prefix + c] for c in word[1:])] for word in counts]
+        first = ids.__getitem__  # a word's first character, then its `##` characters
+        after = {c: ids[self.prefix + c] for c in chars if self.prefix + c in ids}.__getitem__
+        words = [[first(word[0]), *map(after, word[1:])] for word in counts]
         tokens = list(alphabet)
         with TrainingProgress(
             vocab_size - len(tokens), "wordpiece merges", enabled=self.progress

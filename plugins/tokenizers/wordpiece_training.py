@@ -4,9 +4,18 @@ Same bookkeeping as `merges.learn_merges` (pair counts, pair-to-words index, laz
 only the words holding the merged pair are rewritten), with one twist. A BPE count only ever
 goes down for old pairs, so a stale heap entry over-estimates and can be fixed when popped.
 The WordPiece score of a pair also depends on the counts of its two parts, and merging
-(a, b) lowers count(a) and count(b): every other pair holding `a` or `b` *gains* score. So
-after each merge those pairs are pushed again with their new scores (found through a
-symbol-to-pairs index), and a popped entry is used only when its score is still current.
+(a, b) lowers count(a) and count(b): every other pair holding `a` or `b` *gains* score.
+
+The heap keeps one invariant: every pair at or above the count threshold has an entry whose
+key is at least its current score. A pair's score rises in two ways only (it is born, or a
+symbol of it becomes rarer), and each time it is pushed again, found through `pairs_of`
+(symbol -> its pairs above the threshold). A score that falls (a neighbouring merge took
+some of the pair's occurrences) leaves an over-estimate, fixed when popped. So the popped
+entry whose key equals the pair's current score is the best pair, ties going to the smaller
+pair of ids; an entry below its pair's score is an old one, superseded by a later push.
+
+A pair is one int, `a * stride + b` (stride = the final vocabulary size), which orders as the
+tuple `(a, b)` and hashes faster; symbol counts and `pairs_of` are lists indexed by id.
 """
 
 from __future__ import annotations
@@ -16,7 +25,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from itertools import pairwise
 
-from plugins.tokenizers.merges import merge_in_word
 from plugins.tokenizers.progress import TrainingProgress
 
 __all__ = ["learn_wordpiece_merges"]
@@ -35,7 +43,9 @@ def learn_wordpiece_merges(
 
     `tokens` holds the base symbols (`x` starts a word, `##x` continues one) and is extended
     in place; a merged token drops the `##` of its right part (`t` + `##h` -> `th`,
-    `##t` + `##h` -> `##th`). Returns `(a, b, new_id)` per merge in the order learned.
+    `##t` + `##h` -> `##th`). `words` (the distinct pre-tokens as ids, `counts[i]` the
+    occurrences of word i) is rewritten in place. Returns `(a, b, new_id)` per merge in the
+    order learned.
 
     Pairs seen fewer than `min_pair_count` times wait: the score is a pointwise mutual
     information (without the log), which overrates rare events (two symbols seen once, always
@@ -43,43 +53,38 @@ def learn_wordpiece_merges(
     minimum count. When no pair is left above it, the threshold is halved, down to 1, so the
     vocabulary still fills.
     """
-    symbol_counts: dict[int, int] = defaultdict(int)
-    pair_counts: dict[tuple[int, int], int] = defaultdict(int)
-    where: dict[tuple[int, int], set[int]] = defaultdict(set)
+    stride = max(vocab_size, len(tokens))  # every id stays below it
+    symbol_counts = [0] * stride
+    pair_counts: dict[int, int] = defaultdict(int)
+    where: dict[int, set[int]] = defaultdict(set)  # pair -> indices of the words holding it
     for index, word in enumerate(words):
         count = counts[index]
         for symbol in word:
             symbol_counts[symbol] += count
-        for pair in pairwise(word):
-            pair_counts[pair] += count
-            where[pair].add(index)
+        for left, right in pairwise(word):
+            key = left * stride + right
+            pair_counts[key] += count
+            where[key].add(index)
 
-    def score(pair: tuple[int, int]) -> float:
-        return pair_counts[pair] / (symbol_counts[pair[0]] * symbol_counts[pair[1]])
-
-    # pairs_of[s]: the pairs holding symbol s whose count has reached the threshold (a pair
-    # below it can only rise when it holds a new symbol, and those are added as they appear).
-    pairs_of: dict[int, set[tuple[int, int]]] = defaultdict(set)
-    # Heap entries are (-score, pair, version); only the latest version of a pair is live,
-    # so a pair pushed again (its score rose) leaves no duplicate behind.
-    version: dict[tuple[int, int], int] = defaultdict(int)
+    pairs_of: list[set[int]] = [set() for _ in range(stride)]  # symbol -> its pairs >= threshold
     push, pop = heapq.heappush, heapq.heappop
 
-    def build_heap(threshold: int) -> list[tuple[float, tuple[int, int], int]]:
-        pairs_of.clear()
+    def build_heap(threshold: int) -> list[tuple[float, int]]:
+        for pairs in pairs_of:
+            pairs.clear()
         heap = []
-        for pair, count in pair_counts.items():
+        for key, count in pair_counts.items():
             if count >= threshold:
-                version[pair] += 1
-                heap.append((-score(pair), pair, version[pair]))
-                pairs_of[pair[0]].add(pair)
-                pairs_of[pair[1]].add(pair)
+                left, right = divmod(key, stride)
+                heap.append((-count / (symbol_counts[left] * symbol_counts[right]), key))
+                pairs_of[left].add(key)
+                pairs_of[right].add(key)
         heapq.heapify(heap)
         return heap
 
     threshold = max(1, min_pair_count)
     heap = build_heap(threshold)
-    rebuild_at = 2 * len(heap) + 4096
+    rebuild_at = 4 * len(heap) + 65536
     merges: list[tuple[int, int, int]] = []
     known = {token: i for i, token in enumerate(tokens)}
     while len(tokens) < vocab_size:
@@ -88,19 +93,18 @@ def learn_wordpiece_merges(
                 break
             threshold = max(1, threshold // 2)
             heap = build_heap(threshold)
+            rebuild_at = 4 * len(heap) + 65536
             continue
-        negative, pair, pushed = pop(heap)
-        if pushed != version[pair]:  # superseded by a later push
-            continue
-        count = pair_counts.get(pair, 0)
+        negative, key = pop(heap)
+        count = pair_counts.get(key, 0)
         if count < threshold:
             continue
-        current = count / (symbol_counts[pair[0]] * symbol_counts[pair[1]])
-        if current != -negative:  # its count fell since the push: requeue at the new score
-            version[pair] = pushed + 1
-            push(heap, (-current, pair, pushed + 1))
-            continue
-        a, b = pair
+        a, b = divmod(key, stride)
+        current = count / (symbol_counts[a] * symbol_counts[b])
+        if current != -negative:
+            if current < -negative:  # its count fell since the push: requeue at the new score
+                push(heap, (-current, key))
+            continue  # else an old entry: a later push holds the current score
         right = tokens[b]
         string = tokens[a] + (right[2:] if right.startswith("##") else right)
         new = known.get(string, len(tokens))
@@ -110,29 +114,92 @@ def learn_wordpiece_merges(
             if progress is not None:
                 progress.advance()
         merges.append((a, b, new))
-        touched: set[tuple[int, int]] = set()
-        for index in where.pop(pair):
-            words[index], sites = merge_in_word(
-                words[index], pair, new, counts[index], index, pair_counts, where, touched
-            )
-            symbol_counts[a] -= sites * counts[index]
-            symbol_counts[b] -= sites * counts[index]
-            symbol_counts[new] += sites * counts[index]
-        del pair_counts[pair]
-        touched = {p for p in touched if pair_counts[p] >= threshold}
-        for fresh in touched:
-            pairs_of[fresh[0]].add(fresh)
-            pairs_of[fresh[1]].add(fresh)
-        # a and b became rarer: every pair holding them now scores higher; push it again.
-        for symbol in {a, b}:
+        born = _merge_everywhere(
+            words, counts, a, b, new, stride, pair_counts, where, symbol_counts
+        )
+        del pair_counts[key]
+        # Pairs to push again: the new ones, and every pair holding a or b (now rarer symbols).
+        rising: set[int] = set()
+        for fresh in born:
+            if pair_counts[fresh] >= threshold:
+                rising.add(fresh)
+                pairs_of[fresh // stride].add(fresh)
+                pairs_of[fresh % stride].add(fresh)
+        for symbol in (a, b) if a != b else (a,):
             live = {p for p in pairs_of[symbol] if pair_counts.get(p, 0) >= threshold}
             pairs_of[symbol] = live
-            touched |= live
-        for fresh in touched:
-            version[fresh] += 1
-            push(heap, (-score(fresh), fresh, version[fresh]))
-        if len(heap) > rebuild_at:  # mostly superseded entries: drop them in one pass
-            heap = [entry for entry in heap if entry[2] == version[entry[1]]]
-            heapq.heapify(heap)
-            rebuild_at = 2 * len(heap) + 4096
+            rising |= live
+        for fresh in rising:
+            score = pair_counts[fresh] / (
+                symbol_counts[fresh // stride] * symbol_counts[fresh % stride]
+            )
+            push(heap, (-score, fresh))
+        if len(heap) > rebuild_at:  # mostly superseded entries: start again from the counts
+            heap = build_heap(threshold)
+            rebuild_at = 4 * len(heap) + 65536
     return merges
+
+
+def _merge_everywhere(
+    words: list[list[int]],
+    counts: Sequence[int],
+    a: int,
+    b: int,
+    new: int,
+    stride: int,
+    pair_counts: dict[int, int],
+    where: dict[int, set[int]],
+    symbol_counts: list[int],
+) -> set[int]:
+    """Rewrite every word holding the pair `a b` with `new`; return the pairs born.
+
+    Around each merge site `p a b n` -> `p new n`: (p, a) and (b, n) lose the word's count,
+    (p, new) and (new, n) gain it (as `merges.merge_in_word`, with int pairs); `p` is read
+    from the rewritten word, so `a b a b` -> `new new` nets out. Each site also moves one
+    occurrence of `a` and one of `b` into `new` in `symbol_counts`.
+    """
+    born: set[int] = set()
+    moved = 0
+    stride_new = new * stride
+    for index in where.pop(a * stride + b):
+        word = words[index]
+        todo = word.count(a)  # the a's left to look at; word.index jumps to each in C
+        if not todo:  # stale index: an earlier merge took the pair out of this word
+            continue
+        count = counts[index]
+        out: list[int] = []
+        start = search = 0  # word[:start] is in `out`; the next a is at or after `search`
+        last = len(word) - 1
+        while todo:
+            i = word.index(a, search)
+            todo -= 1
+            search = i + 1
+            if i == last or word[i + 1] != b:
+                continue
+            out += word[start:i]
+            moved += count
+            if out:
+                left = out[-1] * stride
+                pair_counts[left + a] -= count
+                fresh = left + new
+                pair_counts[fresh] += count
+                where[fresh].add(index)
+                born.add(fresh)
+            if i + 2 <= last:
+                right = word[i + 2]
+                pair_counts[b * stride + right] -= count
+                fresh = stride_new + right
+                pair_counts[fresh] += count
+                where[fresh].add(index)
+                born.add(fresh)
+            out.append(new)
+            start = search = i + 2
+            if a == b:
+                todo -= 1  # the b just merged was an a too
+        if start:
+            out += word[start:]
+            words[index] = out
+    symbol_counts[a] -= moved
+    symbol_counts[b] -= moved
+    symbol_counts[new] += moved
+    return born
