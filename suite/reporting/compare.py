@@ -47,6 +47,7 @@ from suite.reporting.compare_rules import (
     PAIRED,
     TEST_NAME,
     TIME,
+    is_timed_metric,
     judge_time,
     load_problem,
 )
@@ -161,6 +162,7 @@ def _compare_ok(
     old, new = cell.old or {}, cell.new or {}
     worse: list[str] = []
     better: list[str] = []
+    metric_unjudged = None
     timing = judge_time(old, new, threshold, scale=scale, load=load)
     cell.time_ratio, cell.basis = timing.ratio, timing.basis
     cell.method, cell.p_value = timing.method, timing.p_value
@@ -172,16 +174,19 @@ def _compare_ok(
         if old_value is not None and new_value is not None:
             delta = (new_value - old_value) * (1 if higher_is_better else -1)  # > 0: better
             change = f"{cell.metric} {format_number(old_value)} → {format_number(new_value)}"
-            if delta < -threshold * abs(old_value):
+            moved = abs(delta) > threshold * abs(old_value)
+            if moved and load is not None and is_timed_metric(cell.metric):
+                metric_unjudged = f"unjudged: {load}; {change} is computed from times"
+            elif delta < -threshold * abs(old_value):
                 worse.append(change)
             elif delta > threshold * abs(old_value):
                 better.append(change)
-    unjudged = timing.unjudged
+    unjudged = [reason for reason in (timing.unjudged, metric_unjudged) if reason]
     cell.verdict = (
         "regressed" if worse else "improved" if better else "unjudged" if unjudged else "same"
     )
     notes = [timing.reason] if timing.reason and not timing.change else []
-    cell.reasons = worse + better + ([unjudged] if unjudged else []) + notes
+    cell.reasons = worse + better + unjudged + notes
 
 
 def _judge(

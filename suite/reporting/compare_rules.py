@@ -27,6 +27,8 @@ with no code change. What can be compared depends on how the cell was timed:
       slower  ⇔  new_median − old_median > max(threshold × old_median, old_IQR + new_IQR)
 
 A significant change inside the threshold, or beyond it but not significant, is not flagged.
+A benchmark's ratio metric computed from a time (`is_timed_metric`: `encode_mb_per_s`,
+`cached_ms_per_token`) is left unjudged on the same load problem as an unpaired time.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ __all__ = [
     "TEST_NAME",
     "TIME",
     "TimeJudgement",
+    "is_timed_metric",
     "judge_time",
     "load_problem",
     "run_load",
@@ -93,6 +96,11 @@ def _list(row: dict[str, Any], key: str) -> list[float]:
 def _paired_ratio(row: dict[str, Any]) -> float | None:
     ratio = _number((row.get("metrics") or {}).get("paired_ratio"))
     return ratio if ratio is not None and ratio > 0 else None
+
+
+def is_timed_metric(name: str) -> bool:
+    """Whether a metric is computed from a time (a rate `_per_s`, a time `_ms`, `_ms_per_…`)."""
+    return name.endswith(("_per_s", "_ms", "_s")) or "_ms_" in name
 
 
 def run_load(run: dict[str, Any]) -> float | None:

@@ -171,3 +171,25 @@ def test_cli_a_malformed_file_exits_2_not_unchanged(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 2
     assert f"{bad} is not an nlpsuite results file: results[0].timing.median_ms" in err
+
+
+def test_a_rate_metric_is_not_judged_when_the_load_changed():
+    def tok(rate, load):
+        document = _doc(
+            cell(
+                "bpe",
+                1.0,
+                kind="tokenizer",
+                benchmark="tokenizer-throughput",
+                metrics={"encode_mb_per_s": rate, "model_bytes": 100},
+            )
+        )
+        document["run"].update(load_before=[load, 1, 1], load_after=[load, 1, 1])
+        return document
+
+    (quiet,) = compare_runs(tok(10.0, 0.5), tok(6.0, 0.6)).cells
+    assert quiet.verdict == "regressed"  # same load: a 40% slower encoder is flagged
+    (loaded,) = compare_runs(tok(10.0, 0.5), tok(6.0, 4.0)).cells
+    assert loaded.verdict == "unjudged" and not loaded.flagged
+    assert "load changed (0.5 → 4.0)" in loaded.reasons[1]
+    assert "encode_mb_per_s 10 → 6 is computed from times" in loaded.reasons[1]
