@@ -26,6 +26,7 @@ import torch
 
 from suite.benchmark import Benchmark, Measurement, RunContext
 from suite.errors import CellError, SkipCell, UsageError
+from suite.executors import Executor
 from suite.folders import prepare_output_folder
 from suite.kinds import KINDS, Component
 from suite.noise import load_average
@@ -37,7 +38,9 @@ __all__ = [
     "Cell",
     "PreparedRun",
     "RunConfig",
+    "blank_row",
     "build_matrix",
+    "error_row",
     "execute_run",
     "pick_device",
     "prepare_run",
@@ -201,21 +204,51 @@ def _why_nothing_matches(registry: Registry, config: RunConfig) -> str:
     return f"nothing to run: {'; '.join(reasons)} (see `nlpsuite list`)"
 
 
-def run_cell(cell: Cell, ctx: RunContext) -> dict[str, Any]:
-    """Run one cell in isolation and return its results row (never raises, except on Ctrl-C)."""
-    component, benchmark = cell.component, cell.benchmark
-    row: dict[str, Any] = {
-        "kind": component.kind,
-        "component": component.name,
-        "benchmark": benchmark.name,
-        "params": cell.params,
+def blank_row(
+    kind: str,
+    component: str,
+    benchmark: str,
+    params: dict[str, Any],
+    reference: str | None = None,
+) -> dict[str, Any]:
+    """A results row with nothing measured yet (status ok, no metrics)."""
+    return {
+        "kind": kind,
+        "component": component,
+        "benchmark": benchmark,
+        "params": params,
         "status": "ok",
         "error": None,
         "metrics": {},
         "timing": None,
         "memory": None,
-        "reference": component.reference,
+        "reference": reference,
     }
+
+
+def error_row(cell: Cell, message: str) -> dict[str, Any]:
+    """The row of a cell that failed outside `run_cell` (timed out, its worker died)."""
+    row = blank_row(
+        cell.component.kind,
+        cell.component.name,
+        cell.benchmark.name,
+        cell.params,
+        cell.component.reference,
+    )
+    row.update(status="error", error=message)
+    return row
+
+
+def run_cell(cell: Cell, ctx: RunContext) -> dict[str, Any]:
+    """Run one cell in isolation and return its results row (never raises, except on Ctrl-C).
+
+    Every cell starts from the same seed, so its numbers do not depend on which cells ran
+    before it, nor where (see `suite.executors`).
+    """
+    component, benchmark = cell.component, cell.benchmark
+    row = blank_row(
+        component.kind, component.name, benchmark.name, cell.params, component.reference
+    )
     seed_everything(ctx.seed)
     try:
         cell_ctx = dataclasses.replace(ctx, reference=cell.reference)
@@ -271,8 +304,8 @@ def _release_cuda_memory() -> None:
 
 
 def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
+    if device.type == "cuda":  # on a driver without CUDA, the executor names the workers' GPU
+        return torch.cuda.get_device_name(device) if torch.cuda.is_available() else "cuda"
     return platform.processor() or platform.machine()
 
 
@@ -335,6 +368,7 @@ class PreparedRun:
     out_dir: Path
     config: RunConfig | None = None  # what runs: for a resume, the recorded configuration
     warnings: list[str] = field(default_factory=list)  # new this time, also in run.warnings
+    executor: Executor | None = None  # where the cells run; None: in this process
 
     @property
     def todo(self) -> list[Cell]:
@@ -346,12 +380,28 @@ class PreparedRun:
         return self.config is not None and self.config.resume
 
 
-def prepare_run(registry: Registry, config: RunConfig) -> PreparedRun:
+def prepare_run(
+    registry: Registry, config: RunConfig, *, executor: Executor | None = None
+) -> PreparedRun:
     """Validate the request and open the results file; every usage error is raised here.
 
     With `config.resume`, the run in `config.out_dir` goes on with the configuration it was
-    started with (see `suite.resume`); nothing is written until `execute_run`.
+    started with (see `suite.resume`); nothing is written until `execute_run`. `executor`
+    (default: the local one) is started here, once the cells to run are known, so that a
+    worker that cannot load a plugin is a usage error before anything runs.
     """
+    if executor is None:
+        from suite.executors.local import LocalExecutor
+
+        executor = LocalExecutor()
+    try:
+        return _prepare_run(registry, config, executor)
+    except BaseException:
+        executor.close()
+        raise
+
+
+def _prepare_run(registry: Registry, config: RunConfig, executor: Executor) -> PreparedRun:
     run_id = new_run_id()
     out_dir = config.out_dir or Path("reports") / run_id
     path = out_dir / "results.json"
@@ -364,10 +414,10 @@ def prepare_run(registry: Registry, config: RunConfig) -> PreparedRun:
         previous = load_results(path)
         config = resumed_config(config, previous["run"], path)
     describe_corpus(config.corpus_path)  # a usage error before anything runs
-    device = pick_device(config.device)
     cells = build_matrix(registry, config)
     if not cells:
         raise UsageError(_why_nothing_matches(registry, config))
+    device = executor.pick_device(config.device)
     prepare_output_folder(out_dir, option="--out" if config.out_dir is not None else "run folder")
     benchmarks = list({id(cell.benchmark): cell.benchmark for cell in cells}.values())
     ctx = RunContext(
@@ -377,9 +427,14 @@ def prepare_run(registry: Registry, config: RunConfig) -> PreparedRun:
         store = ResultsStore(path, run_metadata(run_id, device, config, benchmarks))
     else:
         store = ResultsStore(path, previous["run"], previous["results"])
-    prepared = PreparedRun(cells, ctx, store, out_dir, config)
+    prepared = PreparedRun(cells, ctx, store, out_dir, config, executor=executor)
     if previous is not None and not prepared.todo:
         return prepared  # nothing to do: the file stays as it is
+    where = executor.start(registry, prepared.todo, ctx)
+    device_name = executor.device_name() or _device_name(device)
+    if previous is None:
+        store.run["executor"] = where
+        store.run["device_name"] = device_name
     recorded = store.run.setdefault("warnings", [])
     prepared.warnings = [w for w in _input_warnings(prepared.todo, ctx) if w not in recorded]
     recorded.extend(prepared.warnings)
@@ -394,8 +449,9 @@ def prepare_run(registry: Registry, config: RunConfig) -> PreparedRun:
                 "started": now_iso(),
                 "finished": None,
                 "device": device.type,
-                "device_name": _device_name(device),
+                "device_name": device_name,
                 "cpu_threads": torch.get_num_threads(),
+                "executor": where,
             }
         )
     return prepared
@@ -426,20 +482,25 @@ def execute_run(
 ) -> ResultsStore:
     """Run every cell missing from the results file, appending each row as it finishes.
 
-    A resume with nothing left to run leaves the file untouched. `run.finished` is set once,
-    when the run first becomes complete; a resume records its own end in `run.resumes`.
+    The rows come from the prepared run's executor in the order the cells finish; only this
+    process writes the file. A resume with nothing left to run leaves the file untouched.
+    `run.finished` is set once, when the run first becomes complete; a resume records its own
+    end in `run.resumes`.
     """
     store = prepared.store
     todo = prepared.todo
-    if prepared.resumed and not todo:
-        return store
-    store.flush()
-    for index, cell in enumerate(todo):
-        if on_progress is not None:
-            on_progress(index, len(todo), cell)
-        store.append(run_cell(cell, prepared.ctx))
-    if on_progress is not None:
-        on_progress(len(todo), len(todo), None)
+    executor = prepared.executor
+    if executor is None:
+        from suite.executors.local import LocalExecutor
+
+        executor = LocalExecutor()
+    try:
+        if prepared.resumed and not todo:
+            return store
+        store.flush()
+        _collect_rows(executor, prepared, todo, on_progress)
+    finally:
+        executor.close()
     finished = now_iso()
     store.run["load_after"] = load_average()
     if prepared.resumed:
@@ -450,12 +511,38 @@ def execute_run(
     return store
 
 
+def _collect_rows(
+    executor: Executor,
+    prepared: PreparedRun,
+    todo: Sequence[Cell],
+    on_progress: Callable[[int, int, Cell | None], None] | None,
+) -> None:
+    """Append every row the executor yields; `on_progress(done, total, cell)` as cells start."""
+    done = 0
+    latest: Cell | None = None
+
+    def started(cell: Cell) -> None:
+        nonlocal latest
+        latest = cell
+        if on_progress is not None:
+            on_progress(done, len(todo), cell)
+
+    for row in executor.run(todo, prepared.ctx, started):
+        prepared.store.append(row)
+        done += 1
+        if on_progress is not None and done < len(todo):
+            on_progress(done, len(todo), latest)
+    if on_progress is not None:
+        on_progress(len(todo), len(todo), None)
+
+
 def run_matrix(
     registry: Registry,
     config: RunConfig,
     *,
     on_progress: Callable[[int, int, Cell | None], None] | None = None,
+    executor: Executor | None = None,
 ) -> tuple[ResultsStore, Path]:
     """Prepare and execute a run; returns the results store and the run folder."""
-    prepared = prepare_run(registry, config)
+    prepared = prepare_run(registry, config, executor=executor)
     return execute_run(prepared, on_progress=on_progress), prepared.out_dir

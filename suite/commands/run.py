@@ -22,6 +22,18 @@ corpus whose content changed since, is refused with the difference named; one re
 holds one configuration. Each resume is added to run.resumes (its command line, start and end);
 the original command and times are kept. A run with nothing left to run is left untouched.
 
+--executor ray runs the cells on a Ray cluster instead of in this process: --address ADDR
+joins a running one (auto: the one this machine belongs to), no --address starts a local
+instance. Each cell holds one GPU for a CUDA run, --threads CPUs (default 1) otherwise; rows
+come back as cells finish and this process alone writes results.json, so --resume, report and
+compare work as for a local run. The plugins must be importable on every worker (install them
+on each node, or name them in NLPSUITE_RAY_RUNTIME_ENV, a Ray runtime environment as JSON);
+one that is not is named before anything runs. Ray is an extra: pip install 'nlpsuite[ray]'.
+
+--cell-timeout SECONDS makes a cell that runs longer an error row ("timed out after N s"):
+under Ray its worker is killed; locally a timer stops it at its next Python instruction. A
+cell whose Ray worker dies is an error row too; the run goes on.
+
 The run header names the run folder, the device, the grid and the --corpus (path, size,
 sha256 prefix); warnings about the inputs (a corpus too small for the vocabulary asked, or to
 hold out text) are printed there and kept in results.json as run.warnings.
@@ -40,6 +52,8 @@ examples:
   nlpsuite run --kind attention --device cuda   the full attention grid on a GPU
   nlpsuite run --component bpe --component hf-bpe --corpus my_text.txt
   nlpsuite run --quick --out reports/nightly --resume
+  nlpsuite run --quick --executor ray           on a local Ray instance
+  nlpsuite run --executor ray --address auto --device cuda   on the cluster this node is in
 """
 
 
@@ -111,6 +125,25 @@ def add_parser(subparsers: Any) -> None:
         metavar="N",
         help="torch CPU threads (default: torch's choice); 1 gives steadier CPU timings on a busy machine",
     )
+    parser.add_argument(
+        "--executor",
+        default="local",
+        choices=("local", "ray"),
+        help="where the cells run: local (this process, default) or ray (a Ray cluster)",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="with --executor ray: the cluster to join (host:port, or auto); default: start a local instance",
+    )
+    parser.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="a cell running longer becomes an error row (default: no limit)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -131,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
     from suite.commands._shared import warn_failed_plugins
     from suite.console import console, err_console
     from suite.errors import UsageError
+    from suite.executors import get_executor
     from suite.plugins import get_host
     from suite.runner import RunConfig, execute_run, prepare_run
 
@@ -140,6 +174,9 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    executor = get_executor(
+        args.executor, address=args.address, cell_timeout=args.cell_timeout, threads=args.threads
+    )
     out_dir = args.out
     if args.resume and out_dir is None:
         out_dir = _newest_run_folder()
@@ -156,10 +193,13 @@ def run(args: argparse.Namespace) -> int:
         argv=["nlpsuite", *sys.argv[1:]],
     )
     host = get_host()
-    prepared = prepare_run(host.registry, config)  # usage errors before any progress bar appears
+    # usage errors before any progress bar appears, a worker's missing plugin included
+    prepared = prepare_run(host.registry, config, executor=executor)
     warn_failed_plugins(host)
     document = prepared.store.document()
     if prepared.resumed and not prepared.todo:
+        if prepared.executor is not None:
+            prepared.executor.close()
         console.print(
             f"nothing to do: all {len(prepared.cells)} cells of run {document['run']['id']} are"
             f" in {prepared.out_dir / 'results.json'}; it is left as it was",
@@ -213,6 +253,16 @@ def _print_header(prepared: Any, err_console: Any) -> None:
         f"{first} → {prepared.out_dir}",
         f"  device {prepared.ctx.device.type} ({run.get('device_name') or '?'}) · {grid} · seed {config.seed}",
     ]
+    where = (
+        (run.get("resumes") or [run])[-1].get("executor")
+        if prepared.resumed
+        else run.get("executor")
+    )
+    if isinstance(where, dict) and where.get("name") == "ray":
+        lines.append(
+            f"  on Ray at {where.get('address')}: {where.get('runners')} runner(s),"
+            f" each with {where.get('resources_per_cell')}"
+        )
     corpus = run.get("corpus")
     if corpus:
         lines.append(
