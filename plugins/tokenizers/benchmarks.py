@@ -6,9 +6,16 @@ equal terms. A trained tokenizer is cached per (class, corpus, vocab size) and r
 later benchmarks of the same run; `tokenizer-train` times fresh trainings.
 
 Metrics (per cell):
-* `tokenizer-train`: `train_s` (median seconds per training), `train_kb`, `vocab_size`.
+* `tokenizer-train`: `train_s` (median seconds per training), `train_kb`, `vocab_size`, and
+  for a tokenizer with a reference `paired_ratio` (its training time ÷ the reference's, in
+  alternating rounds of the cell).
 * `tokenizer-encode`: `encode_mb_per_s` on the held-out documents, one `encode` call each
-  (HuggingFace's single-text `encode`, no batching); `tokens_per_s`.
+  (HuggingFace's single-text `encode`, no batching); `tokens_per_s`. The ratio to the
+  registered reference (`hf-bbpe` for `bbpe`) is the table's. A tokenizer that exports
+  tiktoken ranks (`bbpe`, see `tiktoken_reference`) is also compared with tiktoken built from
+  its own merges, in the same cell: ids identical on every held-out document (else an error
+  row), then both timed in alternating rounds: `tiktoken_encode_ratio` (median per-round
+  time ratio, tokenizer ÷ tiktoken, with `_ci_low`/`_ci_high`) and `tiktoken_encode_mb_per_s`.
 * `tokenizer-compression`: on held-out text, `bytes_per_token` (higher is better compression),
   `tokens_per_word` (fertility: tokens per whitespace-separated word), `unk_rate` (share of
   unknown tokens), `roundtrip_exact` (1.0 when `decode(encode(d)) == d` for every document).
@@ -25,8 +32,9 @@ from typing import Any, ClassVar
 
 from plugins.tokenizers.data import Corpus, corpus_for, mixed_script_sample
 from plugins.tokenizers.progress import quiet_training
+from plugins.tokenizers.tiktoken_reference import first_difference, tiktoken_twin
 from suite import Benchmark, Measurement, RunContext, Tokenizer
-from suite.errors import SkipCell
+from suite.errors import CellError, SkipCell
 
 __all__ = [
     "CompressionBenchmark",
@@ -106,7 +114,12 @@ class _TokenizerBenchmark(Benchmark):
 
 
 class TrainBenchmark(_TokenizerBenchmark):
-    """Wall-clock time of `train` on the corpus (median of a few fresh trainings)."""
+    """Wall-clock time of `train` on the corpus (median of a few fresh trainings).
+
+    A tokenizer with a reference is trained in alternating rounds with it (`paired_ratio`,
+    the median per-round time ratio, and its bootstrap interval), so the ratio holds up on a
+    busy machine.
+    """
 
     name: ClassVar[str] = "tokenizer-train"
     summary: ClassVar[str] = "training time on the corpus at a given vocabulary size"
@@ -123,8 +136,19 @@ class TrainBenchmark(_TokenizerBenchmark):
             tok.train(texts, params["vocab_size"])
             last[:] = [tok]
 
+        warmup, repeats = (0, 3) if ctx.quick else (1, 5)
+        paired_metrics: dict[str, float] = {}
         with quiet_training():
-            timing = ctx.time(train, warmup=0 if ctx.quick else 1, repeats=3 if ctx.quick else 5)
+            if ctx.reference is None:
+                timing = ctx.time(train, warmup=warmup, repeats=repeats)
+            else:  # its reference trains in alternating rounds of this cell: a ratio under load
+                reference_cls = ctx.reference
+
+                def train_reference() -> None:
+                    reference_cls().train(texts, params["vocab_size"])
+
+                paired = ctx.time_paired(train, train_reference, rounds=repeats, warmup=warmup)
+                timing, paired_metrics = paired.timing, paired.metrics()
         _remember(_key(component_cls, corpus, params), last[0])
         train_bytes = _utf8_size(texts)
         return Measurement(
@@ -132,6 +156,7 @@ class TrainBenchmark(_TokenizerBenchmark):
                 "train_s": timing.median_ms / 1e3,
                 "train_kb": train_bytes / 1e3,
                 "vocab_size": last[0].vocab_size,
+                **paired_metrics,
             },
             timing=timing,
         )
@@ -158,15 +183,46 @@ class EncodeBenchmark(_TokenizerBenchmark):
             for document in documents:
                 encode(document)
 
-        timing = ctx.time(encode_all)
+        twin = _tiktoken_twin(tok)
+        second: dict[str, float] = {}
+        if twin is None:
+            timing = ctx.time(encode_all)
+        else:  # same ids first, then bbpe and tiktoken in alternating rounds
+            different = first_difference(tok, twin, documents)
+            if different is not None:
+                raise CellError(f"tiktoken with {tok.name}'s ranks disagrees: {different}")
+            twin_encode = twin.encode_ordinary
+
+            def twin_encode_all() -> None:
+                for document in documents:
+                    twin_encode(document)
+
+            paired = ctx.time_paired(encode_all, twin_encode_all)
+            timing = paired.timing
+            second = {
+                "tiktoken_encode_ratio": paired.ratio,
+                "tiktoken_encode_ratio_ci_low": paired.ci_low,
+                "tiktoken_encode_ratio_ci_high": paired.ci_high,
+                "tiktoken_encode_mb_per_s": n_bytes / 1e6 / (paired.b.median_ms / 1e3),
+            }
         seconds = timing.median_ms / 1e3
         return Measurement(
             metrics={
                 "encode_mb_per_s": n_bytes / 1e6 / seconds,
                 "tokens_per_s": n_tokens / seconds,
+                **second,
             },
             timing=timing,
         )
+
+
+def _tiktoken_twin(tok: Tokenizer) -> Any:
+    """tiktoken with `tok`'s ranks (None when `tok` exports none); a vocabulary without a rank
+    form is an error row, not a silently missing comparison."""
+    try:
+        return tiktoken_twin(tok)
+    except ValueError as exc:
+        raise CellError(f"{tok.name} has no tiktoken form: {exc}") from None
 
 
 def _unk_rate(tok: Tokenizer, encoded: Sequence[list[int]]) -> float | None:

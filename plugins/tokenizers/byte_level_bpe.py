@@ -14,7 +14,7 @@ from plugins.tokenizers.common import (
     write_tokenizer_json,
 )
 from plugins.tokenizers.merges import apply_merges, learn_merges, replay_merges
-from plugins.tokenizers.pretokenize import count_pieces, gpt2_pieces
+from plugins.tokenizers.pretokenize import GPT2_PATTERN, count_pieces, gpt2_pieces
 from plugins.tokenizers.progress import TrainingProgress
 from suite import Tokenizer
 from suite.errors import ComponentInputError
@@ -76,6 +76,8 @@ class ByteLevelBPE(Tokenizer):
     lossless: ClassVar[bool] = True
 
     special_tokens: ClassVar[tuple[str, ...]] = ("<|endoftext|>",)
+    #: the pre-tokenizer regex, for `mergeable_ranks` users (tiktoken's `pat_str`)
+    pretokenize_pattern: ClassVar[str] = GPT2_PATTERN.pattern
 
     def __init__(self, *, progress: bool | None = None) -> None:
         self.progress = progress  # None: a bar only on a terminal and after a moment
@@ -141,6 +143,22 @@ class ByteLevelBPE(Tokenizer):
     def unk_id(self) -> None:
         """None: every byte is in the vocabulary, so there is no unknown token."""
         return None
+
+    def mergeable_ranks(self) -> dict[bytes, int]:
+        """tiktoken's form of this vocabulary: token bytes -> rank, rank = id (specials left out).
+
+        Exact only because every merge made the next id: then the pair learned first is the
+        pair whose token has the lowest id. A merge that reused an existing token (`a + bc`
+        after `ab + c`) has no such form, and raises `ValueError`.
+        """
+        first = len(self._base_tokens())
+        for rank, (_, _, new) in enumerate(self._merges):
+            if new != first + rank:
+                raise ValueError(
+                    f"merge {rank} gives existing token {new}: no one-rank-per-token form"
+                )
+        specials = range(256, first)
+        return {data: i for i, data in enumerate(self._bytes) if i not in specials}
 
     def token_bytes(self, token_id: int) -> bytes:
         """The bytes of one token id."""
