@@ -5,6 +5,11 @@ Each cell is seeded the same way (so every component sees the same data), runs i
 out-of-memory error turns into an `error` row with its message and the run goes on. Every row is
 written to disk atomically as soon as it finishes, so a killed run loses nothing it finished and
 `resume=True` runs only the cells that are missing.
+
+Where the cells run is an executor's business (`suite.executors`: in this process, or on a Ray
+cluster); every row comes back here, and only this process writes the results file. Rows are
+appended as they finish, in whatever order that is, and put back in matrix order once the
+run's cells are all in, so that a distributed run's file reads like a local one's.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from suite.folders import prepare_output_folder
 from suite.kinds import KINDS, Component
 from suite.noise import load_average
 from suite.registry import Registry
-from suite.results import ResultsStore, cell_key, load_results
+from suite.results import ResultsStore, cell_key, load_results, row_key
 from suite.resume import config_record, describe_corpus, resumed_config
 
 __all__ = [
@@ -520,6 +525,7 @@ def _collect_rows(
     """Append every row the executor yields; `on_progress(done, total, cell)` as cells start."""
     done = 0
     latest: Cell | None = None
+    first_new = len(prepared.store.results)
 
     def started(cell: Cell) -> None:
         nonlocal latest
@@ -534,6 +540,10 @@ def _collect_rows(
             on_progress(done, len(todo), latest)
     if on_progress is not None:
         on_progress(len(todo), len(todo), None)
+    position = {cell.key: index for index, cell in enumerate(todo)}
+    prepared.store.results[first_new:] = sorted(
+        prepared.store.results[first_new:], key=lambda row: position.get(row_key(row), len(todo))
+    )
 
 
 def run_matrix(
