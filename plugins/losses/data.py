@@ -11,6 +11,8 @@ small enough to train on a CPU in about a second, and hard enough that the metri
   view-specific nuisance with large variance), the setting of SimCSE's two dropout passes.
 * `preference_pairs`: items with a hidden true reward; each pair is labelled by a simulated
   annotator who prefers the better item with Bradley-Terry probability σ(β·Δr), so labels are noisy.
+* `lm_head_inputs`: one batch of a language model's head, hidden states, output matrix and next
+  tokens (some of them padding), for the `lm-head` losses' memory and agreement checks.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "PreferenceConfig",
     "PreferencePairs",
     "imbalanced_classification",
+    "lm_head_inputs",
     "mlp",
     "paired_embeddings",
     "preference_pairs",
@@ -188,3 +191,30 @@ def preference_pairs(config: PreferenceConfig, generator: torch.Generator) -> Pr
     train_chosen, train_rejected, _ = pairs(config.n_train)
     test_chosen, test_rejected, test_margin = pairs(config.n_test)
     return PreferencePairs(train_chosen, train_rejected, test_chosen, test_rejected, test_margin)
+
+
+# --------------------------------------------------------------------------- lm-head
+
+
+def lm_head_inputs(
+    tokens: int,
+    hidden_size: int,
+    vocab_size: int,
+    generator: torch.Generator,
+    *,
+    ignore_index: int | None = -100,
+    padded_share: float = 0.1,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> tuple[Tensor, Tensor, Tensor]:
+    """hidden `(N, D)`, weight `(V, D)`, target `(N,)`: logits `hidden @ weight.T` of unit scale
+    (weight ~ N(0, 1/D), as an initialised head), targets uniform over the vocabulary, and
+    about `padded_share` of them `ignore_index` (never the first: one real target remains)."""
+    hidden = torch.randn(tokens, hidden_size, generator=generator)  # (N, D)
+    weight = torch.randn(vocab_size, hidden_size, generator=generator) / hidden_size**0.5  # (V, D)
+    target = torch.randint(0, vocab_size, (tokens,), generator=generator)  # (N,)
+    if ignore_index is not None and padded_share > 0:
+        padded = torch.rand(tokens, generator=generator) < padded_share
+        padded[0] = False
+        target[padded] = ignore_index
+    return hidden.to(device, dtype), weight.to(device, dtype), target.to(device)

@@ -20,7 +20,7 @@ from plugins.losses.closed_forms import (
 )
 from suite.kinds import Loss
 
-__all__ = ["TorchCrossEntropy", "TorchInfoNCE", "TorchRanking"]
+__all__ = ["TorchCrossEntropy", "TorchInfoNCE", "TorchLinearCrossEntropy", "TorchRanking"]
 
 
 class TorchCrossEntropy(Loss):
@@ -109,3 +109,24 @@ class TorchRanking(Loss):
 
     def closed_form(self, chosen: Tensor, rejected: Tensor) -> float:  # type: ignore[override]
         return ranking_closed_form(chosen, rejected)
+
+
+class TorchLinearCrossEntropy(Loss):
+    """Reference LM-head loss: `F.cross_entropy(hidden @ weight.T, target, ignore_index=...)`.
+
+    The unfused language-model head: the full `(N, V)` logits are materialised, and autograd
+    keeps what the backward pass needs of them. Mean over the targets that are not
+    `ignore_index` (NaN when every target is ignored, as in PyTorch).
+    """
+
+    name: ClassVar[str] = "torch-linear-cross-entropy"
+    summary: ClassVar[str] = "Reference: F.cross_entropy(hidden @ weight.T, target), unfused"
+    reference: ClassVar[str | None] = None
+    task: ClassVar[str] = "lm-head"
+
+    def __init__(self, *, ignore_index: int = -100) -> None:
+        self.ignore_index = int(ignore_index)
+
+    def forward(self, hidden: Tensor, weight: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
+        logits = hidden @ weight.T  # (N, V)
+        return F.cross_entropy(logits, target.long(), ignore_index=self.ignore_index)

@@ -19,6 +19,7 @@ __all__ = [
     "classification_inputs",
     "contrastive_inputs",
     "decoding_inputs",
+    "lm_head_inputs",
     "mask_rows",
     "moe_inputs",
     "norm_inputs",
@@ -211,6 +212,19 @@ def ranking_inputs(draw: Any, *, max_scale: float = 10.0) -> dict[str, Any]:
     """chosen and rejected rewards (N,)."""
     return {
         "n": draw(st.integers(1, 12)),
+        "scale": draw(st.sampled_from(sorted({0.1, 1.0, 5.0, max_scale}))),
+        "seed": draw(seeds),
+    }
+
+
+@st.composite
+def lm_head_inputs(draw: Any, *, max_scale: float = 10.0) -> dict[str, Any]:
+    """hidden (N, D), weight (V, D) and targets (N,): a language model's head on a few tokens.
+    The hidden states carry the scale; the weight is N(0, 1/D), so logits are about `scale`."""
+    return {
+        "n": draw(st.integers(1, 16)),
+        "dim": draw(st.sampled_from([1, 2, 4, 8])),
+        "vocab": draw(st.integers(2, 12)),
         "scale": draw(st.sampled_from(sorted({0.1, 1.0, 5.0, max_scale}))),
         "seed": draw(seeds),
     }

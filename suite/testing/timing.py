@@ -51,10 +51,17 @@ def _norm(cls: Any) -> Callable[[], Any]:
 def _loss(cls: Any) -> Callable[[], Any]:
     g = torch.Generator().manual_seed(0)
     task = cls.task
+    inputs: tuple[torch.Tensor, ...]
     if task == "classification":
         inputs = (torch.randn(2048, 100, generator=g), torch.randint(0, 100, (2048,), generator=g))
     elif task == "contrastive":
         inputs = (torch.randn(256, 128, generator=g), torch.randn(256, 128, generator=g))
+    elif task == "lm-head":  # hidden (N, D), weight (V, D), target (N,)
+        inputs = (
+            torch.randn(1024, 64, generator=g),
+            torch.randn(4096, 64, generator=g) / 8.0,
+            torch.randint(0, 4096, (1024,), generator=g),
+        )
     else:
         inputs = (torch.randn(8192, generator=g), torch.randn(8192, generator=g))
     loss = cls()
@@ -125,7 +132,10 @@ def _decoding(cls: Any) -> Callable[[], Any]:
 _WORKLOADS: dict[str, tuple[str, Callable[[Any], Callable[[], Any]]]] = {
     "attention": ("q, k, v (2, 4, 128, 32), causal", _attention),
     "norm": ("x (16, 64, 128), train mode", _norm),
-    "loss": ("forward + backward, N = 2048 (classification) / 256 / 8192", _loss),
+    "loss": (
+        "forward + backward, N = 2048 (classification) / 256 / 8192 / 1024, V = 4096 (lm-head)",
+        _loss,
+    ),
     "moe": ("x (4, 64, 64), 8 experts, top-2", _moe),
     "tokenizer": ("encode 70 multi-script sentences", _tokenizer),
     "peft": ("forward + backward of a wrapped 2-layer encoder, d 32, ids (8, 32)", _peft),
@@ -146,8 +156,17 @@ def _median_ms(cls: Any) -> tuple[float | None, str]:
         return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
+#: Kinds without an in-process workload, and why: a collective needs several processes, so
+#: its timing (paired with the reference in the same process group) is the run's.
+_NOT_TIMED: dict[str, str] = {
+    "collective": "a collective runs across processes: `nlpsuite run --kind collective` times it",
+}
+
+
 def compare_timing(subject: Subject) -> TimingComparison:
     """Time the component and, when registered, its reference on the kind's fixed workload."""
+    if subject.cls.kind in _NOT_TIMED:
+        return TimingComparison("none", None, note=_NOT_TIMED[subject.cls.kind])
     workload, _ = _WORKLOADS[subject.cls.kind]
     component_ms, note = _median_ms(subject.cls)
     result = TimingComparison(workload, component_ms, note=note and f"component: {note}")

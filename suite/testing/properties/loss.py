@@ -10,6 +10,11 @@ logit 50 above the others (p_t rounds to 1 in float32, so 1 - p_t is exactly 0: 
 (1 - p_t)^γ with γ < 1 has an infinite derivative there, and `0 · inf` is a NaN gradient), 50
 below them, and inputs of tiny (1e-4) and huge (1e3) scale; with the smallest γ in (0, 1) the
 loss declares, where it takes a `gamma`.
+
+An `lm-head` loss (`hidden (N, D), weight (V, D), target (N,)`) is compared with its reference
+on the loss and, `loss.gradient-agreement`, on the gradients of `hidden` and `weight`: a fused
+head computes its own backward, the part most likely to be wrong. Its declared options (a chunk
+size that does not divide N) and a padded first target are drawn like any other option.
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ from torch import Tensor
 from suite.kinds import Loss
 from suite.testing import strategies
 from suite.testing.properties._base import Example, Property, Subject, fail, register_property
-from suite.testing.properties._tensors import call_component, generator, randn
+from suite.testing.properties._tensors import call_component, generator, max_abs_diff, randn
 
 __all__: list[str] = []
 
 RTOL, ATOL = 1e-4, 1e-5
+GRAD_RTOL = 1e-4  # of the largest reference gradient entry: chunked sums round differently
+TASKS = ("classification", "contrastive", "ranking", "lm-head")
 
 
 def _declaring(subject: Subject) -> type[Any] | None:
@@ -53,7 +60,7 @@ def _option_choices(subject: Subject, classes: int) -> dict[str, list[Any]]:
 
 
 def _ignore_index(subject: Subject) -> int | None:
-    """The declared default `ignore_index` option of a classification loss, if it takes one."""
+    """The declared default `ignore_index` option of a loss with targets, if it takes one."""
     default = subject.cls.accepted_options().get("ignore_index", inspect.Parameter.empty)
     return default if isinstance(default, int) else None
 
@@ -79,6 +86,12 @@ def _loss_examples(
     elif task == "contrastive":
         ex = draw(strategies.contrastive_inputs(max_scale=max_scale))
         ex["options"] = draw(_options(subject, 0))
+    elif task == "lm-head":
+        ex = draw(strategies.lm_head_inputs(max_scale=max_scale))
+        ex["options"] = draw(_options(subject, ex["vocab"]))
+        ex["ignore_first"] = (
+            ignore and _ignore_index(subject) is not None and ex["n"] > 1 and draw(st.booleans())
+        )
     else:
         ex = draw(strategies.ranking_inputs(max_scale=max_scale))
         ex["options"] = {}
@@ -101,6 +114,15 @@ def _inputs(subject: Subject, ex: Example) -> tuple[Tensor, ...]:
         if ex.get("ignore_first") and ignore_index is not None:
             target[0] = ignore_index
         return logits, target
+    if subject.cls.task == "lm-head":
+        d, v = ex["dim"], ex["vocab"]
+        hidden = randn((n, d), seed, 0, scale=ex["scale"])  # (N, D)
+        weight = randn((v, d), seed, 1, scale=d**-0.5)  # (V, D): logits of about hidden's scale
+        target = torch.randint(0, v, (n,), generator=generator(seed, 2))  # (N,)
+        ignore_index = _ignore_index(subject)
+        if ex.get("ignore_first") and ignore_index is not None:
+            target[0] = ignore_index
+        return hidden, weight, target
     if subject.cls.task == "contrastive":
         anchors = randn((n, ex["dim"]), seed, 0, scale=ex["scale"])  # (N, D)
         positives = anchors + randn((n, ex["dim"]), seed, 1, scale=ex["scale"] * ex["noise"])
@@ -124,7 +146,7 @@ def _value(loss: Any, *inputs: Tensor) -> Tensor:
 
 
 def _needs_form(subject: Subject) -> str | None:
-    if subject.cls.task not in ("classification", "contrastive", "ranking"):
+    if subject.cls.task not in TASKS:
         return f"unknown task {subject.cls.task!r}"
     if _declaring(subject) is None and subject.reference is None:
         return f"no closed form declared by {subject.cls.name!r} and no reference in reach ({subject.reference_note})"
@@ -153,6 +175,9 @@ def _edge_examples(subject: Subject) -> list[Example]:
     if task == "ranking":
         ranking: Example = {"n": 4, "seed": 0, "options": {}}
         return [{**ranking, "scale": 1e-4}, {**ranking, "scale": 1e3}]
+    if task == "lm-head":  # scale 1e3: logits in the thousands, the softmax saturated
+        head: Example = {"n": 5, "dim": 4, "vocab": 7, "seed": 0, "ignore_first": False}
+        return [{**head, "scale": 1e-4, "options": {}}, {**head, "scale": 1e3, "options": {}}]
     return []
 
 
@@ -217,12 +242,20 @@ def check_reduction(subject: Subject, ex: Example) -> None:
                     f"shuffling the (anchor, positive) pairs together changed the loss from {whole:.6g} to {shuffled:.6g}"
                 )
             return
-        kept = [
-            i
-            for i in range(n)
-            if subject.cls.task != "classification" or int(inputs[1][i]) != _ignore_index(subject)
-        ]
-        singles = [float(_value(loss, *(t[i : i + 1] for t in inputs))) for i in kept]
+        if subject.cls.task == "lm-head":  # one token: its hidden row and target, the whole weight
+            hidden, weight, target = inputs
+            kept = [i for i in range(n) if int(target[i]) != _ignore_index(subject)]
+            singles = [
+                float(_value(loss, hidden[i : i + 1], weight, target[i : i + 1])) for i in kept
+            ]
+        else:
+            kept = [
+                i
+                for i in range(n)
+                if subject.cls.task != "classification"
+                or int(inputs[1][i]) != _ignore_index(subject)
+            ]
+            singles = [float(_value(loss, *(t[i : i + 1] for t in inputs))) for i in kept]
     mean = sum(singles) / len(singles)
     if not math.isclose(whole, mean, rel_tol=RTOL, abs_tol=ATOL):
         hint = (
@@ -233,6 +266,46 @@ def check_reduction(subject: Subject, ex: Example) -> None:
         fail(
             f"loss of the batch is {whole:.6g} but the mean of its per-example losses is {mean:.6g}{hint}"
         )
+
+
+def _input_grads(loss: Any, inputs: tuple[Tensor, ...]) -> list[Tensor | None]:
+    """The gradient of `loss(*inputs)` with respect to each floating input (None elsewhere)."""
+    leaves = [t.clone().requires_grad_(t.is_floating_point()) for t in inputs]
+    value = _value(loss, *leaves)
+    call_component("loss.backward()", value.backward)
+    return [leaf.grad for leaf in leaves]
+
+
+def check_gradient_agreement(subject: Subject, ex: Example) -> None:
+    assert subject.reference is not None
+    inputs = _inputs(subject, ex)
+    names = ("hidden", "weight")
+    reference = call_component(f"{subject.reference.__name__}()", subject.reference)
+    grads = [
+        _input_grads(loss, inputs)[: len(names)]
+        for loss in (_make(subject, ex["options"]), reference)
+    ]
+    for name, got, want in zip(names, *grads):
+        if got is None:
+            fail(f"{name} received no gradient (the loss is detached from it)")
+        assert want is not None
+        if got.shape != want.shape:
+            fail(f"the gradient of {name} has shape {tuple(got.shape)}, not {tuple(want.shape)}")
+        error = max_abs_diff(got, want)
+        allowed = GRAD_RTOL * max(float(want.abs().max()), 1e-2)
+        if not error <= allowed:
+            fail(
+                f"the gradient of {name} differs from reference {subject.reference.name}'s by up "
+                f"to {error:.3g} (allowed {allowed:.3g}; options {ex['options']})"
+            )
+
+
+def _lm_head_with_reference(subject: Subject) -> str | None:
+    if subject.cls.task != "lm-head":
+        return "only for lm-head losses (a fused head writes its own backward)"
+    if subject.reference is None:
+        return f"no reference in reach ({subject.reference_note or 'it is a reference'})"
+    return None
 
 
 def check_focal(subject: Subject, ex: Example) -> None:
@@ -288,6 +361,14 @@ for _prop in (
         "the loss is a 0-dim mean over the batch (contrastive: invariant to shuffling the pairs)",
         lambda s: _loss_examples(s, ignore=True),
         check_reduction,
+    ),
+    Property(
+        "loss.gradient-agreement",
+        "loss",
+        "lm-head: the gradients of hidden and weight equal the reference's (chunk sizes, padding drawn)",
+        lambda s: _loss_examples(s),
+        check_gradient_agreement,
+        applies=_lm_head_with_reference,
     ),
     Property(
         "loss.focal-modulation",

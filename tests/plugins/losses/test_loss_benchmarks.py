@@ -28,6 +28,8 @@ EXPECTED_COMPONENTS = {
     "torch-cross-entropy",
     "torch-infonce",
     "torch-ranking",
+    "fused-linear-cross-entropy",
+    "torch-linear-cross-entropy",
 }
 
 
@@ -47,6 +49,7 @@ def test_plugin_registers_every_loss_and_benchmark(host: PluginHost) -> None:
         "loss-imbalanced",
         "loss-retrieval",
         "loss-preference",
+        "loss-lm-head-memory",
     }
 
 
