@@ -35,6 +35,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.peft",
     "plugins.positions",
     "plugins.decoding",
+    "plugins.collectives",
     "plugins.topics",
 )
 

@@ -101,6 +101,7 @@ def register_property(prop: Property) -> Property:
 def _load_all() -> None:
     from suite.testing.properties import (  # noqa: F401
         attention,
+        collective,
         decoding,
         loss,
         moe,
