@@ -6,13 +6,16 @@ goes down for old pairs, so a stale heap entry over-estimates and can be fixed w
 The WordPiece score of a pair also depends on the counts of its two parts, and merging
 (a, b) lowers count(a) and count(b): every other pair holding `a` or `b` *gains* score.
 
-The heap keeps one invariant: every pair at or above the count threshold has an entry whose
-key is at least its current score. A pair's score rises in two ways only (it is born, or a
-symbol of it becomes rarer), and each time it is pushed again, found through `pairs_of`
-(symbol -> its pairs above the threshold). A score that falls (a neighbouring merge took
-some of the pair's occurrences) leaves an over-estimate, fixed when popped. So the popped
-entry whose key equals the pair's current score is the best pair, ties going to the smaller
-pair of ids; an entry below its pair's score is an old one, superseded by a later push.
+So the heap holds *symbols*, not pairs: one live entry per symbol, its best pair and score
+(`rescan`: one pass over `pairs_of[s]`, the symbol's pairs above the count threshold). The
+invariant: every pair is covered by a live entry of one of its two symbols whose score is at
+least the pair's current score. After merging (a, b) into `new`, only pairs holding a, b
+(rarer now) or `new` (born) can have gained score, so rescanning those three symbols keeps
+it; a pair whose count fell (a neighbouring merge took some of its occurrences) leaves an
+over-estimate, which is rescanned when it reaches the top. So the popped entry whose pair
+still has exactly that score is the best pair, ties going to the smaller pair of ids. A
+merge costs three rescans and three pushes, where pushing every pair that gained score
+costs dozens of pushes (a frequent continuation such as `##e` has hundreds of pairs).
 
 A pair is one int, `a * stride + b` (stride = the final vocabulary size), which orders as the
 tuple `(a, b)` and hashes faster; symbol counts and `pairs_of` are lists indexed by id.
@@ -67,24 +70,41 @@ def learn_wordpiece_merges(
             where[key].add(index)
 
     pairs_of: list[set[int]] = [set() for _ in range(stride)]  # symbol -> its pairs >= threshold
+    best_score = [0.0] * stride  # symbol -> score of its live heap entry (-1.0: none)
+    best_pair = [-1] * stride  # symbol -> pair of its live heap entry (-1: none)
     push, pop = heapq.heappush, heapq.heappop
+    heap: list[tuple[float, int, int]] = []  # (-score, pair, symbol): that symbol's best pair
+    threshold = max(1, min_pair_count)
 
-    def build_heap(threshold: int) -> list[tuple[float, int]]:
+    def rescan(symbol: int) -> None:
+        """Find the symbol's best pair now (dropping pairs below the threshold) and push it."""
+        top, top_pair, dead = 0.0, -1, []
+        for pair in pairs_of[symbol]:
+            count = pair_counts.get(pair, 0)
+            if count < threshold:
+                dead.append(pair)
+                continue
+            score = count / (symbol_counts[pair // stride] * symbol_counts[pair % stride])
+            if score > top or (score == top and pair < top_pair):
+                top, top_pair = score, pair
+        pairs_of[symbol].difference_update(dead)
+        best_score[symbol], best_pair[symbol] = (top, top_pair) if top_pair >= 0 else (-1.0, -1)
+        if top_pair >= 0:
+            push(heap, (-top, top_pair, symbol))
+
+    def build_heap() -> None:
+        heap.clear()
         for pairs in pairs_of:
             pairs.clear()
-        heap = []
         for key, count in pair_counts.items():
             if count >= threshold:
-                left, right = divmod(key, stride)
-                heap.append((-count / (symbol_counts[left] * symbol_counts[right]), key))
-                pairs_of[left].add(key)
-                pairs_of[right].add(key)
-        heapq.heapify(heap)
-        return heap
+                pairs_of[key // stride].add(key)
+                pairs_of[key % stride].add(key)
+        for symbol in range(stride):
+            if pairs_of[symbol]:
+                rescan(symbol)
 
-    threshold = max(1, min_pair_count)
-    heap = build_heap(threshold)
-    rebuild_at = 4 * len(heap) + 65536
+    build_heap()
     merges: list[tuple[int, int, int]] = []
     known = {token: i for i, token in enumerate(tokens)}
     while len(tokens) < vocab_size:
@@ -92,19 +112,16 @@ def learn_wordpiece_merges(
             if threshold == 1:
                 break
             threshold = max(1, threshold // 2)
-            heap = build_heap(threshold)
-            rebuild_at = 4 * len(heap) + 65536
+            build_heap()
             continue
-        negative, key = pop(heap)
+        negative, key, owner = pop(heap)
+        if key != best_pair[owner] or -negative != best_score[owner]:
+            continue  # superseded by a later rescan of its symbol
         count = pair_counts.get(key, 0)
-        if count < threshold:
+        a, b = key // stride, key % stride
+        if count < threshold or count / (symbol_counts[a] * symbol_counts[b]) != -negative:
+            rescan(owner)  # its count fell since: this symbol's best pair may be another now
             continue
-        a, b = divmod(key, stride)
-        current = count / (symbol_counts[a] * symbol_counts[b])
-        if current != -negative:
-            if current < -negative:  # its count fell since the push: requeue at the new score
-                push(heap, (-current, key))
-            continue  # else an old entry: a later push holds the current score
         right = tokens[b]
         string = tokens[a] + (right[2:] if right.startswith("##") else right)
         new = known.get(string, len(tokens))
@@ -118,25 +135,13 @@ def learn_wordpiece_merges(
             words, counts, a, b, new, stride, pair_counts, where, symbol_counts
         )
         del pair_counts[key]
-        # Pairs to push again: the new ones, and every pair holding a or b (now rarer symbols).
-        rising: set[int] = set()
         for fresh in born:
             if pair_counts[fresh] >= threshold:
-                rising.add(fresh)
                 pairs_of[fresh // stride].add(fresh)
                 pairs_of[fresh % stride].add(fresh)
-        for symbol in (a, b) if a != b else (a,):
-            live = {p for p in pairs_of[symbol] if pair_counts.get(p, 0) >= threshold}
-            pairs_of[symbol] = live
-            rising |= live
-        for fresh in rising:
-            score = pair_counts[fresh] / (
-                symbol_counts[fresh // stride] * symbol_counts[fresh % stride]
-            )
-            push(heap, (-score, fresh))
-        if len(heap) > rebuild_at:  # mostly superseded entries: start again from the counts
-            heap = build_heap(threshold)
-            rebuild_at = 4 * len(heap) + 65536
+        # Only pairs holding a or b (rarer now) or `new` (born) can have gained score.
+        for symbol in {a, b, new}:
+            rescan(symbol)
     return merges
 
 
