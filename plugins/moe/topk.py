@@ -193,6 +193,14 @@ class TopKMoE(MoE):
     besides the routed ones, holding common knowledge so the routed experts can specialise;
     DeepSeek also splits experts finer (more, smaller experts, larger k at the same compute).
     They add `n_shared · H` to the active hidden size.
+
+    Compiled (`TopKMoE(compile=True)`): the expert matmuls are already single large kernels, so
+    fusion helps less here than for a norm; what eager loses is in the many small routing ops
+    (softmax, top-k, renormalise, sort, gather, scatter-add), each its own kernel and memory
+    round trip. Routing also makes shapes depend on the data (tokens per expert, what capacity
+    drops), so `torch.compile` splits the layer into several graphs and recompiles when the
+    counts change: compile time is large, and the gain is measured in `moe-throughput`'s full
+    grid rather than assumed.
     """
 
     name: ClassVar[str] = "topk"
