@@ -107,23 +107,30 @@ class _Tiles:
     def __init__(
         self, block_q: int, block_k: int, causal: bool, key_padding_mask: Tensor | None
     ) -> None:
-        self.block_q, self.block_k = block_q, block_k
-        self.causal, self.key_padding_mask = causal, key_padding_mask
+        self.block_q, self.block_k, self.causal = block_q, block_k, causal
+        # (B, 1, 1, 1, Tk), True = a pad key: inverted once, not per tile
+        self.padded = None if key_padding_mask is None else ~key_padding_mask[:, None, None, None]
 
     def key_blocks(self, i0: int, i1: int, tk: int) -> range:
         end = min(tk, i1) if self.causal else tk  # causal: keys after the last query are skipped
         return range(0, end, self.block_k)
 
-    def mask(self, i0: int, i1: int, j0: int, j1: int, device: torch.device) -> Tensor | None:
-        """Bool, broadcastable to the `(B, Hkv, G, i1-i0, j1-j0)` tile; None when all allowed."""
-        mask = None
+    def hidden(self, i0: int, i1: int, j0: int, j1: int, device: torch.device) -> Tensor | None:
+        """Bool, broadcastable to the `(B, Hkv, G, i1-i0, j1-j0)` tile, True where a pair is
+        masked out; None when the whole tile is visible."""
+        hidden = None
         if self.causal and j1 - 1 > i0:  # the tile crosses the diagonal
-            rows = torch.arange(i0, i1, device=device)[:, None]
-            mask = rows >= torch.arange(j0, j1, device=device)[None, :]  # (n, bk)
-        if self.key_padding_mask is not None:
-            pad = self.key_padding_mask[:, None, None, None, j0:j1]  # (B, 1, 1, 1, bk)
-            mask = pad if mask is None else mask & pad
-        return mask
+            cols = torch.arange(j0, j1, device=device)[None, :]
+            hidden = cols > torch.arange(i0, i1, device=device)[:, None]  # (n, bk)
+        if self.padded is not None:
+            pad = self.padded[..., j0:j1]  # (B, 1, 1, 1, bk)
+            hidden = pad if hidden is None else hidden | pad
+        return hidden
+
+    def may_hide_rows(self, bias: Tensor | None) -> bool:
+        """Whether a row's running max can still be -inf after a tile: padding, or a bias holding
+        -inf (causal alone cannot: the first key block holds key 0, which every query sees)."""
+        return self.padded is not None or bias is not None
 
 
 def _bias_tile(bias: Tensor | None, i0: int, i1: int, j0: int, j1: int) -> Tensor | None:
@@ -145,9 +152,9 @@ def _scores(
     bias_tile = _bias_tile(bias, i0, i1, j0, j1)
     if bias_tile is not None:
         s5 += bias_tile
-    mask = tiles.mask(i0, i1, j0, j1, s.device)
-    if mask is not None:
-        s5.masked_fill_(~mask, -math.inf)
+    hidden = tiles.hidden(i0, i1, j0, j1, s.device)
+    if hidden is not None:
+        s5.masked_fill_(hidden, -math.inf)
     return s
 
 
@@ -168,6 +175,7 @@ def _forward(
     bias = None if attn_bias is None else group_bias(attn_bias.to(dtype), hkv)
     out = torch.empty(b, hkv, h // hkv, tq, d, dtype=q.dtype, device=q.device)
     lse = torch.empty(b, hkv, h // hkv, tq, 1, dtype=dtype, device=q.device) if keep_lse else None
+    safe_rows = tiles.may_hide_rows(bias)
     with torch.no_grad():
         for i0 in range(0, tq, tiles.block_q):
             i1 = min(i0 + tiles.block_q, tq)
@@ -179,7 +187,9 @@ def _forward(
                 j1 = min(j0 + tiles.block_k, tk)
                 s = _scores(tiles, qb, k, bias, i0, i1, j0, j1)
                 m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))  # m' (-inf: no key yet)
-                shift = m_new.masked_fill(m_new == -math.inf, 0.0)  # e^(-inf - 0) = 0, not NaN
+                shift = m_new
+                if safe_rows:  # a row with no key yet: e^(-inf - 0) = 0, not e^(-inf + inf) = NaN
+                    shift = m_new.masked_fill(m_new == -math.inf, 0.0)
                 p = s.sub_(shift).exp_()  # in place: one tile-sized buffer per step
                 alpha = (m - shift).exp_()  # e^(m − m'): rescales what was summed so far
                 ell.mul_(alpha).add_(p.sum(dim=-1, keepdim=True))
