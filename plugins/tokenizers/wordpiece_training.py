@@ -69,7 +69,8 @@ def learn_wordpiece_merges(
             pair_counts[key] += count
             where[key].add(index)
 
-    pairs_of: list[set[int]] = [set() for _ in range(stride)]  # symbol -> its pairs >= threshold
+    # symbol -> {pair: the pair's other symbol} for its pairs at or above the threshold
+    pairs_of: list[dict[int, int]] = [{} for _ in range(stride)]
     best_score = [0.0] * stride  # symbol -> score of its live heap entry (-1.0: none)
     best_pair = [-1] * stride  # symbol -> pair of its live heap entry (-1: none)
     push, pop = heapq.heappush, heapq.heappop
@@ -79,15 +80,18 @@ def learn_wordpiece_merges(
     def rescan(symbol: int) -> None:
         """Find the symbol's best pair now (dropping pairs below the threshold) and push it."""
         top, top_pair, dead = 0.0, -1, []
-        for pair in pairs_of[symbol]:
-            count = pair_counts.get(pair, 0)
+        own, get = symbol_counts[symbol], pair_counts.get
+        pairs = pairs_of[symbol]
+        for pair, other in pairs.items():
+            count = get(pair, 0)
             if count < threshold:
                 dead.append(pair)
                 continue
-            score = count / (symbol_counts[pair // stride] * symbol_counts[pair % stride])
+            score = count / (own * symbol_counts[other])  # = count(ab) / (count(a) count(b))
             if score > top or (score == top and pair < top_pair):
                 top, top_pair = score, pair
-        pairs_of[symbol].difference_update(dead)
+        for pair in dead:
+            del pairs[pair]
         best_score[symbol], best_pair[symbol] = (top, top_pair) if top_pair >= 0 else (-1.0, -1)
         if top_pair >= 0:
             push(heap, (-top, top_pair, symbol))
@@ -98,8 +102,9 @@ def learn_wordpiece_merges(
             pairs.clear()
         for key, count in pair_counts.items():
             if count >= threshold:
-                pairs_of[key // stride].add(key)
-                pairs_of[key % stride].add(key)
+                left, right = divmod(key, stride)
+                pairs_of[left][key] = right
+                pairs_of[right][key] = left
         for symbol in range(stride):
             if pairs_of[symbol]:
                 rescan(symbol)
@@ -137,8 +142,9 @@ def learn_wordpiece_merges(
         del pair_counts[key]
         for fresh in born:
             if pair_counts[fresh] >= threshold:
-                pairs_of[fresh // stride].add(fresh)
-                pairs_of[fresh % stride].add(fresh)
+                left, right = divmod(fresh, stride)
+                pairs_of[left][fresh] = right
+                pairs_of[right][fresh] = left
         # Only pairs holding a or b (rarer now) or `new` (born) can have gained score.
         for symbol in {a, b, new}:
             rescan(symbol)
