@@ -30,6 +30,7 @@ AREA_MODULES: tuple[str, ...] = (
     "plugins.topics.moe",
     "plugins.topics.peft",
     "plugins.topics.decoding",
+    "plugins.topics.distributed",
 )
 
 
