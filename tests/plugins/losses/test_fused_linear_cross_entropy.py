@@ -141,6 +141,17 @@ def test_all_padding_is_nan_like_pytorch() -> None:
         assert torch.equal(got, want)  # zeros
 
 
+def test_huge_hidden_states_give_finite_loss_and_gradients() -> None:
+    g = torch.Generator().manual_seed(5)
+    hidden = 1e4 * torch.randn(8, 4, generator=g)  # logits in the tens of thousands
+    weight, target = torch.randn(6, 4, generator=g), torch.randint(0, 6, (8,), generator=g)
+    fused = _loss_and_grads(FusedLinearCrossEntropy(chunk_size=3), hidden, weight, target)
+    unfused = _loss_and_grads(TorchLinearCrossEntropy(), hidden, weight, target)
+    assert all(torch.isfinite(t).all() for t in fused)
+    for got, want, what in zip(fused, unfused, ("loss", "d hidden", "d weight")):
+        _assert_close(got, want, torch.float32, what)
+
+
 def test_without_autograd_and_with_one_input_requiring_grad() -> None:
     g = torch.Generator().manual_seed(3)
     hidden, weight, target = lm_head_inputs(10, 4, 9, g)
