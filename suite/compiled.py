@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -34,6 +36,7 @@ __all__ = [
     "compile_callable",
     "compile_seconds",
     "compile_unavailable_reason",
+    "compiled_paired_metrics",
     "time_first_call",
 ]
 
@@ -55,13 +58,6 @@ def compile_unavailable_reason(device: torch.device | str = "cpu") -> str | None
     if COMPILE_BACKEND != "inductor":
         return None
     device = torch.device(device)
-    try:
-        import torch._dynamo as dynamo
-
-        if not dynamo.is_dynamo_supported():
-            return "torch.compile does not support this Python version"
-    except Exception as exc:  # an odd build without dynamo
-        return f"torch.compile is unavailable ({type(exc).__name__}: {exc})"
     if device.type == "cuda":
         if importlib.util.find_spec("triton") is None:
             return "compiling for CUDA needs Triton (`pip install triton`), which is not installed"
@@ -75,15 +71,11 @@ def compile_unavailable_reason(device: torch.device | str = "cpu") -> str | None
 
 
 def _cpp_compiler() -> str | None:
-    """The C++ compiler Inductor would call, when it exists on PATH."""
-    try:
-        from torch._inductor.cpp_builder import get_cpp_compiler
+    """The C++ compiler Inductor would call (`$CXX`, else g++, c++ or clang++), when on PATH.
 
-        name = get_cpp_compiler()
-    except Exception:  # a missing compiler raises in some versions; fall back to PATH
-        name = None
-    candidates = [name] if name else ["g++", "c++", "clang++"]
-    return next((found for found in map(shutil.which, candidates) if found), None)
+    Looked up on PATH rather than through Inductor, whose import alone takes seconds."""
+    candidates = (os.environ.get("CXX"), "g++", "c++", "clang++")
+    return next((found for name in candidates if name and (found := shutil.which(name))), None)
 
 
 def compile_callable(fn: F) -> F:
@@ -93,12 +85,8 @@ def compile_callable(fn: F) -> F:
     generated code. A clear `OptionError` replaces Inductor's deep traceback where the device
     cannot compile (`compile_unavailable_reason`).
     """
-    import torch._dynamo
-
-    config = torch._dynamo.config
-    limit_name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
-    setattr(config, limit_name, max(int(getattr(config, limit_name)), RECOMPILE_LIMIT))
     compiled = torch.compile(fn, dynamic=False, backend=COMPILE_BACKEND)
+    _raise_recompile_limit()
     checked: set[str] = set()
 
     @functools.wraps(fn)
@@ -115,6 +103,16 @@ def compile_callable(fn: F) -> F:
     return run  # type: ignore[return-value]
 
 
+def _raise_recompile_limit() -> None:
+    """At least `RECOMPILE_LIMIT` graphs per function, once `torch.compile` loaded dynamo."""
+    dynamo = sys.modules.get("torch._dynamo")
+    config = getattr(dynamo, "config", None)
+    if config is None:  # torch.compile replaced (tests), nothing to configure
+        return
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    setattr(config, name, max(int(getattr(config, name)), RECOMPILE_LIMIT))
+
+
 def time_first_call(fn: Callable[[], Any], device: torch.device | str = "cpu") -> tuple[Any, float]:
     """`(fn(), seconds)` of one synchronised call: for a compiled function's first call, which
     compiles."""
@@ -128,3 +126,27 @@ def time_first_call(fn: Callable[[], Any], device: torch.device | str = "cpu") -
 def compile_seconds(first_call_s: float, steady_ms: float) -> float:
     """Compile time: the first call's seconds less one steady-state call's (never negative)."""
     return max(first_call_s - steady_ms / 1e3, 0.0)
+
+
+def compiled_paired_metrics(
+    ctx: Any,
+    compiled_fn: Callable[[], Any],
+    reference_fn: Callable[[], Any],
+    check: Callable[[Any], None],
+) -> dict[str, float]:
+    """Time a compiled component against its reference in one cell, as `paired_ratio` does.
+
+    `ctx` is the cell's `RunContext`. The first call compiles and is timed apart; its value goes
+    to `check` (raise on disagreement: a wrong compiled output is never timed). Returns
+    `compiled_paired_ratio` (median per-round time(compiled) / time(reference)) with its bootstrap
+    interval, and `compile_time_s` (first call less a steady one).
+    """
+    value, first_call_s = time_first_call(compiled_fn, ctx.device)
+    check(value)
+    paired = ctx.time_paired(compiled_fn, reference_fn)
+    return {
+        "compiled_paired_ratio": paired.ratio,
+        "compiled_paired_ratio_ci_low": paired.ci_low,
+        "compiled_paired_ratio_ci_high": paired.ci_high,
+        "compile_time_s": compile_seconds(first_call_s, paired.a.median_ms),
+    }

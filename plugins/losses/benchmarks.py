@@ -6,7 +6,10 @@
   CPU in the quick grid with one intra-op thread, see `suite.threads`). This is the losses'
   throughput cell: a loss with a reference is timed in alternating rounds with it
   (`paired_ratio`), and only once its value and gradients are finite and the value agrees with
-  the reference's at a loose tolerance; a wrong loss is an error row, never a fast one.
+  the reference's at a loose tolerance; a wrong loss is an error row, never a fast one. Where
+  `compiles` says so, the loss built with `compile=True` is timed against the reference in the
+  same cell (`compiled_paired_ratio`, `compile_time_s`), once its value and gradients equal the
+  eager loss's.
 * `loss-gradcheck`: `torch.autograd.gradcheck` in float64 on small inputs: the analytic
   gradient against central finite differences. A mismatch fails the cell with gradcheck's message.
 
@@ -28,12 +31,15 @@ from plugins.losses.options import (
     reference_options_for,
 )
 from suite.benchmark import Benchmark, Measurement, RunContext, check_output
+from suite.compiled import compile_unavailable_reason, compiled_paired_metrics
+from suite.errors import SkipCell
 from suite.kinds import Component, Loss
 from suite.threads import single_thread
 
 __all__ = ["LossAgreement", "LossGradcheck", "make_inputs"]
 _CLOSED_FORM_ROWS = 256  # the NumPy closed form is checked on the first rows only (it is slow)
 _PADDED_SHARE = 0.1  # share of classification targets set to ignore_index, as padding
+_LARGE = 4096 * 4096  # batch × width from which the quick grid times classification losses only
 
 
 def make_inputs(
@@ -95,14 +101,22 @@ def _cell_inputs(
 
 
 class LossAgreement(Benchmark):
-    """Value and gradient agreement with the reference and the closed form, and forward+backward time."""
+    """Value and gradient agreement with the reference and the closed form, and forward+backward time.
+
+    The quick grid's large point (N = 4096 rows of C = 4096 logits, a small LM head's vocabulary)
+    times the classification losses only (an N×N similarity at D = 4096 takes seconds per step
+    on a CPU), eager and compiled; the small points stay eager (`compiles`).
+    """
 
     name: ClassVar[str] = "loss-agreement"
     kind: ClassVar[str] = "loss"
     summary: ClassVar[str] = (
         "|loss - reference|, |grad - reference grad|, |loss - closed form|; fwd+bwd time"
     )
-    quick_grid: ClassVar[Any] = {"variant": list(VARIANTS), "batch": [256], "width": [64]}
+    quick_grid: ClassVar[Any] = [
+        *({"variant": variant, "batch": 256, "width": 64} for variant in VARIANTS),
+        {"variant": "default", "batch": 4096, "width": 4096},
+    ]
     full_grid: ClassVar[Any] = {
         "variant": list(VARIANTS),
         "batch": [1024, 8192],
@@ -113,11 +127,24 @@ class LossAgreement(Benchmark):
     plots: ClassVar[tuple[str, ...]] = ("ratio", "memory")  # time and peak memory side by side
     higher_is_better: ClassVar[bool] = False
 
+    def compiles(self, params: dict[str, Any], ctx: RunContext) -> bool:
+        """Whether the cell at `params` also times the compiled loss (each compile of a forward
+        and backward costs seconds on a CPU: in the quick grid, the large point only)."""
+        return not ctx.quick or int(params["batch"]) * int(params["width"]) >= _LARGE
+
+    def input_warnings(self, params: dict[str, Any], ctx: RunContext) -> list[str]:
+        reason = compile_unavailable_reason(ctx.device) if self.compiles(params, ctx) else None
+        return [f"{self.name}: no compiled_paired_ratio ({reason})"] if reason else []
+
     def run(
         self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
     ) -> Measurement:
         cls = as_loss_class(component_cls)
         batch, width = int(params["batch"]), int(params["width"])
+        if ctx.quick and batch * width >= _LARGE and cls.task != "classification":
+            raise SkipCell(
+                f"the quick grid's {batch}×{width} point times classification losses only"
+            )
         dtype = getattr(torch, params.get("dtype", "float32"))
         options = options_for(cls, params["variant"], num_classes=width)
         inputs = _cell_inputs(cls, batch, width, ctx, seed=1, dtype=dtype)
@@ -156,7 +183,9 @@ class LossAgreement(Benchmark):
         value = loss(*leaves)
         value.backward()
         check_output(value, what="the loss")
-        check_output([t.grad for t in leaves if t.grad is not None], what="the input gradient")
+        eager_grads = [t.grad.clone() for t in leaves if t.grad is not None]
+        check_output(eager_grads, what="the input gradient")
+        eager_value = value.detach().clone()
 
         def step() -> None:
             loss(*leaves).backward()
@@ -171,6 +200,31 @@ class LossAgreement(Benchmark):
                 paired = ctx.time_paired(step, lambda: reference_loss(*reference_leaves).backward())
                 timing = paired.timing
                 metrics.update(paired.metrics())
+                if self.compiles(params, ctx) and compile_unavailable_reason(ctx.device) is None:
+                    compiled_loss = cls(compile=True, **options)
+                    compiled_leaves = _leaves(inputs)
+
+                    def compiled_step() -> list[Tensor]:
+                        out = compiled_loss(*compiled_leaves)
+                        out.backward()
+                        grads = [t.grad for t in compiled_leaves if t.grad is not None]
+                        return [out.detach(), *grads]  # the first call's: fresh gradients
+
+                    def agrees(first: list[Tensor]) -> None:  # the same function, reordered sums
+                        rtol, atol = (1e-3, 1e-6) if dtype == torch.float32 else (tolerance, 1e-3)
+                        expected = [eager_value, *eager_grads]
+                        check_output(
+                            first, expected, what="the compiled loss", rtol=rtol, atol=atol
+                        )
+
+                    metrics.update(
+                        compiled_paired_metrics(
+                            ctx,
+                            compiled_step,
+                            lambda: reference_loss(*reference_leaves).backward(),
+                            agrees,
+                        )
+                    )
         peak = ctx.peak_memory(step)
         return Measurement(metrics=metrics, timing=timing, peak_bytes=peak)
 

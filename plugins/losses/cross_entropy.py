@@ -54,6 +54,15 @@ class CrossEntropy(Loss):
     * If every target of a batch is `ignore_index`, the mean is 0/0 = NaN (PyTorch does the same);
       skip such batches.
     * Label smoothing also raises the floor of the loss: even a perfect model scores > 0.
+
+    Why is the eager version slower than `F.cross_entropy`, and what does `compile=True` do?
+    Each step above (max, subtract, exp, sum, log, subtract, gather, and the same again
+    backwards) is its own kernel, and each writes an (N, C) intermediate to memory that the
+    next reads back: at a vocabulary-sized C the loss is memory-bound, and the eager version
+    moves the logits many times. The fused kernel reads a row once for the log-sum-exp and
+    once for the gradient. `compile=True` makes TorchInductor generate such fused loops, for
+    the forward and (through AOTAutograd) the backward; `loss-agreement` times eager,
+    compiled and reference in one cell and reports the compile time (seconds per shape) apart.
     """
 
     name: ClassVar[str] = "cross-entropy"

@@ -5,7 +5,11 @@
   (`ctx.time_paired`): `paired_ratio` is the median over rounds of time(layer) / time(dense),
   with a bootstrap interval, and the table's ratio column shows it. It survives a busy machine
   better than dividing the medians of two cells timed seconds apart, which differ by the load
-  that changed between them. The layer's output is checked for NaN/inf before it is timed.
+  that changed between them. The layer's output is checked for NaN/inf before it is timed. In
+  the full grid the same layer built with `compile=True` is timed against the dense layer in the
+  same cell too (`compiled_paired_ratio`, `compile_time_s`), after its output equals the eager
+  layer's; the quick grid leaves it out, as routing's data-dependent shapes split the layer into
+  several graphs that take minutes to compile on a CPU.
 * `moe-load-balance`: coefficient of variation of `expert_counts` after a short training run on
   the mixture-of-clusters task, with and without the layer's `aux_loss` added to the task loss.
 * `moe-capacity`: share of token-expert assignments dropped at each capacity factor, and how much
@@ -29,6 +33,7 @@ from plugins.moe.data import (
     train_classifier,
 )
 from suite.benchmark import Benchmark, Measurement, RunContext, check_output
+from suite.compiled import compile_unavailable_reason, compiled_paired_metrics
 from suite.kinds import Component, MoE
 from suite.metrics import classification_report
 from suite.series import Series
@@ -52,9 +57,14 @@ def coefficient_of_variation(counts: torch.Tensor) -> float:
 
 
 def _build(
-    component_cls: type[Component], *dims: int, capacity_factor: float | None = None
+    component_cls: type[Component],
+    *dims: int,
+    capacity_factor: float | None = None,
+    compile: bool = False,
 ) -> nn.Module:
-    return cast("type[MoE]", component_cls)().build(*dims, capacity_factor=capacity_factor)
+    options = {"compile": True} if compile else {}
+    moe_cls = cast("type[MoE]", component_cls)
+    return moe_cls(**options).build(*dims, capacity_factor=capacity_factor)
 
 
 def _routes(component_cls: type[Component]) -> bool:
@@ -91,6 +101,14 @@ class MoEThroughput(Benchmark):
     }
     ratio_metric: ClassVar[str | None] = "median_ms"
 
+    def compiles(self, params: dict[str, Any], ctx: RunContext) -> bool:
+        """Whether the cell also times the compiled layer: the full grid only (see above)."""
+        return not ctx.quick
+
+    def input_warnings(self, params: dict[str, Any], ctx: RunContext) -> list[str]:
+        reason = compile_unavailable_reason(ctx.device) if self.compiles(params, ctx) else None
+        return [f"{self.name}: no compiled_paired_ratio ({reason})"] if reason else []
+
     def run(
         self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
     ) -> Measurement:
@@ -110,6 +128,25 @@ class MoEThroughput(Benchmark):
                 check_output(dense(x).output, what="the reference's output")
                 paired = ctx.time_paired(lambda: layer(x), lambda: dense(x))
                 timing, paired_metrics = paired.timing, paired.metrics()
+                if self.compiles(params, ctx) and compile_unavailable_reason(ctx.device) is None:
+                    torch.manual_seed(ctx.seed)  # the eager layer's weights
+                    compiled = _build(component_cls, *dims, compile=True)
+                    compiled = compiled.to(ctx.device, dtype).eval()
+                    expected = layer(x).output
+                    tolerance = 1e-3 if dtype == torch.float32 else 1e-1
+
+                    def agrees(y: Any) -> None:
+                        check_output(
+                            y.output,
+                            expected,
+                            what="the compiled output",
+                            rtol=tolerance,
+                            atol=tolerance,
+                        )
+
+                    paired_metrics.update(
+                        compiled_paired_metrics(ctx, lambda: compiled(x), lambda: dense(x), agrees)
+                    )
         metrics = {
             "tokens_per_s": tokens / (timing.median_ms / 1e3),
             "total_params": sum(p.numel() for p in layer.parameters()),

@@ -10,7 +10,9 @@ Each one answers an interview question with a number the suite measures:
   mode vs eval mode, after the layer has seen a few batches.
 * `norm-throughput`: a norm is memory-bound; how close does it get to the memory bandwidth?
   A from-scratch norm is timed in alternating rounds with its reference (`paired_ratio`), after
-  its output was checked against the reference's (a wrong output is an error, not a time).
+  its output was checked against the reference's (a wrong output is an error, not a time); in
+  the same cell its `compile=True` version is timed against the reference too
+  (`compiled_paired_ratio`, with the first call's compile time apart): what fusion buys.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from torch import Tensor, nn
 from plugins.norms.data import FeatureDistribution, lengths_to_mask, pad_to_length, random_lengths
 from suite import Benchmark, Measurement, RunContext
 from suite.benchmark import check_output
+from suite.compiled import compile_unavailable_reason, compiled_paired_metrics
 from suite.errors import SkipCell
 from suite.kinds import Component
 
@@ -36,9 +39,15 @@ __all__ = [
 
 
 def _build(
-    cls: type[Component], num_features: int, ctx: RunContext, dtype: torch.dtype
+    cls: type[Component],
+    num_features: int,
+    ctx: RunContext,
+    dtype: torch.dtype,
+    *,
+    compile: bool = False,
 ) -> nn.Module:
-    return cls().build(num_features).to(device=ctx.device, dtype=dtype)  # type: ignore[attr-defined]
+    options = {"compile": True} if compile else {}
+    return cls(**options).build(num_features).to(device=ctx.device, dtype=dtype)  # type: ignore[attr-defined]
 
 
 def _running_stats(module: nn.Module) -> tuple[Tensor, Tensor] | None:
@@ -226,24 +235,47 @@ class NormThroughput(Benchmark):
     eager from-scratch version that materialises every intermediate falls well short.
 
     A component with a reference is timed in alternating rounds with it (`paired_ratio`, the
-    median per-round time ratio, and its bootstrap interval), after both outputs agree.
+    median per-round time ratio, and its bootstrap interval), after both outputs agree. Where
+    `compiles` says so, the same component built with `compile=True` is then timed against the
+    reference as well (`compiled_paired_ratio` and its interval; `compile_time_s`, the first
+    call less a steady one): eager pays one kernel and one round trip to memory per op, the
+    compiled version one fused loop per row. Without a compiler the cell keeps its eager
+    figures and the run records why (`input_warnings`).
     """
 
     name = "norm-throughput"
     kind = "norm"
     summary = "forward median time, tokens/s and achieved bandwidth (2·numel·itemsize / time)"
-    quick_grid: ClassVar[Any] = {
-        "mode": ["train", "eval"],
-        "shape": [(4, 128, 256), (8, 256, 512)],
-        "dtype": ["float32"],
-    }
+    quick_grid: ClassVar[Any] = [
+        *(
+            {"mode": mode, "shape": shape, "dtype": "float32"}
+            for shape in ((4, 128, 256), (8, 256, 512))
+            for mode in ("train", "eval")
+        ),
+        # one wide row set: per-token norms do the same in both modes, so train mode only
+        {"mode": "train", "shape": (1, 4096, 4096), "dtype": "float32"},
+    ]
     full_grid: ClassVar[Any] = {
         "mode": ["train", "eval"],
         "shape": [(8, 512, 1024), (16, 2048, 4096), (4, 8192, 8192)],
         "dtype": ["float32", "bfloat16"],
     }
+    #: Shapes of the quick grid where the compiled version is timed too (each compile costs
+    #: seconds on a CPU); the full grid compiles at every point.
+    quick_compiled_shapes: ClassVar[tuple[tuple[int, int, int], ...]] = (
+        (8, 256, 512),
+        (1, 4096, 4096),
+    )
     ratio_metric = "median_ms"
     plots = ("ratio", "memory")  # time and (on CUDA) peak memory side by side
+
+    def compiles(self, params: dict[str, Any], ctx: RunContext) -> bool:
+        """Whether the cell at `params` also times the compiled component."""
+        return not ctx.quick or tuple(params["shape"]) in self.quick_compiled_shapes
+
+    def input_warnings(self, params: dict[str, Any], ctx: RunContext) -> list[str]:
+        reason = compile_unavailable_reason(ctx.device) if self.compiles(params, ctx) else None
+        return [f"{self.name}: no compiled_paired_ratio ({reason})"] if reason else []
 
     def run(
         self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
@@ -254,29 +286,44 @@ class NormThroughput(Benchmark):
         x = FeatureDistribution.random(c, gen).sample(b, t, gen, dtype=dtype, device=ctx.device)
         tolerance = 1e-2 if dtype == torch.float32 else 1e-1
 
-        def prepared(cls: type[Component]) -> Callable[[], Tensor]:
-            mod = _build(cls, c, ctx, dtype)
+        def prepared(
+            cls: type[Component], *, compile: bool = False, like: nn.Module | None = None
+        ) -> tuple[nn.Module, Callable[[], Tensor]]:
+            mod = _build(cls, c, ctx, dtype, compile=compile)
             if params["mode"] == "eval":
-                with torch.no_grad():
-                    mod(x)  # give the running statistics a value before freezing them
+                if like is None:
+                    with torch.no_grad():
+                        mod(x)  # give the running statistics a value before freezing them
+                else:  # the eager twin's statistics: no train-mode graph to compile first
+                    mod.load_state_dict(like.state_dict())
                 mod.eval()
 
             def forward() -> Tensor:
                 with torch.no_grad():
                     return mod(x)
 
-            return forward
+            return mod, forward
 
-        forward = prepared(component_cls)
+        module, forward = prepared(component_cls)
         paired_metrics: dict[str, float] = {}
         if ctx.reference is None:
             check_output(forward())
             timing = ctx.time(forward)
         else:
-            reference = prepared(ctx.reference)
+            _, reference = prepared(ctx.reference)
             check_output(forward(), reference(), rtol=tolerance, atol=tolerance)
             paired = ctx.time_paired(forward, reference)
             timing, paired_metrics = paired.timing, paired.metrics()
+            if self.compiles(params, ctx) and compile_unavailable_reason(ctx.device) is None:
+                expected = reference()
+
+                def agrees(y: Tensor) -> None:
+                    check_output(
+                        y, expected, what="the compiled output", rtol=tolerance, atol=tolerance
+                    )
+
+                _, compiled = prepared(component_cls, compile=True, like=module)
+                paired_metrics.update(compiled_paired_metrics(ctx, compiled, reference, agrees))
         # On CPU the caching allocator reuses freed blocks, so resident-set growth reads 0 B.
         peak = ctx.peak_memory(forward) if ctx.device.type == "cuda" else None
         seconds = timing.median_ms / 1e3

@@ -51,6 +51,7 @@ __all__ = [
 
 TIME_METRIC = "median_ms"
 PAIRED_METRIC = "paired_ratio"  # a time ratio measured in one cell (suite.timing.time_paired)
+COMPILED_METRIC = "compiled_paired_ratio"  # the same, with the component compiled (suite.compiled)
 UNSTABLE_MARK = "~"  # before the time and ratio of a row whose timing is unstable
 
 
@@ -219,9 +220,16 @@ class Table:
             return ""
         better = "above" if self.higher_is_better else "below"
         if self.has_paired:
+            compiled = (
+                f"; {COMPILED_METRIC}: the same with the component compiled (compile=True), "
+                "its first call's compile_time_s apart"
+                if any(COMPILED_METRIC in (row.result.get("metrics") or {}) for row in self.rows)
+                else ""
+            )
             return (
                 "ratio = median over alternating rounds of the component's time ÷ its "
                 f"reference's, timed in the same cell (paired_ratio); {better} 1 is better"
+                + compiled
             )
         if self.ratio_metric == TIME_METRIC:  # say how it was measured: a paired metric differs
             return (
