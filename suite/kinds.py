@@ -802,7 +802,8 @@ class Collective(Component):
     sum; the length n a multiple of N) and `op.broadcast(tensor, src=0, group=None)` (rank
     `src`'s tensor, in place, on every rank; `src` a rank of the group). The calls check their
     inputs, then call `run_all_reduce`, `run_all_gather`, `run_reduce_scatter` or
-    `run_broadcast`, which a subclass implements for the ops it declares.
+    `run_broadcast`, which a subclass implements for the ops it declares. `suite.distributed`
+    starts such a group on N local processes (`launch(job, world_size=N)`).
 
     Declared, for the kit and the benchmarks: `ops` (the subset of `COLLECTIVE_OPS` it
     implements; the kit checks each against `torch.distributed`); `bytes_sent` (after a call,
