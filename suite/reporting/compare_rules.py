@@ -14,7 +14,11 @@ with no code change. What can be compared depends on how the cell was timed:
   A results file written before the rounds were kept falls back to the ratio's bootstrap 95%
   intervals (`INTERVAL_RULE`): beyond the threshold and the two intervals do not overlap.
   A ratio whose rounds spread too much (IQR above a quarter of the median, `suite.noise`), or
-  with fewer than MIN_SAMPLES rounds, is not judged.
+  with fewer than MIN_SAMPLES rounds, is not judged. Nor is one whose reference itself ran
+  more than REFERENCE_DRIFT_LIMIT (2×) faster or slower than in the old run (its per-round
+  times are the component's divided by the ratios): a load that heavy does not slow both
+  sides alike (a fused kernel and a chain of small multi-threaded ops contend differently for
+  oversubscribed cores), and measured ratios move by half or double with it.
 * Any other timed cell (a reference, the denominator of the pairs; a benchmark that times one
   function) has only its absolute repeats, comparable only when both runs met the same quiet
   machine. When both runs recorded their load (`run.load_before`, `run.load_after`: 1-minute
@@ -34,6 +38,7 @@ A benchmark's ratio metric computed from a time (`is_timed_metric`: `encode_mb_p
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +70,7 @@ PAIRED = "paired ratio"  # what was judged: the ratio to the reference within th
 TIME = "time"  # or the cell's absolute time
 LOAD_STEP = 0.5  # runnable processes: a change of load below this (+ LOAD_SHARE) is no change
 LOAD_SHARE = 0.25
+REFERENCE_DRIFT_LIMIT = 2.0  # a reference this much slower or faster: the ratio is not judged
 
 
 @dataclass
@@ -91,6 +97,29 @@ def _list(row: dict[str, Any], key: str) -> list[float]:
     if not isinstance(values, list):
         return []
     return [float(v) for v in values if _number(v) is not None]
+
+
+def _reference_median(row: dict[str, Any]) -> float | None:
+    """The reference's median time in a paired cell: per round, the component's time ÷ the ratio."""
+    times, ratios = _list(row, "samples_ms"), _list(row, "ratio_samples")
+    if not times or len(times) != len(ratios) or any(ratio <= 0 for ratio in ratios):
+        return None
+    return statistics.median(time / ratio for time, ratio in zip(times, ratios))
+
+
+def _reference_drift(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """Why the reference moved too much between the runs for the ratio to hold, or None."""
+    before, after = _reference_median(old), _reference_median(new)
+    if before is None or after is None or before <= 0:
+        return None
+    drift = after / before
+    if 1 / REFERENCE_DRIFT_LIMIT <= drift <= REFERENCE_DRIFT_LIMIT:
+        return None
+    return (
+        f"cannot judge the paired ratio: the reference itself took ×{format_number(drift)} its "
+        f"old time ({format_number(before)} → {format_number(after)} ms), a load that does not "
+        "slow both sides alike"
+    )
 
 
 def _paired_ratio(row: dict[str, Any]) -> float | None:
@@ -171,6 +200,9 @@ def _judge_paired(
             if problem is not None:
                 judgement.unjudged = f"cannot judge: unstable in the {label} run ({problem})"
                 return
+        judgement.unjudged = _reference_drift(old, new)
+        if judgement.unjudged is not None:
+            return
         judgement.method = TEST_NAME
         judgement.p_value = _mann_whitney(rounds["new"], rounds["old"], bound, slower)
         change = (
