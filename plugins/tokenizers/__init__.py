@@ -1,6 +1,8 @@
 """Built-in tokenizers: BPE, WordPiece and byte-level BPE from scratch, beside HuggingFace's.
 
 Registered exactly as a third-party plugin would register them, through the two hooks below.
+tiktoken is not registered: it cannot train, so it is a second reference for encoding inside
+the `tokenizer-encode` cell of `bbpe`, built from bbpe's own merges (`tiktoken_reference`).
 """
 
 from __future__ import annotations

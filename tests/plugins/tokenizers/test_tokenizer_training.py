@@ -63,7 +63,7 @@ WEIGHTED = st.lists(
 )
 
 
-@settings(deadline=None, max_examples=100)
+@settings(deadline=None, max_examples=60)
 @given(weighted=WEIGHTED, extra=st.integers(1, 60), min_pair_count=st.sampled_from([1, 5, 20]))
 def test_wordpiece_merges_match_naive_on_weighted_corpora(weighted, extra, min_pair_count):
     encoded, counts, tokens = _as_ids([w for w, n in weighted for _ in range(n)], prefix="##")
@@ -81,8 +81,8 @@ def test_wordpiece_merges_match_naive_on_the_default_corpus(small_corpus):
     from plugins.tokenizers import WordPiece
 
     tok = WordPiece(progress=False)
-    tok.train(small_corpus[:150], 220)
-    words = count_pieces(small_corpus[:150], word_pieces)
+    tok.train(small_corpus[:100], 220)
+    words = count_pieces(small_corpus[:100], word_pieces)
     alphabet = tok._tokens[: len(tok._tokens) - len({m[2] for m in tok._merges})]
     ids = {t: i for i, t in enumerate(alphabet)}
     encoded = [[ids[w[0]], *(ids["##" + c] for c in w[1:])] for w in words]
