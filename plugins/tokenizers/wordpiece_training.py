@@ -127,8 +127,8 @@ def learn_wordpiece_merges(
         if count < threshold or count / (symbol_counts[a] * symbol_counts[b]) != -negative:
             rescan(owner)  # its count fell since: this symbol's best pair may be another now
             continue
-        right = tokens[b]
-        string = tokens[a] + (right[2:] if right.startswith("##") else right)
+        tail = tokens[b]
+        string = tokens[a] + (tail[2:] if tail.startswith("##") else tail)
         new = known.get(string, len(tokens))
         if new == len(tokens):
             known[string] = new
