@@ -64,8 +64,19 @@ class FlashAttention(suite.Attention):
     with no key to attend to gives zeros (its `ℓ` stays 0 and masked scores are -inf, never
     NaN), in the forward and the backward pass.
 
-    Options: `block_q` (query rows per tile, default 128), `block_k` (keys per tile, default
-    512; larger key blocks mean fewer Python-level steps).
+    Pitfalls:
+    * a row that has seen no key yet (padding, a -inf bias) has m = -inf, and e^(s − m) is then
+      e^(−inf + inf) = NaN: subtract 0 instead for such rows. Do not clamp m itself to 0: a row
+      whose scores are all below −100 would then underflow to ℓ = 0 and come out as zeros.
+    * causal alignment: here and in SDPA's `is_causal`, top-left; a decoder step with a KV cache
+      (Tq < Tk) needs bottom-right alignment, a different set of skipped blocks.
+    * on a CPU with several intra-op threads every small operation ends in a barrier; on a busy
+      machine each barrier can wait a whole time slice, which hurts a loop of many small ops far
+      more than one fused call.
+
+    Options: `block_q` (query rows per tile, default 256) and `block_k` (keys per tile, default
+    256). Bigger tiles mean fewer Python-level steps; square ones waste least on the diagonal
+    tiles of a causal mask (half of each is computed and then masked).
     """
 
     name: ClassVar[str] = "flash"
@@ -77,7 +88,7 @@ class FlashAttention(suite.Attention):
     materializes_scores: ClassVar[bool] = False
     supports_bias: ClassVar[bool] = True
 
-    def __init__(self, *, block_q: int = 128, block_k: int = 512) -> None:
+    def __init__(self, *, block_q: int = 256, block_k: int = 256) -> None:
         for label, value in (("block_q", block_q), ("block_k", block_k)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"flash: {label} must be a positive integer, got {value!r}")
