@@ -11,13 +11,15 @@ raises, dies, or does not answer within `timeout_s` (a collective whose peer nev
 the launcher kill every rank and raise `LaunchError` naming the rank and the reason.
 
 What it concedes: processes start from a fork server that imported torch once (the first launch
-of a Python process pays that import, later ones start in a fraction of a second); where the
-platform has no fork server, plain spawn. Components travel to the ranks as `ClassRef`s, so a
+of a Python process pays that import); where the platform has no fork server, plain spawn. The
+ranks then stay alive, waiting for the next job of the same world size and device, so a run of
+many cells starts them once; a failed or hung job discards them. Components travel to the ranks as `ClassRef`s, so a
 class loaded from a file (`nlpsuite check file.py`) is loaded again from that file in the rank.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import importlib
 import importlib.util
@@ -26,6 +28,7 @@ import os
 import queue
 import socket
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -42,6 +45,7 @@ __all__ = [
     "LaunchError",
     "backend_for",
     "call_op",
+    "close_group",
     "free_port",
     "launch",
     "rank_data",
@@ -116,16 +120,19 @@ def _context() -> Any:
     return mp.get_context("spawn")
 
 
-def _rank_main(
-    rank: int,
-    world_size: int,
-    port: int,
-    device: str,
-    timeout_s: float,
-    job: Callable[..., dict[str, Any]],
-    kwargs: dict[str, Any],
-    answers: Any,
-) -> None:
+#: The collectives' own time limit inside a group; `launch`'s `timeout_s` kills a hung job sooner.
+_GROUP_TIMEOUT = dt.timedelta(minutes=30)
+
+
+def _describe(exc: BaseException) -> str:
+    where = traceback.extract_tb(exc.__traceback__)[-1:]
+    at = f" (at {where[0].filename.rsplit('/', 1)[-1]}:{where[0].lineno})" if where else ""
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {message}{at}"
+
+
+def _rank_main(rank: int, world_size: int, port: int, device: str, jobs: Any, answers: Any) -> None:
+    """One rank: join the group, then run jobs from `jobs` until it yields None."""
     import warnings
 
     import torch.distributed as dist
@@ -138,20 +145,79 @@ def _rank_main(
         device = f"cuda:{rank}"
     try:
         dist.init_process_group(
-            backend_for(device),
-            rank=rank,
-            world_size=world_size,
-            timeout=dt.timedelta(seconds=timeout_s),
+            backend_for(device), rank=rank, world_size=world_size, timeout=_GROUP_TIMEOUT
         )
-        try:
-            answers.put((rank, "ok", job(rank, world_size, device, **kwargs)))
-        finally:
-            dist.destroy_process_group()
     except BaseException as exc:  # the parent turns it into one LaunchError
-        where = traceback.extract_tb(exc.__traceback__)[-1:]
-        at = f" (at {where[0].filename.rsplit('/', 1)[-1]}:{where[0].lineno})" if where else ""
-        message = str(exc).splitlines()[0] if str(exc) else ""
-        answers.put((rank, "error", f"{type(exc).__name__}: {message}{at}"))
+        answers.put((rank, "error", _describe(exc)))
+        return
+    while True:
+        try:
+            item = jobs.get()
+            if item is None:
+                break
+            job, kwargs = item
+            answers.put((rank, "ok", job(rank, world_size, device, **kwargs)))
+        except BaseException as exc:
+            answers.put((rank, "error", _describe(exc)))
+    dist.destroy_process_group()
+
+
+@dataclass
+class _Group:
+    """Ranks kept alive between launches, each waiting on its own job queue."""
+
+    key: tuple[int, str]
+    ranks: list[Any]
+    jobs: list[Any]
+    answers: Any
+
+    @classmethod
+    def start(cls, world_size: int, device: str) -> _Group:
+        context = _context()
+        port, answers = free_port(), context.Queue()
+        jobs = [context.Queue() for _ in range(world_size)]
+        ranks = [
+            context.Process(
+                target=_rank_main,
+                args=(rank, world_size, port, device, jobs[rank], answers),
+                daemon=True,
+            )
+            for rank in range(world_size)
+        ]
+        for process in ranks:
+            process.start()
+        return cls((world_size, device), ranks, jobs, answers)
+
+    def alive(self) -> bool:
+        return all(process.is_alive() for process in self.ranks)
+
+    def close(self) -> None:
+        if self.alive():
+            for queue_ in self.jobs:
+                queue_.put(None)
+            for process in self.ranks:
+                process.join(timeout=2)
+        for process in self.ranks:
+            if process.is_alive():
+                process.kill()
+            process.join(timeout=5)
+        for queue_ in (*self.jobs, self.answers):
+            queue_.close()
+
+
+_GROUP: _Group | None = None
+_LOCK = threading.Lock()
+
+
+def close_group() -> None:
+    """Stop the ranks kept for reuse (called at exit; safe to call any time)."""
+    global _GROUP
+    if _GROUP is not None:
+        group, _GROUP = _GROUP, None
+        group.close()
+
+
+atexit.register(close_group)
 
 
 def launch(
@@ -163,35 +229,31 @@ def launch(
     **kwargs: Any,
 ) -> list[dict[str, Any]]:
     """`job(rank, world_size, device, **kwargs)` on `world_size` processes in one group; the
-    dicts they return, by rank. `job` must be importable (a module-level function)."""
+    dicts they return, by rank. `job` must be importable (a module-level function).
+
+    The ranks stay alive for the next launch of the same size and device (starting processes is
+    the slow part); a launch of another size replaces them, and a job that fails or hangs on
+    any rank kills them all, so the next launch starts a clean group."""
+    global _GROUP
     if world_size < 1:
         raise ValueError(f"world_size must be >= 1, got {world_size}")
     if torch.device(device).type == "cuda" and torch.cuda.device_count() < world_size:
         raise LaunchError(
             f"{world_size} ranks on CUDA need {world_size} GPUs, this machine has {torch.cuda.device_count()}"
         )
-    context = _context()
-    answers = context.Queue()
-    port = free_port()
-    ranks = [
-        context.Process(
-            target=_rank_main,
-            args=(rank, world_size, port, device, timeout_s, job, kwargs, answers),
-            daemon=True,
-        )
-        for rank in range(world_size)
-    ]
-    for process in ranks:
-        process.start()
-    try:
-        return _collect(ranks, answers, timeout_s)
-    finally:
-        for process in ranks:
-            if process.is_alive():
-                process.kill()
-        for process in ranks:
-            process.join(timeout=5)
-        answers.close()
+    with _LOCK:
+        if _GROUP is not None and (_GROUP.key != (world_size, device) or not _GROUP.alive()):
+            close_group()
+        if _GROUP is None:
+            _GROUP = _Group.start(world_size, device)
+        group = _GROUP
+        for jobs in group.jobs:
+            jobs.put((job, kwargs))
+        try:
+            return _collect(group.ranks, group.answers, timeout_s)
+        except BaseException:
+            close_group()  # ranks may be stuck in a collective: never reuse them
+            raise
 
 
 def _collect(ranks: list[Any], answers: Any, timeout_s: float) -> list[dict[str, Any]]:
