@@ -150,16 +150,17 @@ class FusedLinearCrossEntropy(Loss):
     256k with the same batch. Where does the memory go, and how do you fix it without a smaller
     batch?"
 
-    Short answer: into the logits. The head turns N tokens into an `(N, V)` float32 matrix,
-    `N · V · 4` bytes (8192 tokens at V = 2^18 is 8192 · 2^18 · 4 B = 8 GiB), and the unfused backward keeps
-    a softmax of the same size and makes a gradient of the same size, while the hidden states
-    are only `N · D`. Chunking over tokens computes c rows of logits at a time, reduces them at
-    once to the loss and to the gradients of `hidden` and `weight`, and throws them away: the
-    peak becomes `c · V` plus the `N · D` and `V · D` gradients. Same FLOPs, same result; it
-    trades a Python loop of N/c matrix products (smaller, less efficient GEMMs when c is small)
-    and an autograd Function that computes the backward during the forward (no double
-    backward) for the memory. Liger-Kernel's fused linear cross-entropy and Apple's Cut
-    Cross-Entropy do this (CCE in a Triton kernel that never writes a chunk's logits to HBM).
+    Short answer: into the logits. The head turns N tokens into an `(N, V)` float32 matrix of
+    `N · V · 4` bytes (8192 tokens at V = 2^18: 8192 · 2^18 · 4 B = 8 GiB); the unfused
+    backward keeps a log-softmax of the same size and makes gradients of the same size, while
+    the hidden states are only `N · D`. Chunking over tokens computes c rows of logits at a
+    time, reduces them at once to the loss and to the gradients of `hidden` and `weight`, and
+    throws them away: the peak becomes `c · V` plus the `N · D` and `V · D` gradients. Same
+    FLOPs, same result; it trades a Python loop of N/c matrix products (smaller, less
+    efficient GEMMs when c is small) and an autograd Function that computes the backward
+    during the forward (no double backward) for the memory. Liger-Kernel's fused linear
+    cross-entropy does this; Apple's Cut Cross-Entropy goes further, in a Triton kernel that
+    never writes a block of logits to GPU memory at all.
 
     Why the gradient is simple enough to fuse: with p = softmax(z) and loss `-log p_y =
     logsumexp(z) - z_y`, dloss/dz_v = exp(z_v) / Σ exp(z) - [v = y] = p_v - onehot(y)_v. So one
