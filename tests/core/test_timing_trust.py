@@ -363,6 +363,11 @@ def test_a_load_shift_flags_nothing_and_a_slowed_ratio_is_flagged(normalize: boo
     assert "3 cell(s) judged on their paired ratio" in text and "1.3× paired" in text
     assert "load changed (1.2 → 3.8): cells timed alone" in text
     assert "1 regression(s) flagged" in text
+    from suite.reporting.compare_pages import render_comparison_html, render_comparison_markdown
+
+    markdown = render_comparison_markdown(comparison)
+    assert "**Load.** load changed (1.2 → 3.8)" in markdown and "| 1.3× paired |" in markdown
+    assert "1.3× paired" in render_comparison_html(comparison)
 
 
 def test_a_reference_three_times_slower_leaves_its_ratios_unjudged() -> None:
