@@ -25,7 +25,9 @@ Two runs meet different loads, so a cell's time is judged on what both runs can 
     "machine busy", never flagged. Files without repeats use the median rule:
     new_median - old_median > max(THRESHOLD × old_median, old_IQR + new_IQR).
 A cell with fewer than 5 repeats or rounds, or spread too wide (IQR above 25% of the median;
-for a paired cell, of its per-round ratios), is "unjudged" with the reason, not flagged.
+for a paired cell, of its per-round ratios), or a paired cell whose reference itself took more
+than 2× (or less than half) its old time (so heavy a load moves ratios too), is "unjudged"
+with the reason, not flagged.
 A cell is also flagged when its ratio metric, when it is not the time (e.g. encode_mb_per_s,
 higher is better), moved the wrong way by more than THRESHOLD × |old|, or when it was ok and
 now fails ("broke").

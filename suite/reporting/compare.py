@@ -14,7 +14,9 @@ compare (`suite.reporting.compare_rules`):
   recorded load changed notably or exceeded the threads timed, it is "unjudged: load changed
   (x → y)", never flagged.
 
-A cell with too few repeats or rounds, or too spread, is "unjudged" with the reason. Files
+A cell with too few repeats or rounds, or too spread, or a paired cell whose reference itself
+ran more than 2× slower or faster (a load that heavy moves ratios too), is "unjudged" with the
+reason. Files
 written before the repeats or rounds were kept fall back to the median rule or the ratios'
 bootstrap intervals, and the output says which test judged how many cells.
 
