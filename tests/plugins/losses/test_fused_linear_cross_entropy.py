@@ -246,13 +246,14 @@ def test_memory_benchmark_measures_against_the_reference() -> None:
     assert isinstance(out, Measurement) and out.timing is not None
     m = out.metrics
     assert m["loss_abs_diff"] < 1e-5 and m["grad_max_rel_diff"] < 1e-5
-    assert out.peak_bytes == pytest.approx(m["peak_memory_ratio"] * m["reference_peak_bytes"])
     assert m["peak_memory_ratio"] < 0.5 and m["logits_bytes"] == 256 * 4096 * 4
     assert math.isfinite(m["paired_ratio"])
     alone = bench.run(TorchLinearCrossEntropy, params, RunContext(repeats=3, warmup=1))
     assert (
         isinstance(alone, Measurement) and alone.peak_bytes and "paired_ratio" not in alone.metrics
     )
+    # the same reference peak, measured in its own cell
+    assert out.peak_bytes == pytest.approx(m["peak_memory_ratio"] * alone.peak_bytes, rel=0.05)
 
 
 class _HalfWeightGradientHead(Loss):
