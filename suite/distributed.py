@@ -12,8 +12,9 @@ the launcher kill every rank and raise `LaunchError` naming the rank and the rea
 
 What it concedes: processes start from a fork server that imported torch once (the first launch
 of a Python process pays that import); where the platform has no fork server, plain spawn. The
-ranks then stay alive, waiting for the next job of the same world size and device, so a run of
-many cells starts them once; a failed or hung job discards them. Components travel to the ranks as `ClassRef`s, so a
+ranks then stay alive, waiting for the next job of the same world size and device (the last
+few groups are kept), so a run of many cells starts them once; a failed or hung job discards
+its group. Components travel to the ranks as `ClassRef`s, so a
 class loaded from a file (`nlpsuite check file.py`) is loaded again from that file in the rank.
 """
 
@@ -205,16 +206,18 @@ class _Group:
             queue_.close()
 
 
-_GROUP: _Group | None = None
+#: Live groups by (world size, device), the most recently used last; at most `_KEEP` of them.
+_GROUPS: dict[tuple[int, str], _Group] = {}
+_KEEP = 3
 _LOCK = threading.Lock()
 
 
-def close_group() -> None:
-    """Stop the ranks kept for reuse (called at exit; safe to call any time)."""
-    global _GROUP
-    if _GROUP is not None:
-        group, _GROUP = _GROUP, None
-        group.close()
+def close_group(key: tuple[int, str] | None = None) -> None:
+    """Stop the ranks kept for reuse: the group of `key`, or all (at exit; safe any time)."""
+    for found in [key] if key is not None else list(_GROUPS):
+        group = _GROUPS.pop(found, None)
+        if group is not None:
+            group.close()
 
 
 atexit.register(close_group)
@@ -232,27 +235,29 @@ def launch(
     dicts they return, by rank. `job` must be importable (a module-level function).
 
     The ranks stay alive for the next launch of the same size and device (starting processes is
-    the slow part); a launch of another size replaces them, and a job that fails or hangs on
-    any rank kills them all, so the next launch starts a clean group."""
-    global _GROUP
+    the slow part; the last few groups are kept); a job that fails or hangs on any rank kills
+    all of its group, so the next launch starts a clean one."""
     if world_size < 1:
         raise ValueError(f"world_size must be >= 1, got {world_size}")
     if torch.device(device).type == "cuda" and torch.cuda.device_count() < world_size:
         raise LaunchError(
             f"{world_size} ranks on CUDA need {world_size} GPUs, this machine has {torch.cuda.device_count()}"
         )
+    key = (world_size, device)
     with _LOCK:
-        if _GROUP is not None and (_GROUP.key != (world_size, device) or not _GROUP.alive()):
-            close_group()
-        if _GROUP is None:
-            _GROUP = _Group.start(world_size, device)
-        group = _GROUP
+        group = _GROUPS.pop(key, None)
+        if group is not None and not group.alive():
+            group.close()
+            group = None
+        _GROUPS[key] = group = group or _Group.start(world_size, device)  # most recent last
+        while len(_GROUPS) > _KEEP:
+            close_group(next(iter(_GROUPS)))
         for jobs in group.jobs:
             jobs.put((job, kwargs))
         try:
             return _collect(group.ranks, group.answers, timeout_s)
         except BaseException:
-            close_group()  # ranks may be stuck in a collective: never reuse them
+            close_group(key)  # ranks may be stuck in a collective: never reuse them
             raise
 
 

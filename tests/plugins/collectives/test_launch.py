@@ -77,3 +77,15 @@ def test_more_cuda_ranks_than_gpus_is_refused() -> None:
 def test_class_refs_reload_classes_and_ports_are_free() -> None:
     assert ClassRef.of(LaunchError).load() is LaunchError
     assert 0 < free_port() < 65536
+
+
+def pid_job(rank: int, world_size: int, device: str) -> dict[str, Any]:
+    return {"pid": os.getpid()}
+
+
+def test_ranks_are_reused_until_a_job_fails() -> None:
+    first = [r["pid"] for r in launch(pid_job, world_size=2)]
+    assert [r["pid"] for r in launch(pid_job, world_size=2)] == first
+    with pytest.raises(LaunchError):
+        launch(failing_job, world_size=2)
+    assert set(r["pid"] for r in launch(pid_job, world_size=2)).isdisjoint(first)
