@@ -48,6 +48,7 @@ def test_builtins_are_listed_as_plugins() -> None:
         "plugins.peft",
         "plugins.positions",
         "plugins.decoding",
+        "plugins.collectives",
         "plugins.topics",
     )
 
