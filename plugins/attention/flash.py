@@ -170,10 +170,12 @@ def _scores(
 
 
 def _query_block(q: Tensor, hkv: int, i0: int, i1: int, scale: float) -> Tensor:
-    """Rows i0..i1 of q, scaled, the G heads of a group stacked: `(B, Hkv, G·n, D)`."""
+    """Rows i0..i1 of q, scaled, the G heads of a group stacked: `(B, Hkv, G·n, D)`, contiguous
+    whatever q's strides (q is often a transposed view of `(B, T, H, D)` projections)."""
     b, h, _, d = q.shape
     block = q.view(b, hkv, h // hkv, -1, d)[:, :, :, i0:i1]  # (B, Hkv, G, n, D), a view
-    return (block.to(compute_dtype(q)) * scale).reshape(b, hkv, -1, d)
+    scaled = torch.empty(block.shape, dtype=compute_dtype(q), device=q.device)
+    return torch.mul(block.to(scaled.dtype), scale, out=scaled).view(b, hkv, -1, d)
 
 
 def _forward(
@@ -193,7 +195,7 @@ def _forward(
             qb = _query_block(q, hkv, i0, i1, 1.0 / math.sqrt(d))  # (B, Hkv, G·n, D)
             m = torch.full((*qb.shape[:3], 1), -math.inf, dtype=dtype, device=q.device)
             ell = torch.zeros_like(m)  # running denominator ℓ
-            acc = torch.zeros_like(qb)  # running unnormalised output
+            acc = torch.zeros(qb.shape, dtype=dtype, device=q.device)  # unnormalised output
             for j0 in tiles.key_blocks(i0, i1, tk):
                 j1 = min(j0 + tiles.block_k, tk)
                 s = _scores(tiles, qb, k, bias, i0, i1, j0, j1)

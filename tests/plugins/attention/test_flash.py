@@ -49,6 +49,7 @@ def flash_case(draw: st.DrawFn) -> dict:
         "block_q": draw(st.integers(1, 16)),
         "block_k": draw(st.integers(1, 16)),
         "seed": draw(st.integers(0, 2**16)),
+        "transposed": draw(st.booleans()),  # q, k, v as views of (B, T, H, D) projections
     }
 
 
@@ -67,15 +68,22 @@ EDGE_CASE = {
     "block_q": 4,
     "block_k": 3,
     "seed": 0,
+    "transposed": True,
 }
+
+#: q as a transposed view, one query head per key/value head, one query tile: the tile is a
+#: permuted view of q, not a copy (an accumulator shaped like it must still be contiguous).
+TRANSPOSED_CASE = {**EDGE_CASE, "h": 2, "block_q": 16}
 
 
 def _tensors(case: dict, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
     gen = torch.Generator().manual_seed(case["seed"])
     b, h, hkv, tq, tk, d = (case[key] for key in ("b", "h", "hkv", "tq", "tk", "d"))
-    q = torch.randn(b, h, tq, d, generator=gen, dtype=dtype)
-    k = torch.randn(b, hkv, tk, d, generator=gen, dtype=dtype)
-    v = torch.randn(b, hkv, tk, d, generator=gen, dtype=dtype)
+    q = torch.randn(b, tq, h, d, generator=gen, dtype=dtype).transpose(1, 2)
+    k = torch.randn(b, tk, hkv, d, generator=gen, dtype=dtype).transpose(1, 2)
+    v = torch.randn(b, tk, hkv, d, generator=gen, dtype=dtype).transpose(1, 2)
+    if not case["transposed"]:
+        q, k, v = (x.contiguous() for x in (q, k, v))
     shape = {
         "none": None,
         "full": (b, h, tq, tk),
@@ -131,6 +139,7 @@ def _check_gradients(case: dict) -> None:
 @settings(deadline=None, max_examples=12)
 @given(case=flash_case())
 @example(case=EDGE_CASE)
+@example(case=TRANSPOSED_CASE)
 def test_float32_matches_float64_oracle_and_sdpa(case: dict) -> None:
     _check_forward(case)
 
@@ -138,6 +147,7 @@ def test_float32_matches_float64_oracle_and_sdpa(case: dict) -> None:
 @settings(deadline=None, max_examples=8)
 @given(case=flash_case())
 @example(case=EDGE_CASE)
+@example(case=TRANSPOSED_CASE)
 def test_gradients_match_float64_autograd(case: dict) -> None:
     _check_gradients(case)
 
