@@ -123,7 +123,7 @@ def add_parser(subparsers: Any) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="torch CPU threads (default: torch's choice); 1 gives steadier CPU timings on a busy machine",
+        help="torch CPU threads (default: torch's choice); 1 gives steadier CPU timings on a busy machine; with --executor ray, the CPUs each cell holds (default 1)",
     )
     parser.add_argument(
         "--executor",
