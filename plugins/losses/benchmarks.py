@@ -36,7 +36,9 @@ from suite.errors import SkipCell
 from suite.kinds import Component, Loss
 from suite.threads import single_thread
 
-__all__ = ["LossAgreement", "LossGradcheck", "make_inputs"]
+__all__ = ["INPUT_TASKS", "LossAgreement", "LossGradcheck", "make_inputs"]
+#: The loss tasks `make_inputs` draws inputs for; these benchmarks apply to losses of these only.
+INPUT_TASKS: tuple[str, ...] = ("classification", "contrastive", "ranking")
 _CLOSED_FORM_ROWS = 256  # the NumPy closed form is checked on the first rows only (it is slow)
 _PADDED_SHARE = 0.1  # share of classification targets set to ignore_index, as padding
 _LARGE = 4096 * 4096  # batch × width from which the quick grid times classification losses only
@@ -126,6 +128,9 @@ class LossAgreement(Benchmark):
     ratio_metric: ClassVar[str | None] = "median_ms"
     plots: ClassVar[tuple[str, ...]] = ("ratio", "memory")  # time and peak memory side by side
     higher_is_better: ClassVar[bool] = False
+
+    def applies_to(self, component_cls: type[Component]) -> bool:
+        return getattr(component_cls, "task", None) in INPUT_TASKS
 
     def compiles(self, params: dict[str, Any], ctx: RunContext) -> bool:
         """Whether the cell at `params` also times the compiled loss (each compile of a forward
@@ -240,6 +245,9 @@ class LossGradcheck(Benchmark):
     quick_grid: ClassVar[Any] = {"variant": list(VARIANTS)}
     full_grid: ClassVar[Any] = {"variant": list(VARIANTS), "batch": [6, 32]}
     ratio_metric: ClassVar[str | None] = None
+
+    def applies_to(self, component_cls: type[Component]) -> bool:
+        return getattr(component_cls, "task", None) in INPUT_TASKS
 
     def run(
         self, component_cls: type[Component], params: dict[str, Any], ctx: RunContext
