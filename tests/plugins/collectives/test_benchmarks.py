@@ -41,7 +41,7 @@ def test_bandwidth_cell_reports_algbw_busbw_and_the_paired_ratio() -> None:
 def test_bandwidth_skips_an_op_the_component_does_not_declare() -> None:
     params = {"op": "broadcast", "size_bytes": 1024, "world_size": 2}
     with pytest.raises(SkipCell, match="does not implement broadcast"):
-        CollectiveBandwidth().run(RingAllReduce, params, _ctx(TorchCollectives))
+        CollectiveBandwidth().run(AllReduceOnly, params, _ctx(TorchCollectives))
 
 
 @pytest.mark.slow
@@ -83,11 +83,21 @@ class RingThatAverages(RingAllReduce):
         tensor.div_(dist.get_world_size())
 
 
-class RingThatDeclaresBroadcast(RingAllReduce):
-    """Broken: declares broadcast but never implements it."""
+class DeclaresBroadcast(suite.Collective):
+    """Broken: declares broadcast but implements only all-reduce."""
 
-    name: ClassVar[str] = "broken-ring-broadcast"
+    name: ClassVar[str] = "broken-declares-broadcast"
     ops: ClassVar[tuple[str, ...]] = ("all-reduce", "broadcast")
+
+    def run_all_reduce(self, tensor: Tensor, group: Any) -> None:
+        RingAllReduce().run_all_reduce(tensor, group)
+
+
+class AllReduceOnly(RingAllReduce):
+    """Correct, and declares all-reduce only."""
+
+    name: ClassVar[str] = "ring-all-reduce-only"
+    ops: ClassVar[tuple[str, ...]] = ("all-reduce",)
 
 
 @pytest.mark.slow
@@ -96,7 +106,7 @@ class RingThatDeclaresBroadcast(RingAllReduce):
     [
         (RingWithoutRemainder, "collective.agreement", "differs from torch.distributed"),
         (RingThatAverages, "collective.agreement", "sums of small integers are exact"),
-        (RingThatDeclaresBroadcast, "collective.declared-ops", "does not implement"),
+        (DeclaresBroadcast, "collective.declared-ops", "does not implement"),
     ],
 )
 def test_the_kit_catches_broken_collectives(cls: type, property_id: str, words: str) -> None:

@@ -20,7 +20,7 @@ from suite.distributed import ClassRef, launch
 from suite.testing.properties.collective import agreement_job
 
 lengths = st.lists(st.integers(1, 5000), min_size=3, max_size=8, unique=True)
-RING_OPS = ["all-reduce", "all-gather", "reduce-scatter"]
+RING_OPS = ["all-reduce", "all-gather", "reduce-scatter", "broadcast"]
 
 
 def _agreement(world: int, sizes: list[int], seed: int, reference: Any = None) -> list[dict]:
@@ -68,7 +68,14 @@ def traffic_job(rank: int, world_size: int, device: str, *, n: int) -> dict[str,
     ring.all_reduce(torch.ones(n))
     all_reduce_bytes = ring.bytes_sent
     ring.reduce_scatter(torch.ones(n))
-    return {"all_reduce": all_reduce_bytes, "reduce_scatter": ring.bytes_sent}
+    reduce_scatter_bytes = ring.bytes_sent
+    ring.broadcast(torch.ones(n), src=0)
+    return {
+        "all_reduce": all_reduce_bytes,
+        "reduce_scatter": reduce_scatter_bytes,
+        "broadcast": ring.bytes_sent,
+        "last": rank == world_size - 1,
+    }
 
 
 @pytest.mark.parametrize("world", [2, pytest.param(3, marks=pytest.mark.slow)])
@@ -77,12 +84,13 @@ def test_each_rank_sends_2_n_minus_1_over_n_of_the_message(world: int) -> None:
     for result in launch(traffic_job, world_size=world, timeout_s=120, n=n):
         assert result["all_reduce"] == 2 * (world - 1) * (n // world) * 4
         assert result["reduce_scatter"] == (world - 1) * (n // world) * 4
+        assert result["broadcast"] == (0 if result["last"] else n * 4)  # the ring's end keeps it
 
 
 def refused_job(rank: int, world_size: int, device: str) -> dict[str, Any]:
     messages = []
     for call in (
-        lambda: RingAllReduce().broadcast(torch.ones(4)),
+        lambda: RingAllReduce().broadcast(torch.ones(4), src=5),
         lambda: RingAllReduce().reduce_scatter(torch.ones(5)),
         lambda: RingAllReduce().all_gather(torch.ones(2, 2)),
         lambda: RingAllReduce().all_reduce(torch.ones(4, 4).t()),
@@ -100,7 +108,7 @@ def test_calls_outside_the_contract_are_refused_with_a_reason() -> None:
         RingAllReduce().all_reduce(torch.ones(3))
     messages = launch(refused_job, world_size=2, timeout_s=60)[0]["messages"]
     assert len(messages) == 4
-    assert "does not implement broadcast" in messages[0]
+    assert "src must be a rank in range(2), got 5" in messages[0]
     assert "divisible by the 2 ranks, got 5" in messages[1]
     assert "1-D tensor" in messages[2]
     assert "contiguous" in messages[3]
