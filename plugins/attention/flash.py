@@ -229,7 +229,8 @@ class _FlashFunction(torch.autograd.Function):
     ) -> Tensor:
         out, lse = _forward(tiles, q, k, v, bias, keep_lse=True)
         ctx.tiles = tiles  # type: ignore[attr-defined]
-        ctx.save_for_backward(q, k, v, bias, out, lse)
+        assert lse is not None
+        ctx.save_for_backward(q, k, v, bias, out, lse)  # type: ignore[arg-type]  # None is allowed
         return out
 
     @staticmethod
