@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from plugins.losses.reference import linear_cross_entropy_closed_form
 from suite.dtypes import compute_dtype
 from suite.kinds import Loss
 
@@ -205,6 +206,11 @@ class FusedLinearCrossEntropy(Loss):
             hidden, weight, target, chunk_size=self.chunk_size, ignore_index=self.ignore_index
         )
         return value
+
+    def closed_form(self, hidden: Tensor, weight: Tensor, target: Tensor) -> float:  # type: ignore[override]
+        return linear_cross_entropy_closed_form(
+            hidden, weight, target, ignore_index=self.ignore_index
+        )
 
     @classmethod
     def option_choices(cls, num_classes: int) -> dict[str, list[Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -20,7 +21,13 @@ from plugins.losses.closed_forms import (
 )
 from suite.kinds import Loss
 
-__all__ = ["TorchCrossEntropy", "TorchInfoNCE", "TorchLinearCrossEntropy", "TorchRanking"]
+__all__ = [
+    "TorchCrossEntropy",
+    "TorchInfoNCE",
+    "TorchLinearCrossEntropy",
+    "TorchRanking",
+    "linear_cross_entropy_closed_form",
+]
 
 
 class TorchCrossEntropy(Loss):
@@ -111,6 +118,16 @@ class TorchRanking(Loss):
         return ranking_closed_form(chosen, rejected)
 
 
+def linear_cross_entropy_closed_form(
+    hidden: Tensor, weight: Tensor, target: Tensor, *, ignore_index: int = -100
+) -> float:
+    """1/M Σ_{i: y_i ≠ ignore} [log Σ_v exp(h_i · w_v) - h_i · w_{y_i}]: the logits `h Wᵀ` in
+    NumPy float64, then the cross-entropy closed form; NaN when M = 0."""
+    h = hidden.detach().cpu().double().numpy()  # (N, D)
+    w = weight.detach().cpu().double().numpy()  # (V, D)
+    return cross_entropy_closed_form(np.matmul(h, w.T), target, ignore_index=ignore_index)
+
+
 class TorchLinearCrossEntropy(Loss):
     """Reference LM-head loss: `F.cross_entropy(hidden @ weight.T, target, ignore_index=...)`.
 
@@ -130,3 +147,8 @@ class TorchLinearCrossEntropy(Loss):
     def forward(self, hidden: Tensor, weight: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
         logits = hidden @ weight.T  # (N, V)
         return F.cross_entropy(logits, target.long(), ignore_index=self.ignore_index)
+
+    def closed_form(self, hidden: Tensor, weight: Tensor, target: Tensor) -> float:  # type: ignore[override]
+        return linear_cross_entropy_closed_form(
+            hidden, weight, target, ignore_index=self.ignore_index
+        )
