@@ -11,9 +11,9 @@ logit 50 above the others (p_t rounds to 1 in float32, so 1 - p_t is exactly 0: 
 below them, and inputs of tiny (1e-4) and huge (1e3) scale; with the smallest γ in (0, 1) the
 loss declares, where it takes a `gamma`.
 
-An `lm-head` loss (`hidden (N, D), weight (V, D), target (N,)`) is compared with its reference
-on the loss and, `loss.gradient-agreement`, on the gradients of `hidden` and `weight`: a fused
-head computes its own backward, the part most likely to be wrong. Its declared options (a chunk
+An `lm-head` loss (`hidden (N, D), weight (V, D), target (N,)`) gets the value checks of every
+loss, and `loss.gradient-agreement` compares its gradients of `hidden` and `weight` with the
+reference's: a fused head writes its own backward, the part most likely to be wrong. Its declared options (a chunk
 size that does not divide N) and a padded first target are drawn like any other option.
 """
 
