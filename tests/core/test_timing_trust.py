@@ -38,6 +38,8 @@ from suite.timing import Timing, time_function, time_paired
 
 HERE = Path(__file__).parent
 SLOWED = 1.3  # the slowed component's sleep, × its reference's
+SLEEP_S = 0.06  # each sleep of the real-run compare tests: a late wake-up on a busy machine
+# (tens of ms with 12 runnable processes on 2 cores) stays a fraction of it
 
 
 @pytest.fixture
@@ -189,9 +191,9 @@ def test_back_to_back_runs_flag_nothing_and_a_slowed_component_is_flagged(
     sleepy: object, tmp_path: Path
 ) -> None:
     run = sleepy.run_sleepy  # type: ignore[attr-defined]
-    first = run(tmp_path / "first", reports=False)
-    second = run(tmp_path / "second", reports=False)
-    slowed = run(tmp_path / "slowed", slow="sleepy-a", factor=SLOWED, reports=False)
+    first = run(tmp_path / "first", base_s=SLEEP_S, reports=False)
+    second = run(tmp_path / "second", base_s=SLEEP_S, reports=False)
+    slowed = run(tmp_path / "slowed", slow="sleepy-a", factor=SLOWED, base_s=SLEEP_S, reports=False)
 
     document = load_results(first)
     assert validate_document(document) is None
@@ -514,10 +516,12 @@ def test_a_cpu_load_in_the_second_run_flags_only_the_slowed_component(
     another machine, yet identical runs compare clean (exit 0) and a candidate slowed by 30%
     is flagged alone (exit 1), through its paired ratio."""
     run = sleepy.run_sleepy  # type: ignore[attr-defined]
-    first = run(tmp_path / "first", reports=False)
+    first = run(tmp_path / "first", base_s=SLEEP_S, reports=False)
     with _cpu_burners():
-        second = run(tmp_path / "second", reports=False)
-        slowed = run(tmp_path / "slowed", slow="sleepy-a", factor=SLOWED, reports=False)
+        second = run(tmp_path / "second", base_s=SLEEP_S, reports=False)
+        slowed = run(
+            tmp_path / "slowed", slow="sleepy-a", factor=SLOWED, base_s=SLEEP_S, reports=False
+        )
     assert main(["compare", str(first), str(second)]) == 0
     comparison = compare_runs(load_results(first), load_results(slowed))
     assert _flagged(comparison) == [("sleepy-a", 4), ("sleepy-a", 8)]

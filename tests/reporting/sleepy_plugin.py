@@ -74,13 +74,14 @@ class SleepyBenchmark(suite.Benchmark):
             raise CellError(f"refused {HOSTILE}")
         slow = os.environ.get("SLEEPY_SLOW") == component_cls.name
         factor = float(os.environ.get("SLEEPY_FACTOR") or SLOWDOWN)
-        seconds = BASE_SLEEP_S * (factor if slow else 1)
+        base = float(os.environ.get("SLEEPY_BASE_S") or BASE_SLEEP_S)
+        seconds = base * (factor if slow else 1)
         metrics = {"slept_ms": seconds * 1e3}
         if ctx.reference is None:
             timing = ctx.time(lambda: time.sleep(seconds), repeats=7, warmup=1)
         else:
             paired = ctx.time_paired(
-                lambda: time.sleep(seconds), lambda: time.sleep(BASE_SLEEP_S), rounds=7, warmup=1
+                lambda: time.sleep(seconds), lambda: time.sleep(base), rounds=7, warmup=1
             )
             timing = paired.timing
             metrics.update(paired.metrics())
@@ -120,18 +121,25 @@ def run_sleepy(
     slow: str | None = None,
     fail: str | None = None,
     factor: float = SLOWDOWN,
+    base_s: float = BASE_SLEEP_S,
     reports: bool = True,
 ) -> Path:
     """Run this plugin's matrix into `out_dir` and write its reports; the results.json path.
 
     `slow` names the component to slow down (`factor` × its sleep), `fail` the one whose cells
-    raise; `reports=False` writes results.json only.
+    raise; `base_s` is every sleep before slowing (longer: steadier ratios on a busy machine);
+    `reports=False` writes results.json only.
     """
     from suite.plugins import PluginHost
     from suite.reporting import write_reports
     from suite.runner import RunConfig, run_matrix
 
-    settings = {"SLEEPY_SLOW": slow, "SLEEPY_FAIL": fail, "SLEEPY_FACTOR": str(factor)}
+    settings = {
+        "SLEEPY_SLOW": slow,
+        "SLEEPY_FAIL": fail,
+        "SLEEPY_FACTOR": str(factor),
+        "SLEEPY_BASE_S": str(base_s),
+    }
     saved = {key: os.environ.get(key) for key in settings}
     for key, value in settings.items():
         if value is None:
