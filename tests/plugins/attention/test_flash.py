@@ -201,23 +201,33 @@ def test_bad_block_sizes_name_the_value(option: str) -> None:
         FlashAttention(**{option: -4})
 
 
-def _peak_bytes(att: object, t: int) -> int:
+def _peak_bytes(att: object, t: int, *, backward: bool = False) -> int:
+    """Profiled peak of one forward (no grad) or one forward and backward at length t."""
     gen = torch.Generator().manual_seed(t)
-    q, k, v = (torch.randn(1, 2, t, 32, generator=gen) for _ in range(3))
+    q, k, v = (torch.randn(1, 2, t, 32, generator=gen).requires_grad_(backward) for _ in range(3))
 
-    def call() -> torch.Tensor:
-        with torch.no_grad():
-            return att(q, k, v)  # type: ignore[operator]
+    def call() -> None:
+        with torch.set_grad_enabled(backward):
+            out = att(q, k, v, causal=True)  # type: ignore[operator]
+        if backward:
+            out.sum().backward()
 
     peak = measure_peak_memory(call)
     assert peak is not None and peak > 0
     return peak
 
 
-def test_peak_memory_grows_linearly_not_quadratically() -> None:
-    """Doubling T doubles flash's peak (output and accumulators); naive's score matrix quadruples."""
+@pytest.mark.parametrize("backward", [False, True], ids=["forward", "forward+backward"])
+def test_peak_memory_grows_linearly_not_quadratically(backward: bool) -> None:
+    """Doubling T at most doubles flash's peak (output, accumulators, the saved log-sum-exp:
+    the backward recomputes P instead of storing it); naive's score matrix quadruples."""
     flash = FlashAttention(block_q=256, block_k=256)  # few tiles: the profiler costs per op
-    flash_growth = _peak_bytes(flash, 1024) / _peak_bytes(flash, 512)
-    naive_growth = _peak_bytes(NaiveAttention(), 1024) / _peak_bytes(NaiveAttention(), 512)
+    naive = NaiveAttention()
+    flash_growth = _peak_bytes(flash, 1024, backward=backward) / _peak_bytes(
+        flash, 512, backward=backward
+    )
+    naive_growth = _peak_bytes(naive, 1024, backward=backward) / _peak_bytes(
+        naive, 512, backward=backward
+    )
     assert flash_growth < 2.5, flash_growth
     assert naive_growth > 3.5, naive_growth
