@@ -67,7 +67,7 @@ class FlashAttention(suite.Attention):
     Pitfalls:
     * a row that has seen no key yet (padding, a -inf bias) has m = -inf, and e^(s − m) is then
       e^(−inf + inf) = NaN: subtract 0 instead for such rows. Do not clamp m itself to 0: a row
-      whose scores are all below −100 would then underflow to ℓ = 0 and come out as zeros.
+      whose scores all lie below about −104 would then underflow (float32) to ℓ = 0, zeros.
     * causal alignment: here and in SDPA's `is_causal`, top-left; a decoder step with a KV cache
       (Tq < Tk) needs bottom-right alignment, a different set of skipped blocks.
     * on a CPU with several intra-op threads every small operation ends in a barrier; on a busy
