@@ -182,6 +182,11 @@ def sleepy(monkeypatch: pytest.MonkeyPatch) -> object:
     return sleepy_plugin
 
 
+def _verdicts(comparison: object) -> list[tuple[str, str, list[str]]]:
+    """Each cell's component, verdict and reasons: what a failing assertion shows."""
+    return [(c.row["component"], c.verdict, c.reasons) for c in comparison.cells]
+
+
 def _flagged(comparison: object) -> list[tuple[str, int]]:
     return sorted((c.row["component"], c.row["params"]["size"]) for c in comparison.regressions)
 
@@ -202,7 +207,7 @@ def test_back_to_back_runs_flag_nothing_and_a_slowed_component_is_flagged(
 
     assert main(["compare", str(first), str(second)]) == 0
     comparison = compare_runs(load_results(first), load_results(slowed))
-    assert _flagged(comparison) == [("sleepy-a", 4), ("sleepy-a", 8)]
+    assert _flagged(comparison) == [("sleepy-a", 4), ("sleepy-a", 8)], _verdicts(comparison)
     assert all(c.basis == PAIRED and c.method == TEST_NAME for c in comparison.regressions)
     assert all(c.p_value < 0.01 and c.time_ratio > 1.15 for c in comparison.regressions)
     assert main(["compare", str(first), str(slowed)]) == 1
@@ -524,7 +529,7 @@ def test_a_cpu_load_in_the_second_run_flags_only_the_slowed_component(
         )
     assert main(["compare", str(first), str(second)]) == 0
     comparison = compare_runs(load_results(first), load_results(slowed))
-    assert _flagged(comparison) == [("sleepy-a", 4), ("sleepy-a", 8)]
+    assert _flagged(comparison) == [("sleepy-a", 4), ("sleepy-a", 8)], _verdicts(comparison)
     assert all(c.basis == PAIRED for c in comparison.regressions)
     assert main(["compare", str(first), str(slowed)]) == 1
 
