@@ -30,7 +30,7 @@ from suite.errors import CellError
 from suite.noise import advice, bootstrap_median_interval, relative_spread, spread_problem
 from suite.plugins import PluginHost
 from suite.reporting import compare_runs, print_comparison
-from suite.reporting.compare import INTERVAL_RULE, PAIRED, TEST_NAME
+from suite.reporting.compare import INTERVAL_RULE, PAIRED, TEST_NAME, Comparison
 from suite.reporting.tables import build_tables
 from suite.results import load_results, validate_document
 from suite.runner import Cell, RunConfig, run_cell, run_matrix
@@ -182,12 +182,12 @@ def sleepy(monkeypatch: pytest.MonkeyPatch) -> object:
     return sleepy_plugin
 
 
-def _verdicts(comparison: object) -> list[tuple[str, str, list[str]]]:
+def _verdicts(comparison: Comparison) -> list[tuple[str, str, list[str]]]:
     """Each cell's component, verdict and reasons: what a failing assertion shows."""
     return [(c.row["component"], c.verdict, c.reasons) for c in comparison.cells]
 
 
-def _flagged(comparison: object) -> list[tuple[str, int]]:
+def _flagged(comparison: Comparison) -> list[tuple[str, int]]:
     return sorted((c.row["component"], c.row["params"]["size"]) for c in comparison.regressions)
 
 
