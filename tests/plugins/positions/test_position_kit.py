@@ -75,7 +75,7 @@ def test_attention_that_ignores_its_bias_is_caught() -> None:
     assert "attn_bias is ignored" in result.message
 
 
-@pytest.mark.parametrize("name", ["naive", "sdpa", "sliding-window", "strided", "bigbird"])
+@pytest.mark.parametrize("name", ["naive", "flash", "sdpa", "sliding-window", "strided", "bigbird"])
 def test_exact_attention_declares_and_honours_bias(name: str) -> None:
     cls = suite.get("attention", name)
     assert cls.supports_bias and cls.exact
