@@ -30,7 +30,7 @@ def test_document_has_exactly_the_contract_keys(toy_host: PluginHost, tmp_path: 
         assert isinstance(row["params"], dict) and isinstance(row["metrics"], dict)
         if row["timing"] is not None:
             contract = {"median_ms", "iqr_ms", "repeats"}
-            optional = {"samples_ms", "unstable", "unstable_reason"}  # suite.noise
+            optional = {"samples_ms", "ratio_samples", "unstable", "unstable_reason"}  # suite.noise
             assert contract <= set(row["timing"]) <= contract | optional
             assert len(row["timing"]["samples_ms"]) == row["timing"]["repeats"]
             assert row["timing"].get("unstable", False) == ("unstable_reason" in row["timing"])
