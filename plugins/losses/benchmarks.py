@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from plugins.losses.data import lm_head_inputs
 from plugins.losses.options import (
     VARIANTS,
     as_loss_class,
@@ -38,9 +39,10 @@ from suite.threads import single_thread
 
 __all__ = ["INPUT_TASKS", "LossAgreement", "LossGradcheck", "make_inputs"]
 #: The loss tasks `make_inputs` draws inputs for; these benchmarks apply to losses of these only.
-INPUT_TASKS: tuple[str, ...] = ("classification", "contrastive", "ranking")
+INPUT_TASKS: tuple[str, ...] = ("classification", "contrastive", "ranking", "lm-head")
 _CLOSED_FORM_ROWS = 256  # the NumPy closed form is checked on the first rows only (it is slow)
 _PADDED_SHARE = 0.1  # share of classification targets set to ignore_index, as padding
+_LM_HEAD_HIDDEN = 16  # D of the lm-head inputs, whose width is the vocabulary V
 _LARGE = 4096 * 4096  # batch × width from which the quick grid times classification losses only
 
 
@@ -54,7 +56,8 @@ def make_inputs(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
 ) -> tuple[Tensor, ...]:
-    """Random inputs of `task`: width is C (classification) or D (contrastive); unused for ranking.
+    """Random inputs of `task`: width is C (classification), D (contrastive) or V (lm-head, with
+    hidden size 16); unused for ranking.
 
     With `ignore_index`, about 10% of the targets (never the first) are padding.
     """
@@ -70,6 +73,17 @@ def make_inputs(
         anchors = torch.randn(batch, width, generator=generator)  # (N, D)
         positives = anchors + 0.5 * torch.randn(batch, width, generator=generator)  # noisy views
         return anchors.to(device, dtype), positives.to(device, dtype)
+    if task == "lm-head":  # hidden (N, D), weight (V, D), target (N,): width is V
+        return lm_head_inputs(
+            batch,
+            _LM_HEAD_HIDDEN,
+            width,
+            generator,
+            ignore_index=ignore_index,
+            padded_share=_PADDED_SHARE,
+            dtype=dtype,
+            device=device,
+        )
     if task == "ranking":
         chosen = 2.0 * torch.randn(
             batch, generator=generator
@@ -84,7 +98,18 @@ def _leaves(inputs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
 
 
 def _ignore_index(cls: type[Loss]) -> int | None:
-    return option_default(cls, "ignore_index") if cls.task == "classification" else None
+    return (
+        option_default(cls, "ignore_index") if cls.task in ("classification", "lm-head") else None
+    )
+
+
+def _first_rows(task: str, inputs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """The first `_CLOSED_FORM_ROWS` examples of `inputs` (lm-head: rows of hidden and target,
+    the whole weight, whose rows are the vocabulary)."""
+    if task == "lm-head":
+        hidden, weight, target = inputs
+        return hidden[:_CLOSED_FORM_ROWS], weight, target[:_CLOSED_FORM_ROWS]
+    return tuple(t[:_CLOSED_FORM_ROWS] for t in inputs)
 
 
 def _cell_inputs(
@@ -156,7 +181,7 @@ class LossAgreement(Benchmark):
         loss = cls(**options)
         metrics: dict[str, float] = {}
 
-        rows = tuple(t[:_CLOSED_FORM_ROWS].cpu() for t in inputs)
+        rows = tuple(t.cpu() for t in _first_rows(cls.task, inputs))
         rows = tuple(t.double() if t.is_floating_point() else t for t in rows)
         form = loss.closed_form(*rows)  # declared by the loss, None when it has none
         if form is not None:
