@@ -168,6 +168,7 @@ _KIND_NOUNS = {  # (one, several): "component 'bpe' is a tokenizer", "measures n
     "loss": ("a loss", "losses"),
     "moe": ("a mixture-of-experts layer", "mixture-of-experts layers"),
     "decoding": ("a decoder", "decoders"),
+    "collective": ("a collective operation", "collective operations"),
 }
 
 

@@ -133,8 +133,10 @@ def _finetune(
         generator=generator,
         device=ctx.device,
     )
-    timing = ctx.time(step, repeats=5, warmup=1)
+    # Evaluate first: timing `step` trains the model further, by a number of steps that
+    # depends on the machine's load, and would make the accuracy vary from run to run.
     predictions, labels = evaluate(model, "finetune", task, 1024, ctx.generator(8), ctx.device)
+    timing = ctx.time(step, repeats=5, warmup=1)
     return {
         "accuracy": float(accuracy_score(labels, predictions)),
         "macro_f1": float(f1_score(labels, predictions, average="macro")),
