@@ -63,6 +63,7 @@ AREAS: tuple[str, ...] = (
     "peft",
     "decoding",
     "distributed",
+    "kernels",
 )
 _TOPIC_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _AREA = re.compile(r"^[a-z]+$")

@@ -31,6 +31,7 @@ AREA_MODULES: tuple[str, ...] = (
     "plugins.topics.peft",
     "plugins.topics.decoding",
     "plugins.topics.distributed",
+    "plugins.topics.kernels",
 )
 
 
