@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -49,6 +49,16 @@ class GatherLayout:
     key_index: Tensor  # (nQ, K) long: key positions per query block (0 where unused)
     mask: Tensor  # (nQ, block, K) bool: query (block row) may attend this gathered key
     block_size: int
+    # False when every row that has no key is thrown away by the caller (padding rows past T,
+    # BigBird's global rows computed densely): the output needs no zeroing pass then
+    zero_empty_rows: bool = True
+    # derived once per layout, not per call: the masked_fill operand and the rows with a key
+    blocked: Tensor = field(init=False, repr=False)  # (nQ, block, K) bool: ~mask
+    has_key: Tensor = field(init=False, repr=False)  # (nQ, block, 1) bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "blocked", ~self.mask)
+        object.__setattr__(self, "has_key", self.mask.any(dim=-1, keepdim=True))
 
     @property
     def pairs(self) -> int:
@@ -178,7 +188,11 @@ class BlockSparseAttention(suite.Attention):
         g = self.n_global_queries(tq)
         if g:
             mask &= qpos[:, :, None] >= g  # those rows are computed densely
-        return GatherLayout(key_index=key_index, mask=mask, block_size=b)
+        kept_rows = (qpos >= g) & (qpos < tq)  # (nQ, b): rows the caller keeps
+        zero_empty_rows = bool((kept_rows & ~mask.any(dim=-1)).any())
+        return GatherLayout(
+            key_index=key_index, mask=mask, block_size=b, zero_empty_rows=zero_empty_rows
+        )
 
 
 def gather_attention(
@@ -243,19 +257,27 @@ def _gather_chunk(
     scores = (qg @ kg.transpose(-1, -2)).view(
         bsz, hkv, n, gb // b, b, width
     )  # (B, Hkv, n, G, b, K)
-    mask = layout.mask[blocks][None, None, :, None]  # (1, 1, n, 1, b, K)
-    if key_padding_mask is not None:
+    if key_padding_mask is None:  # the layout's own mask: its complement and row test are cached
+        blocked = layout.blocked[blocks][None, None, :, None]  # (1, 1, n, 1, b, K)
+        has_key: Tensor | None = None
+        if layout.zero_empty_rows:
+            has_key = layout.has_key[blocks][None, None, :, None]  # (1, 1, n, 1, b, 1)
+    else:
         real = key_padding_mask[:, key_index]  # (B, n, K)
-        mask = mask & real[:, None, :, None, None, :]
-    has_key = mask.any(dim=-1, keepdim=True)  # (B|1, 1, n, 1, b, 1)
+        mask = layout.mask[blocks][None, None, :, None] & real[:, None, :, None, None, :]
+        blocked = ~mask
+        has_key = mask.any(dim=-1, keepdim=True)  # (B, 1, n, 1, b, 1)
     scores = scores.to(compute_dtype(scores))
     if attn_bias is not None:
         scores = scores + _gather_bias(attn_bias, layout, blocks, hkv, tq, k.shape[2]).to(
             scores.dtype
         )
     # masked pairs get exp(min - max) = 0 exactly; an empty row is uniform here, zeroed below
-    probs = scores.masked_fill_(~mask, torch.finfo(scores.dtype).min).softmax(dim=-1).to(v.dtype)
+    # (or left so where the caller discards that row)
+    probs = scores.masked_fill_(blocked, torch.finfo(scores.dtype).min).softmax(dim=-1).to(v.dtype)
     out = probs.view(bsz, hkv, n, gb, width) @ vg  # (B, Hkv, n, G*b, D)
+    if has_key is None:  # every kept row has a key: nothing to zero
+        return out
     return (out.view(bsz, hkv, n, gb // b, b, d) * has_key.to(out.dtype)).view(bsz, hkv, n, gb, d)
 
 
