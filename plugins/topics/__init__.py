@@ -14,9 +14,12 @@ import suite
 
 __all__ = ["AREA_MODULES", "register_topics"]
 
-#: One module per area (a few hold two close areas); each defines `TOPICS`.
+#: The modules of each area, its first module first (a few hold two close areas); each defines
+#: `TOPICS`. This order is the registration order, which `explain` and `quiz` follow.
 AREA_MODULES: tuple[str, ...] = (
     "plugins.topics.attention",
+    "plugins.topics.attention_properties",
+    "plugins.topics.attention_cost",
     "plugins.topics.transformer",
     "plugins.topics.position",
     "plugins.topics.tokenizer",
