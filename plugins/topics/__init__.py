@@ -23,6 +23,7 @@ AREA_MODULES: tuple[str, ...] = (
     "plugins.topics.transformer",
     "plugins.topics.position",
     "plugins.topics.tokenizer",
+    "plugins.topics.tokenizer_vocabulary",
     "plugins.topics.norm",
     "plugins.topics.regularisation",
     "plugins.topics.optimisation",
