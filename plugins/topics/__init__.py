@@ -26,6 +26,7 @@ AREA_MODULES: tuple[str, ...] = (
     "plugins.topics.tokenizer_vocabulary",
     "plugins.topics.norm",
     "plugins.topics.regularisation",
+    "plugins.topics.regularisation_penalties",
     "plugins.topics.optimisation",
     "plugins.topics.loss",
     "plugins.topics.metrics",
