@@ -29,6 +29,7 @@ AREA_MODULES: tuple[str, ...] = (
     "plugins.topics.regularisation_penalties",
     "plugins.topics.optimisation",
     "plugins.topics.loss",
+    "plugins.topics.loss_classification",
     "plugins.topics.metrics",
     "plugins.topics.contrastive",
     "plugins.topics.alignment",
