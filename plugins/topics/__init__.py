@@ -35,6 +35,7 @@ AREA_MODULES: tuple[str, ...] = (
     "plugins.topics.alignment",
     "plugins.topics.moe",
     "plugins.topics.peft",
+    "plugins.topics.peft_methods",
     "plugins.topics.decoding",
     "plugins.topics.distributed",
     "plugins.topics.kernels",
