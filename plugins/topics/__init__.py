@@ -37,6 +37,8 @@ AREA_MODULES: tuple[str, ...] = (
     "plugins.topics.peft",
     "plugins.topics.peft_methods",
     "plugins.topics.decoding",
+    "plugins.topics.decoding_kv_cache",
+    "plugins.topics.decoding_exposure_bias",
     "plugins.topics.distributed",
     "plugins.topics.kernels",
 )
