@@ -337,7 +337,7 @@ class _OpTraffic(TorchDispatchMode):
         outs = [a for a in tree_flatten(out)[0] if isinstance(a, Tensor)]
         read = sum(t.numel() * t.element_size() for t in ins)
         written = sum(t.numel() * t.element_size() for t in outs)
-        self.ops.append((func.__name__, read, written, [t.numel() for t in outs]))
+        self.ops.append((func.overloadpacket.__name__, read, written, [t.numel() for t in outs]))
         return out
 
 
@@ -392,8 +392,8 @@ class EagerVsFusedNorm(suite.Topic):
                 {
                     "norm": name,
                     "aten_ops": len(traffic.ops),
-                    "ops": " ".join(op for op, _, _, _ in traffic.ops),
-                    "full_size_tensors_written": full,
+                    "ops": ", ".join(op for op, _, _, _ in traffic.ops),
+                    "x_sized_outputs": full,
                     "bytes_moved": moved,
                     "over_minimum": moved / minimum,
                 }
@@ -416,14 +416,14 @@ class EagerVsFusedNorm(suite.Topic):
                     "the size of x; torch's dispatches {f:.0f} (native_layer_norm) and writes "
                     "{fw:.0f}",
                     holds=eager["aten_ops"] >= 6
-                    and eager["full_size_tensors_written"] >= 3
+                    and eager["x_sized_outputs"] >= 3
                     and fused["aten_ops"] == 1
                     and "native_layer_norm" in fused["ops"]
-                    and fused["full_size_tensors_written"] == 1,
+                    and fused["x_sized_outputs"] == 1,
                     e=eager["aten_ops"],
-                    w=eager["full_size_tensors_written"],
+                    w=eager["x_sized_outputs"],
                     f=fused["aten_ops"],
-                    fw=fused["full_size_tensors_written"],
+                    fw=fused["x_sized_outputs"],
                 ),
                 suite.Claim.of(
                     "eager moves {e:.3g}x the minimum 2·numel·itemsize = {m:.3g} bytes, torch's "
