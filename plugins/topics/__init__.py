@@ -41,6 +41,8 @@ AREA_MODULES: tuple[str, ...] = (
     "plugins.topics.decoding_exposure_bias",
     "plugins.topics.distributed",
     "plugins.topics.kernels",
+    "plugins.topics.kernels_lm_head",
+    "plugins.topics.kernels_norm_fusion",
 )
 
 

@@ -1,48 +1,28 @@
-"""Interview topics of the area kernels: FlashAttention, the LM head's memory, fused norms.
+"""Interview topics of the area kernels: FlashAttention, exact attention in O(T) memory.
 
 What a kernel changes when the arithmetic stays the same: the memory it holds and the memory
-traffic it makes. Each experiment measures that directly (peak bytes from the allocator's
-timeline, bytes read and written per ATen op, FLOPs counted by torch) and shows time only as
-a loose companion, because on a shared CPU time is the least reliable of the four.
+traffic it makes. The kernels topics measure that directly (peak bytes from the allocator's
+timeline, bytes read and written per ATen op, FLOPs counted by torch) and show time only as a
+loose companion, because on a shared CPU time is the least reliable of the four. The LM head's
+loss is in `kernels_lm_head`, eager against fused norms in `kernels_norm_fusion`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
 import suite
+from plugins.topics._kernels_common import fastest_seconds, growth_exponent
 from suite.threads import single_thread
-from suite.timing import measure_peak_memory, time_paired
+from suite.timing import measure_peak_memory
 
-__all__ = ["EagerVsFusedNorm", "FlashAttentionMemory", "LMHeadMemory"]
-
-
-def _slope(xs: list[float], ys: list[float]) -> float:
-    """Least-squares slope of log y against log x: the growth exponent."""
-    lx = torch.tensor(xs, dtype=torch.float64).log()
-    ly = torch.tensor(ys, dtype=torch.float64).log()
-    lx = lx - lx.mean()
-    return float((lx * (ly - ly.mean())).sum() / (lx * lx).sum())
-
-
-def _fastest_seconds(fn: Callable[[], Any], repeats: int = 3) -> float:
-    """The fastest of a few calls: a busy machine only ever adds time, so the minimum is robust."""
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+__all__ = ["FlashAttentionMemory"]
 
 
 def _inplace_baddbmm_flops(
@@ -149,7 +129,7 @@ class FlashAttentionMemory(suite.Topic):
                             "flops": flops.get_total_flops(),
                             "peak_bytes": measure_peak_memory(call) or 0,
                             "scores_bytes": t * t * 4,
-                            "seconds": _fastest_seconds(call, 5),
+                            "seconds": fastest_seconds(call, 5),
                         }
                     )
 
@@ -157,8 +137,8 @@ class FlashAttentionMemory(suite.Topic):
             return [float(r[key]) for r in rows if r["component"] == name]
 
         xs = [float(t) for t in lengths]
-        mem = {name: _slope(xs, column(name, "peak_bytes")) for name in ("flash", "naive")}
-        sec = {name: _slope(xs, column(name, "seconds")) for name in ("flash", "naive")}
+        mem = {name: growth_exponent(xs, column(name, "peak_bytes")) for name in ("flash", "naive")}
+        sec = {name: growth_exponent(xs, column(name, "seconds")) for name in ("flash", "naive")}
         worst = max(r["max_abs_error"] for r in rows if r["component"] == "flash")
         worst_other = max(r["max_abs_error"] for r in rows if r["component"] != "flash")
         expected_flops = [4 * t * t * self.d_head for t in lengths]
@@ -219,233 +199,4 @@ class FlashAttentionMemory(suite.Topic):
         )
 
 
-class LMHeadMemory(suite.Topic):
-    """The logits. An LM head turns N tokens into an (N, V) matrix of logits, N·V·4 bytes in
-    float32, while the hidden states are only N·D; unfused cross-entropy keeps a log-softmax of
-    the same size for the backward pass and then makes an (N, V) gradient, so the step peaks at
-    a few times N·V·4. A fused (chunked) loss computes c rows of logits at a time, turns them at
-    once into the loss and the gradients of h and W (softmax minus one-hot), and frees them
-    before the next chunk: the peak becomes about c·V·4 plus the N·D and V·D gradients, with
-    the same FLOPs and the same result.
-
-    Formula: loss = 1/M Σ_i [log Σ_v exp(h_i · w_v) − h_i · w_{y_i}];
-    dL/dz = (softmax(z) − onehot(y)) / M; dL/dh = (dL/dz) W; dL/dW = (dL/dz)ᵀ h.
-    Unfused peak ≈ k · N·V·4 bytes with k a small integer; fused ≈ c·V·4 + (N + V)·D·4.
-
-    Pitfalls:
-    - Chunking under plain autograd saves nothing: every chunk's logits stay alive for the
-      backward. The gradient must be computed in the forward pass and only scaled later.
-    - Divide by M, the count of non-ignored targets over the whole batch, not per chunk.
-    - Accumulate the log-sum-exp and dL/dW in float32 for bfloat16 inputs.
-
-    Follow-up questions:
-    - How large are the logits of 8k tokens at a vocabulary of 256k?
-    - Why does Cut Cross-Entropy go further than chunking over tokens?
-    - What does the fused version give up (double backward, small GEMMs)?
-    """
-
-    name = "lm-head-memory"
-    area = "kernels"
-    question = (
-        "Why does the LM head's loss dominate memory at large vocabularies, and how do "
-        "fused/chunked losses fix it?"
-    )
-    components = ("loss:fused-linear-cross-entropy", "loss:torch-linear-cross-entropy")
-
-    def experiment(self, ctx: suite.TopicContext) -> suite.Evidence:
-        n, d, v, chunk = ctx.pick((1024, 64, 16384, 128), (512, 64, 8192, 64))
-        g = ctx.generator(3)
-        hidden = torch.randn(n, d, generator=g)
-        weight = torch.randn(v, d, generator=g) * 0.1
-        target = torch.randint(0, v, (n,), generator=g)
-        losses = {
-            "unfused": suite.get("loss", "torch-linear-cross-entropy")(),
-            "fused": suite.get("loss", "fused-linear-cross-entropy")(chunk_size=chunk),
-        }
-        logits_bytes = n * v * 4
-        rows: list[dict[str, Any]] = []
-        results: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
-        for name, loss in losses.items():
-            h = hidden.clone().requires_grad_(True)
-            w = weight.clone().requires_grad_(True)
-
-            def step(loss: suite.Loss = loss, h: Tensor = h, w: Tensor = w) -> Tensor:
-                h.grad = w.grad = None
-                value = loss(h, w, target)
-                value.backward()
-                return value.detach()
-
-            with single_thread():
-                peak = measure_peak_memory(step) or 0
-                seconds = _fastest_seconds(step, repeats=2)
-                value = step()
-            assert h.grad is not None and w.grad is not None
-            results[name] = (value, h.grad.clone(), w.grad.clone())
-            rows.append(
-                {
-                    "loss": name,
-                    "peak_bytes": peak,
-                    "peak_over_logits": peak / logits_bytes,
-                    "seconds": seconds,
-                }
-            )
-        ratio = {r["loss"]: r["peak_over_logits"] for r in rows}
-        (l0, h0, w0), (l1, h1, w1) = results["unfused"], results["fused"]
-        loss_diff = float((l0 - l1).abs())
-        grad_diff = max(float((h0 - h1).abs().max()), float((w0 - w1).abs().max()))
-        return suite.Evidence(
-            table=rows,
-            claims=[
-                suite.Claim.of(
-                    "the unfused forward and backward peak at {k:.3g}x the N·V·4 = {b:.3g} "
-                    "bytes of the float32 logits",
-                    holds=2 <= ratio["unfused"] <= 5,
-                    k=ratio["unfused"],
-                    b=logits_bytes,
-                ),
-                suite.Claim.of(
-                    "chunks of {c:.0f} tokens bring the peak down to {k:.2g}x the logits' bytes "
-                    "({r:.2g}x the unfused peak)",
-                    holds=ratio["fused"] < 0.5,
-                    c=chunk,
-                    k=ratio["fused"],
-                    r=ratio["fused"] / ratio["unfused"],
-                ),
-                suite.Claim.of(
-                    "same result: the losses differ by {l:.2g}, the gradients of h and W by at "
-                    "most {g:.2g}",
-                    holds=loss_diff < 1e-5 and grad_diff < 1e-5,
-                    l=loss_diff,
-                    g=grad_diff,
-                ),
-            ],
-            note=f"N={n} tokens, D={d}, V={v}, float32, one forward and backward, one thread; "
-            "peak bytes from the profiler's allocation timeline",
-        )
-
-
-class _OpTraffic(TorchDispatchMode):
-    """Every ATen op dispatched inside, with the bytes of its tensor inputs and outputs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ops: list[tuple[str, int, int, list[int]]] = []  # name, read, written, out numels
-
-    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        out = func(*args, **(kwargs or {}))
-        ins = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, Tensor)]
-        outs = [a for a in tree_flatten(out)[0] if isinstance(a, Tensor)]
-        read = sum(t.numel() * t.element_size() for t in ins)
-        written = sum(t.numel() * t.element_size() for t in outs)
-        self.ops.append((func.overloadpacket.__name__, read, written, [t.numel() for t in outs]))
-        return out
-
-
-class EagerVsFusedNorm(suite.Topic):
-    """Because a norm is memory-bound and eager PyTorch runs one kernel per op. The from-scratch
-    LayerNorm is a chain (mean, subtract, square, mean, add, rsqrt, multiply, addcmul); each op
-    reads its inputs from memory and writes a new tensor back, several of them as large as x.
-    torch.nn.LayerNorm calls one fused kernel that reads x once and writes y once (plus a
-    per-row mean and 1/σ): the minimum traffic of 2 · numel · itemsize bytes. With a few FLOPs
-    per element, time follows the bytes moved. Fusion (a hand-written kernel, or torch.compile
-    generating one loop per row) keeps the intermediates in registers and cache.
-
-    Formula: y = γ ⊙ (x − μ) / √(σ² + ε) + β per row; minimum traffic = 2 · numel · itemsize;
-    eager traffic = Σ over ops of (bytes read + bytes written).
-
-    Pitfalls:
-    - Counting FLOPs says nothing here: both versions do the same arithmetic, the bytes differ.
-    - Fusion does not change the result beyond rounding; it does change peak memory, since the
-      eager intermediates exist at once.
-    - torch.compile pays seconds of compile time per new shape on the first call.
-
-    Follow-up questions:
-    - Why is RMSNorm cheaper than LayerNorm even when fused?
-    - When does fusing a norm into the following matmul pay off?
-    - How would you compute the arithmetic intensity of this kernel and place it on a roofline?
-    """
-
-    name = "eager-vs-fused-norm"
-    area = "kernels"
-    question = (
-        "Why is a from-scratch LayerNorm slower than torch.nn.LayerNorm, and what does "
-        "fusion change?"
-    )
-    components = ("norm:layernorm", "norm:torch-layernorm")
-
-    def experiment(self, ctx: suite.TopicContext) -> suite.Evidence:
-        shape = ctx.pick((8, 512, 768), (4, 128, 256))
-        x = torch.randn(*shape, generator=ctx.generator(4))
-        modules = {
-            name: suite.get("norm", name)().build(shape[-1])
-            for name in ("layernorm", "torch-layernorm")
-        }
-        minimum = 2 * x.numel() * x.element_size()
-        rows: list[dict[str, Any]] = []
-        outputs: dict[str, Tensor] = {}
-        for name, module in modules.items():
-            with torch.no_grad(), _OpTraffic() as traffic:
-                outputs[name] = module(x)
-            full = sum(n == x.numel() for _, _, _, numels in traffic.ops for n in numels)
-            moved = sum(read + written for _, read, written, _ in traffic.ops)
-            rows.append(
-                {
-                    "norm": name,
-                    "aten_ops": len(traffic.ops),
-                    "ops": ", ".join(op for op, _, _, _ in traffic.ops),
-                    "x_sized_outputs": full,
-                    "bytes_moved": moved,
-                    "over_minimum": moved / minimum,
-                }
-            )
-        eager, fused = rows
-        with single_thread(), torch.no_grad():
-            paired = time_paired(
-                lambda: modules["layernorm"](x),
-                lambda: modules["torch-layernorm"](x),
-                budget_s=1.0,
-                seed=ctx.seed,
-            )
-        eager["time_vs_torch"], fused["time_vs_torch"] = paired.ratio, 1.0
-        diff = float((outputs["layernorm"] - outputs["torch-layernorm"]).abs().max())
-        return suite.Evidence(
-            table=rows,
-            claims=[
-                suite.Claim.of(
-                    "the eager LayerNorm dispatches {e:.0f} ATen ops and writes {w:.0f} tensors "
-                    "the size of x; torch's dispatches {f:.0f} (native_layer_norm) and writes "
-                    "{fw:.0f}",
-                    holds=eager["aten_ops"] >= 6
-                    and eager["x_sized_outputs"] >= 3
-                    and fused["aten_ops"] == 1
-                    and "native_layer_norm" in fused["ops"]
-                    and fused["x_sized_outputs"] == 1,
-                    e=eager["aten_ops"],
-                    w=eager["x_sized_outputs"],
-                    f=fused["aten_ops"],
-                    fw=fused["x_sized_outputs"],
-                ),
-                suite.Claim.of(
-                    "eager moves {e:.3g}x the minimum 2·numel·itemsize = {m:.3g} bytes, torch's "
-                    "kernel {f:.3g}x; the outputs agree within {d:.2g}",
-                    holds=eager["over_minimum"] > 3
-                    and fused["over_minimum"] < 1.05
-                    and diff < 1e-4,
-                    e=eager["over_minimum"],
-                    m=minimum,
-                    f=fused["over_minimum"],
-                    d=diff,
-                ),
-                suite.Claim.of(
-                    "and it is not faster: eager takes {r:.3g}x torch's time (paired rounds, "
-                    "median; measured now, on whatever load this machine has)",
-                    holds=paired.ratio > 1,
-                    r=paired.ratio,
-                ),
-            ],
-            note=f"x of shape {tuple(shape)} float32, no grad; bytes counted per ATen op by a "
-            "dispatch mode, time paired in alternating rounds on one thread",
-        )
-
-
-TOPICS: tuple[type[suite.Topic], ...] = (FlashAttentionMemory, LMHeadMemory, EagerVsFusedNorm)
+TOPICS: tuple[type[suite.Topic], ...] = (FlashAttentionMemory,)

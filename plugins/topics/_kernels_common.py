@@ -1,0 +1,28 @@
+"""Helpers shared by the kernels topics: growth exponents and a load-robust clock."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+
+def growth_exponent(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of log y against log x: the growth exponent."""
+    lx = torch.tensor(xs, dtype=torch.float64).log()
+    ly = torch.tensor(ys, dtype=torch.float64).log()
+    lx = lx - lx.mean()
+    return float((lx * (ly - ly.mean())).sum() / (lx * lx).sum())
+
+
+def fastest_seconds(fn: Callable[[], Any], repeats: int = 3) -> float:
+    """The fastest of a few calls: a busy machine only ever adds time, so the minimum is robust."""
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best

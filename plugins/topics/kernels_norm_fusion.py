@@ -1,0 +1,143 @@
+"""Interview topic of the area kernels: eager from-scratch LayerNorm against the fused kernel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+import suite
+from suite.threads import single_thread
+from suite.timing import time_paired
+
+__all__ = ["EagerVsFusedNorm"]
+
+
+class _OpTraffic(TorchDispatchMode):
+    """Every ATen op dispatched inside, with the bytes of its tensor inputs and outputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[tuple[str, int, int, list[int]]] = []  # name, read, written, out numels
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        ins = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, Tensor)]
+        outs = [a for a in tree_flatten(out)[0] if isinstance(a, Tensor)]
+        read = sum(t.numel() * t.element_size() for t in ins)
+        written = sum(t.numel() * t.element_size() for t in outs)
+        self.ops.append((func.overloadpacket.__name__, read, written, [t.numel() for t in outs]))
+        return out
+
+
+class EagerVsFusedNorm(suite.Topic):
+    """Because a norm is memory-bound and eager PyTorch runs one kernel per op. The from-scratch
+    LayerNorm is a chain (mean, subtract, square, mean, add, rsqrt, multiply, addcmul); each op
+    reads its inputs from memory and writes a new tensor back, several of them as large as x.
+    torch.nn.LayerNorm calls one fused kernel that reads x once and writes y once (plus a
+    per-row mean and 1/σ): the minimum traffic of 2 · numel · itemsize bytes. With a few FLOPs
+    per element, time follows the bytes moved. Fusion (a hand-written kernel, or torch.compile
+    generating one loop per row) keeps the intermediates in registers and cache.
+
+    Formula: y = γ ⊙ (x − μ) / √(σ² + ε) + β per row; minimum traffic = 2 · numel · itemsize;
+    eager traffic = Σ over ops of (bytes read + bytes written).
+
+    Pitfalls:
+    - Counting FLOPs says nothing here: both versions do the same arithmetic, the bytes differ.
+    - Fusion does not change the result beyond rounding; it does change peak memory, since the
+      eager intermediates exist at once.
+    - torch.compile pays seconds of compile time per new shape on the first call.
+
+    Follow-up questions:
+    - Why is RMSNorm cheaper than LayerNorm even when fused?
+    - When does fusing a norm into the following matmul pay off?
+    - How would you compute the arithmetic intensity of this kernel and place it on a roofline?
+    """
+
+    name = "eager-vs-fused-norm"
+    area = "kernels"
+    question = (
+        "Why is a from-scratch LayerNorm slower than torch.nn.LayerNorm, and what does "
+        "fusion change?"
+    )
+    components = ("norm:layernorm", "norm:torch-layernorm")
+
+    def experiment(self, ctx: suite.TopicContext) -> suite.Evidence:
+        shape = ctx.pick((8, 512, 768), (4, 128, 256))
+        x = torch.randn(*shape, generator=ctx.generator(4))
+        modules = {
+            name: suite.get("norm", name)().build(shape[-1])
+            for name in ("layernorm", "torch-layernorm")
+        }
+        minimum = 2 * x.numel() * x.element_size()
+        rows: list[dict[str, Any]] = []
+        outputs: dict[str, Tensor] = {}
+        for name, module in modules.items():
+            with torch.no_grad(), _OpTraffic() as traffic:
+                outputs[name] = module(x)
+            full = sum(n == x.numel() for _, _, _, numels in traffic.ops for n in numels)
+            moved = sum(read + written for _, read, written, _ in traffic.ops)
+            rows.append(
+                {
+                    "norm": name,
+                    "aten_ops": len(traffic.ops),
+                    "ops": ", ".join(op for op, _, _, _ in traffic.ops),
+                    "x_sized_outputs": full,
+                    "bytes_moved": moved,
+                    "over_minimum": moved / minimum,
+                }
+            )
+        eager, fused = rows
+        with single_thread(), torch.no_grad():
+            paired = time_paired(
+                lambda: modules["layernorm"](x),
+                lambda: modules["torch-layernorm"](x),
+                budget_s=1.0,
+                seed=ctx.seed,
+            )
+        eager["time_vs_torch"], fused["time_vs_torch"] = paired.ratio, 1.0
+        diff = float((outputs["layernorm"] - outputs["torch-layernorm"]).abs().max())
+        return suite.Evidence(
+            table=rows,
+            claims=[
+                suite.Claim.of(
+                    "the eager LayerNorm dispatches {e:.0f} ATen ops and writes {w:.0f} tensors "
+                    "the size of x; torch's dispatches {f:.0f} (native_layer_norm) and writes "
+                    "{fw:.0f}",
+                    holds=eager["aten_ops"] >= 6
+                    and eager["x_sized_outputs"] >= 3
+                    and fused["aten_ops"] == 1
+                    and "native_layer_norm" in fused["ops"]
+                    and fused["x_sized_outputs"] == 1,
+                    e=eager["aten_ops"],
+                    w=eager["x_sized_outputs"],
+                    f=fused["aten_ops"],
+                    fw=fused["x_sized_outputs"],
+                ),
+                suite.Claim.of(
+                    "eager moves {e:.3g}x the minimum 2·numel·itemsize = {m:.3g} bytes, torch's "
+                    "kernel {f:.3g}x; the outputs agree within {d:.2g}",
+                    holds=eager["over_minimum"] > 3
+                    and fused["over_minimum"] < 1.05
+                    and diff < 1e-4,
+                    e=eager["over_minimum"],
+                    m=minimum,
+                    f=fused["over_minimum"],
+                    d=diff,
+                ),
+                suite.Claim.of(
+                    "and it is not faster: eager takes {r:.3g}x torch's time (paired rounds, "
+                    "median; measured now, on whatever load this machine has)",
+                    holds=paired.ratio > 1,
+                    r=paired.ratio,
+                ),
+            ],
+            note=f"x of shape {tuple(shape)} float32, no grad; bytes counted per ATen op by a "
+            "dispatch mode, time paired in alternating rounds on one thread",
+        )
+
+
+TOPICS: tuple[type[suite.Topic], ...] = (EagerVsFusedNorm,)
