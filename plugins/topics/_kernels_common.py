@@ -1,4 +1,4 @@
-"""Helpers shared by the kernels topics: growth exponents and a load-robust clock."""
+"""Helpers shared by the kernels topics: growth exponents, peak bytes and a load-robust clock."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+
+from suite.timing import measure_peak_memory
 
 
 def growth_exponent(xs: list[float], ys: list[float]) -> float:
@@ -26,3 +28,12 @@ def fastest_seconds(fn: Callable[[], Any], repeats: int = 3) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def peak_bytes(fn: Callable[[], Any]) -> int:
+    """Peak bytes allocated while `fn()` runs (`suite.timing.measure_peak_memory`), or an error
+    that says why not: these topics claim on memory, so a missing reading must not pass as 0."""
+    peak = measure_peak_memory(fn)
+    if peak is None:
+        raise RuntimeError("this torch build cannot measure peak CPU memory (no profiler timeline)")
+    return peak

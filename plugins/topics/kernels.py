@@ -18,9 +18,8 @@ from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
 import suite
-from plugins.topics._kernels_common import fastest_seconds, growth_exponent
+from plugins.topics._kernels_common import fastest_seconds, growth_exponent, peak_bytes
 from suite.threads import single_thread
-from suite.timing import measure_peak_memory
 
 __all__ = ["FlashAttentionMemory"]
 
@@ -127,7 +126,7 @@ class FlashAttentionMemory(suite.Topic):
                             "T": t,
                             "max_abs_error": float((out.double() - reference).abs().max()),
                             "flops": flops.get_total_flops(),
-                            "peak_bytes": measure_peak_memory(call) or 0,
+                            "peak_bytes": peak_bytes(call),
                             "scores_bytes": t * t * 4,
                             "seconds": fastest_seconds(call, 5),
                         }

@@ -8,9 +8,8 @@ import torch
 from torch import Tensor
 
 import suite
-from plugins.topics._kernels_common import fastest_seconds
+from plugins.topics._kernels_common import fastest_seconds, peak_bytes
 from suite.threads import single_thread
-from suite.timing import measure_peak_memory
 
 __all__ = ["LMHeadMemory"]
 
@@ -72,7 +71,7 @@ class LMHeadMemory(suite.Topic):
                 return value.detach()
 
             with single_thread():
-                peak = measure_peak_memory(step) or 0
+                peak = peak_bytes(step)
                 seconds = fastest_seconds(step, repeats=2)
                 value = step()
             assert h.grad is not None and w.grad is not None
