@@ -38,6 +38,7 @@ __all__ = [
     "brier_score",
     "classification_report",
     "confusion_matrix",
+    "growth_exponent",
     "pair_similarity_report",
     "per_class_report",
     "recall_at_k",
@@ -290,3 +291,15 @@ def uniformity(embeddings: torch.Tensor | np.ndarray, *, t: float = 2.0) -> floa
 def _unit_rows(x: torch.Tensor | np.ndarray) -> np.ndarray:
     v = _numpy(x).astype(np.float64)
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def growth_exponent(sizes: Sequence[float], costs: Sequence[float]) -> float:
+    """How cost grows with size: the least-squares slope of log(cost) against log(size).
+
+    1 is linear, 2 quadratic; an O(T²) attention measured at T = 1024…8192 should read near 2,
+    a sliding window near 1. Two points give the exact exponent between them.
+    """
+    if len(sizes) != len(costs) or len(sizes) < 2:
+        raise ValueError(f"need two or more (size, cost) pairs, got {len(sizes)} and {len(costs)}")
+    log_sizes, log_costs = np.log(np.asarray(sizes, float)), np.log(np.asarray(costs, float))
+    return float(np.polyfit(log_sizes, log_costs, 1)[0])

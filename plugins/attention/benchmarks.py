@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 
 import suite
 from plugins.attention.data import ListOpsConfig, train_and_score
 from suite.benchmark import check_output
+from suite.metrics import growth_exponent
 from suite.oracles import dense_attention
 from suite.series import Series
 
@@ -244,7 +244,7 @@ def _growth(lens: list[int], times: list[float], *, prefix: str) -> dict[str, fl
     """Log-log slope of time against T (1: linear, 2: quadratic) and the end-to-end ratio."""
     if len(lens) < 2:
         return {f"{prefix}growth_exponent": 0.0, f"{prefix}growth_ratio": 1.0}
-    slope = float(np.polyfit(np.log(lens), np.log(times), 1)[0])
+    slope = growth_exponent(lens, times)
     return {f"{prefix}growth_exponent": slope, f"{prefix}growth_ratio": times[-1] / times[0]}
 
 

@@ -21,7 +21,6 @@ import time
 from collections import Counter
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -36,6 +35,7 @@ from suite import Benchmark, Decoder, RunContext
 from suite.errors import SkipCell
 from suite.kinds import Component, check_options
 from suite.lm import TinyCausalLM, kv_cache_bytes, sequence_log_probs
+from suite.metrics import growth_exponent
 
 __all__ = ["DecodingAgreement", "DecodingKVCache", "DecodingSampling", "DecodingSearchQuality"]
 
@@ -48,7 +48,7 @@ def _decoder(cls: type[Component], **options: Any) -> Decoder:
 
 def _growth(lengths: list[int], times: list[float]) -> float:
     """Log-log slope of total time against the number of generated tokens."""
-    return float(np.polyfit(np.log(lengths), np.log(times), 1)[0])
+    return growth_exponent(lengths, times)
 
 
 class DecodingAgreement(Benchmark):

@@ -7,17 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from suite.timing import measure_peak_memory
-
-
-def growth_exponent(xs: list[float], ys: list[float]) -> float:
-    """Least-squares slope of log y against log x: the growth exponent."""
-    lx = torch.tensor(xs, dtype=torch.float64).log()
-    ly = torch.tensor(ys, dtype=torch.float64).log()
-    lx = lx - lx.mean()
-    return float((lx * (ly - ly.mean())).sum() / (lx * lx).sum())
 
 
 def fastest_seconds(fn: Callable[[], Any], repeats: int = 3) -> float:

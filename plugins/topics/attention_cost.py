@@ -13,15 +13,9 @@ from torch.overrides import TorchFunctionMode
 
 import suite
 from plugins.topics._attention_common import _attention
+from suite.metrics import growth_exponent
 from suite.nn import MultiHeadAttention
 from suite.threads import single_thread
-
-
-def _slope(xs: list[float], ys: list[float]) -> float:
-    """Least-squares slope of log y against log x: the growth exponent."""
-    lx, ly = torch.tensor(xs).log(), torch.tensor(ys, dtype=torch.float64).log().float()
-    lx = lx - lx.mean()
-    return float((lx * (ly - ly.mean())).sum() / (lx * lx).sum())
 
 
 class _LargestTensor(TorchFunctionMode):
@@ -102,7 +96,7 @@ class QuadraticVsSparse(suite.Topic):
             mine = [r for r in rows if r["component"] == name]
             xs = [float(r["T"]) for r in mine]
             fits[name] = {
-                key: _slope(xs, [float(r[key]) for r in mine])
+                key: growth_exponent(xs, [float(r[key]) for r in mine])
                 for key in ("pairs", "largest_tensor_bytes", "seconds")
             }
         claims = [

@@ -18,7 +18,8 @@ from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
 import suite
-from plugins.topics._kernels_common import fastest_seconds, growth_exponent, peak_bytes
+from plugins.topics._kernels_common import fastest_seconds, peak_bytes
+from suite.metrics import growth_exponent
 from suite.threads import single_thread
 
 __all__ = ["FlashAttentionMemory"]

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from suite import metrics
+from suite.metrics import growth_exponent
 
 
 def test_binary_report_counts_the_positive_class() -> None:
@@ -150,3 +151,20 @@ def test_best_f1_threshold_agrees_with_binary_report(n: int, levels: int, seed: 
     threshold = metrics.best_f1_threshold(target, scores)
     report = metrics.binary_report(target, scores, threshold=threshold)
     assert report["f1"] == pytest.approx(_best_f1_on_the_pr_curve(target, scores))
+
+
+@given(
+    exponent=st.floats(min_value=-2.0, max_value=3.0),
+    scale=st.floats(min_value=1e-3, max_value=1e3),
+    sizes=st.lists(st.integers(min_value=1, max_value=10_000), min_size=2, max_size=6, unique=True),
+)
+def test_growth_exponent_recovers_a_power_law(
+    exponent: float, scale: float, sizes: list[int]
+) -> None:
+    costs = [scale * n**exponent for n in sizes]
+    assert growth_exponent(sizes, costs) == pytest.approx(exponent, abs=1e-6)
+
+
+def test_growth_exponent_needs_two_pairs() -> None:
+    with pytest.raises(ValueError, match="two or more"):
+        growth_exponent([1024], [3.0])
