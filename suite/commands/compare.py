@@ -28,6 +28,11 @@ A cell with fewer than 5 repeats or rounds, or spread too wide (IQR above 25% of
 for a paired cell, of its per-round ratios), or a paired cell whose reference itself took more
 than 2× (or less than half) its old time (so heavy a load moves ratios too), is "unjudged"
 with the reason, not flagged.
+The bar is raised by the run-to-run noise that the other cells show: a run's own rounds do not
+see how far two runs of unchanged code drift apart. Over the paired cells, and apart over the
+cells timed alone, σ = 1.4826 × the median absolute deviation of log(new ÷ old); with 10 cells
+or more in the group, its cells are judged beyond max(THRESHOLD, e^(3σ) − 1) instead (the
+output names σ and the bar). A real change touches a few cells, so it does not move the median.
 A cell is also flagged when its ratio metric, when it is not the time (e.g. encode_mb_per_s,
 higher is better), moved the wrong way by more than THRESHOLD × |old|, or when it was ok and
 now fails ("broke").

@@ -46,12 +46,15 @@ from suite.reporting.compare_rules import (
     ALPHA,
     INTERVAL_RULE,
     MEDIAN_RULE,
+    NOISE_SIGMAS,
     PAIRED,
     TEST_NAME,
     TIME,
     is_timed_metric,
     judge_time,
     load_problem,
+    noise_threshold,
+    run_to_run_noise,
 )
 from suite.reporting.formatting import format_number, format_param, format_ratio, one_line
 from suite.reporting.tables import TIME_METRIC, cell_value
@@ -120,6 +123,8 @@ class Comparison:
     normalized: bool = False  # old times were scaled by machine_drift before judging
     #: why the runs' absolute times are not compared (`compare_rules.load_problem`), or None
     load: str | None = None
+    #: per basis, (σ of log new ÷ old across cells, cells): `compare_rules.run_to_run_noise`
+    noise: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     @property
     def regressions(self) -> list[CellComparison]:
@@ -160,12 +165,13 @@ def _compare_ok(
     higher_is_better: bool,
     scale: float = 1.0,
     load: str | None = None,
+    noise: dict[str, tuple[float, int]] | None = None,
 ) -> None:
     old, new = cell.old or {}, cell.new or {}
     worse: list[str] = []
     better: list[str] = []
     metric_unjudged = None
-    timing = judge_time(old, new, threshold, scale=scale, load=load)
+    timing = judge_time(old, new, threshold, scale=scale, load=load, noise=noise)
     cell.time_ratio, cell.basis = timing.ratio, timing.basis
     cell.method, cell.p_value = timing.method, timing.p_value
     if timing.change and timing.reason:
@@ -176,6 +182,8 @@ def _compare_ok(
         if old_value is not None and new_value is not None:
             delta = (new_value - old_value) * (1 if higher_is_better else -1)  # > 0: better
             change = f"{cell.metric} {format_number(old_value)} → {format_number(new_value)}"
+            if is_timed_metric(cell.metric):  # a rate from a time: the times' noise applies
+                threshold = noise_threshold(threshold, (noise or {}).get(TIME))
             moved = abs(delta) > threshold * abs(old_value)
             if moved and load is not None and is_timed_metric(cell.metric):
                 metric_unjudged = f"unjudged: {load}; {change} is computed from times"
@@ -197,13 +205,14 @@ def _judge(
     higher_is_better: bool,
     scale: float = 1.0,
     load: str | None = None,
+    noise: dict[str, tuple[float, int]] | None = None,
 ) -> None:
     if cell.old is None or cell.new is None:
         cell.verdict = "added" if cell.old is None else "removed"
         return
     before, after = cell.old.get("status"), cell.new.get("status")
     if before == "ok" and after == "ok":
-        _compare_ok(cell, threshold, higher_is_better, scale, load)
+        _compare_ok(cell, threshold, higher_is_better, scale, load, noise)
     elif "skipped" in (before, after):
         cell.verdict = "skipped"
         cell.reasons = [f"{before} → {after}"]
@@ -240,6 +249,8 @@ def compare_runs(
     drift = machine_drift(old_rows, new_rows)
     scale = drift if normalize and drift is not None else 1.0
     load = load_problem(old.get("run") or {}, new.get("run") or {})
+    both = [(old_rows[key], row) for key, row in new_rows.items() if key in old_rows]
+    noise = run_to_run_noise(both, scale)
     infos = {
         **((old.get("run") or {}).get("benchmarks") or {}),
         **((new.get("run") or {}).get("benchmarks") or {}),
@@ -250,10 +261,17 @@ def compare_runs(
         info = infos.get(cell.row.get("benchmark")) or {}
         metric = info.get("ratio_metric", TIME_METRIC)
         cell.metric = None if metric in (None, TIME_METRIC) else metric
-        _judge(cell, threshold, bool(info.get("higher_is_better", False)), scale, load)
+        _judge(cell, threshold, bool(info.get("higher_is_better", False)), scale, load, noise)
         cells.append(cell)
     return Comparison(
-        old.get("run") or {}, new.get("run") or {}, threshold, cells, drift, scale != 1.0, load
+        old.get("run") or {},
+        new.get("run") or {},
+        threshold,
+        cells,
+        drift,
+        scale != 1.0,
+        load,
+        noise,
     )
 
 
@@ -273,6 +291,14 @@ def method_line(comparison: Comparison) -> str:
         f"{MEDIAN_RULE}: a change beyond {beyond} and the IQRs",
     }
     parts = [f"{methods[key]} {text}" for key, text in described.items() if methods.get(key)]
+    for basis, label in ((PAIRED, "paired ratios"), (TIME, "times of cells timed alone")):
+        if basis in comparison.noise:
+            sigma, cells = comparison.noise[basis]
+            floor = noise_threshold(comparison.threshold, comparison.noise[basis])
+            parts.append(
+                f"run-to-run noise of the {label}: σ = {sigma:.0%} of log new÷old over {cells} "
+                f"cells, so those are judged beyond max({beyond}, {NOISE_SIGMAS:g}σ) = {floor:.0%}"
+            )
     unjudged = comparison.counts().get("unjudged", 0)
     if unjudged:
         parts.append(

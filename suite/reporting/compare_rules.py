@@ -31,6 +31,16 @@ with no code change. What can be compared depends on how the cell was timed:
       slower  ⇔  new_median − old_median > max(threshold × old_median, old_IQR + new_IQR)
 
 A significant change inside the threshold, or beyond it but not significant, is not flagged.
+
+Run-to-run noise. The rounds of one run say how noisy that run was, not how far two runs of
+the same code drift apart (CPU frequency, memory placement, what else the machine ran): two
+idle runs of unchanged code move some cells by tens of percent, "significantly". So the other
+cells of the same comparison are the yardstick: `run_to_run_noise` takes the robust spread
+(1.4826 × the median absolute deviation) σ of log(new ÷ old) over the paired cells, and apart
+over the cells timed alone, and a cell of that group is judged beyond
+max(threshold, e^(NOISE_SIGMAS·σ) − 1) rather than the bare threshold (only when the group has
+NOISE_MIN_CELLS cells or more: a code change touches a few cells, so the median cell shows
+the noise, not the change).
 A benchmark's ratio metric computed from a time (`is_timed_metric`: `encode_mb_per_s`,
 `cached_ms_per_token`) is left unjudged on the same load problem as an unpaired time.
 """
@@ -58,7 +68,9 @@ __all__ = [
     "is_timed_metric",
     "judge_time",
     "load_problem",
+    "noise_threshold",
     "run_load",
+    "run_to_run_noise",
 ]
 
 ALPHA = 0.01  # significance level of the Mann–Whitney test
@@ -71,6 +83,8 @@ TIME = "time"  # or the cell's absolute time
 LOAD_STEP = 0.5  # runnable processes: a change of load below this (+ LOAD_SHARE) is no change
 LOAD_SHARE = 0.25
 REFERENCE_DRIFT_LIMIT = 2.0  # a reference this much slower or faster: the ratio is not judged
+NOISE_SIGMAS = 3.0  # a change must exceed this many run-to-run standard deviations
+NOISE_MIN_CELLS = 10  # cells a group needs before its spread is taken as the run-to-run noise
 
 
 @dataclass
@@ -125,6 +139,44 @@ def _reference_drift(old: dict[str, Any], new: dict[str, Any]) -> str | None:
 def _paired_ratio(row: dict[str, Any]) -> float | None:
     ratio = _number((row.get("metrics") or {}).get("paired_ratio"))
     return ratio if ratio is not None and ratio > 0 else None
+
+
+def _log_change(old: dict[str, Any], new: dict[str, Any], scale: float) -> tuple[str, float] | None:
+    """(basis, log of new ÷ old) of a cell ok in both runs: its paired ratio, else its time."""
+    old_ratio, new_ratio = _paired_ratio(old), _paired_ratio(new)
+    if old_ratio is not None and new_ratio is not None:
+        return PAIRED, math.log(new_ratio / old_ratio)
+    old_ms, new_ms = cell_value(old, TIME_METRIC), cell_value(new, TIME_METRIC)
+    if old_ms and new_ms and old_ms > 0 and new_ms > 0:
+        return TIME, math.log(new_ms / (old_ms * scale))
+    return None
+
+
+def run_to_run_noise(
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]], scale: float = 1.0
+) -> dict[str, tuple[float, int]]:
+    """Per basis (PAIRED, TIME): (σ of log new ÷ old across cells, number of cells), for the
+    groups of at least NOISE_MIN_CELLS cells ok in both runs; see the module docstring."""
+    changes: dict[str, list[float]] = {PAIRED: [], TIME: []}
+    for old, new in pairs:
+        if old.get("status") == "ok" and new.get("status") == "ok":
+            found = _log_change(old, new, scale)
+            if found is not None:
+                changes[found[0]].append(found[1])
+    noise = {}
+    for basis, values in changes.items():
+        if len(values) >= NOISE_MIN_CELLS:
+            center = statistics.median(values)
+            spread = 1.4826 * statistics.median(abs(v - center) for v in values)
+            noise[basis] = (spread, len(values))
+    return noise
+
+
+def noise_threshold(threshold: float, noise: tuple[float, int] | None) -> float:
+    """The change a cell must exceed: the threshold, or NOISE_SIGMAS run-to-run σ if larger."""
+    if noise is None:
+        return threshold
+    return max(threshold, math.exp(NOISE_SIGMAS * noise[0]) - 1)
 
 
 def is_timed_metric(name: str) -> bool:
@@ -283,16 +335,19 @@ def judge_time(
     *,
     scale: float = 1.0,
     load: str | None = None,
+    noise: dict[str, tuple[float, int]] | None = None,
 ) -> TimeJudgement:
     """Judge the timing of one cell ok in both runs (see the module docstring).
 
     `scale` multiplies the old times (the machine drift under --normalize; paired ratios are
     never scaled); `load` is `load_problem` of the two runs, which leaves unpaired times
-    unjudged."""
+    unjudged; `noise` is `run_to_run_noise` of the comparison, which raises the threshold."""
     judgement = TimeJudgement()
+    noise = noise or {}
     if _paired_ratio(old) is not None and _paired_ratio(new) is not None:
-        _judge_paired(old, new, threshold, judgement)
+        _judge_paired(old, new, noise_threshold(threshold, noise.get(PAIRED)), judgement)
         return judgement
+    threshold = noise_threshold(threshold, noise.get(TIME))
     old_ms, new_ms = cell_value(old, TIME_METRIC), cell_value(new, TIME_METRIC)
     if old_ms is None or new_ms is None:
         return judgement

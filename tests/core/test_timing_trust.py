@@ -30,7 +30,7 @@ from suite.errors import CellError
 from suite.noise import advice, bootstrap_median_interval, relative_spread, spread_problem
 from suite.plugins import PluginHost
 from suite.reporting import compare_runs, print_comparison
-from suite.reporting.compare import INTERVAL_RULE, PAIRED, TEST_NAME, Comparison
+from suite.reporting.compare import INTERVAL_RULE, PAIRED, TEST_NAME, Comparison, method_line
 from suite.reporting.tables import build_tables
 from suite.results import load_results, validate_document
 from suite.runner import Cell, RunConfig, run_cell, run_matrix
@@ -564,3 +564,25 @@ def test_explain_quotes_only_stable_timings(
     shaky = load_results(tmp_path / "reports" / "shaky" / "results.json")["results"][0]
     assert quoted_time(shaky) == "not measured reliably (IQR 60%)"
     assert quoted_time(source.rows[0]) == "10"
+
+
+def test_the_run_to_run_noise_of_the_other_cells_raises_the_bar() -> None:
+    """Two runs of unchanged code move paired ratios by several percent, "significantly" by
+    their own tight rounds: the spread over all cells sets the bar, so a 20% move amid ±8%
+    noise is not flagged and a 60% one is; with too few cells the bare threshold applies."""
+    jitter = [0.92, 1.08, 0.95, 1.05, 1.0] * 4  # 20 unchanged cells, run-to-run noise
+    old = _document(
+        *(_paired_row(f"c{i}", 10.0, 1.0) for i in range(len(jitter))),
+        _paired_row("moved20", 10.0, 1.0),
+        _paired_row("moved60", 10.0, 1.0),
+    )
+    new = _document(
+        *(_paired_row(f"c{i}", 10.0 * j, j) for i, j in enumerate(jitter)),
+        _paired_row("moved20", 12.0, 1.2),
+        _paired_row("moved60", 16.0, 1.6),
+    )
+    comparison = compare_runs(old, new)
+    assert [c.row["component"] for c in comparison.regressions] == ["moved60"]
+    assert "run-to-run noise of the paired ratios" in method_line(comparison)
+    alone = compare_runs(_document(*old["results"][-2:]), _document(*new["results"][-2:]))
+    assert [c.row["component"] for c in alone.regressions] == ["moved20", "moved60"]
