@@ -66,15 +66,25 @@ class BigBirdAttention(BlockSparseAttention):
         self._tables: dict[tuple[int, int, str], Tensor] = {}
 
     def random_blocks(self, tq: int, tk: int, device: torch.device) -> Tensor:
-        """Bool `(nQ, nK)` block table: True where a query block reads a random key block."""
+        """Bool `(nQ, nK)` block table: True where a query block reads a random key block.
+
+        As in the paper's implementation, the random blocks are drawn from the key blocks the
+        query block does not already read through its window or the global tokens, so each
+        adds new keys (and, gathered, no duplicate has to be masked); fewer are drawn when fewer
+        are left.
+        """
         key = (tq, tk, str(device))
         if key not in self._tables:
-            nq, nk = -(-tq // self.block_size), -(-tk // self.block_size)
+            b = self.block_size
+            nq, nk = -(-tq // b), -(-tk // b)
+            qb, kb = torch.arange(nq)[:, None], torch.arange(nk)[None, :]
+            taken = ((qb - kb).abs() <= self.window_blocks) | (kb * b < self.n_global)
             gen = torch.Generator().manual_seed(self.seed)
-            order = torch.rand(nq, nk, generator=gen).argsort(dim=1)[:, : min(self.n_random, nk)]
+            draw = torch.rand(nq, nk, generator=gen).masked_fill_(taken, 2.0)  # taken: last
+            order = draw.argsort(dim=1)[:, : min(self.n_random, nk)]
             table = torch.zeros(nq, nk, dtype=torch.bool)
             table.scatter_(1, order, True)
-            self._tables[key] = table.to(device)
+            self._tables[key] = (table & ~taken).to(device)
         return self._tables[key]
 
     def n_global_queries(self, tq: int) -> int:
