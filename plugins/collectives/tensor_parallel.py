@@ -173,7 +173,7 @@ def tensor_parallel_job(
         assert layer.weight.grad is not None and layer.bias is not None
         assert layer.bias.grad is not None and x_tp.grad is not None
         out[name] = {
-            "output": float((y - y_full).abs().max()),
+            "output": float((y.detach() - y_full).abs().max()),
             "input_grad": float((x_tp.grad - x_full.grad).abs().max()),
             "weight_grad": float((layer.weight.grad - weight_grad).abs().max()),
             "bias_grad": float((layer.bias.grad - bias_grad).abs().max()),
