@@ -60,16 +60,18 @@ class GatherLayout:
     # (nQ, block) bool: the rows the caller keeps (not padding past T, not BigBird's global
     # rows, which are computed densely)
     kept_rows: Tensor
-    # False when every row that has no key is thrown away by the caller: the output needs no
-    # zeroing pass then
-    zero_empty_rows: bool = True
-    # derived once per layout, not per call: the rows with a key, and the additive mask per dtype
+    # derived once per layout, not per call: the rows with a key, whether a kept row has none
+    # (False: every row without a key is thrown away, so the output needs no zeroing pass), and
+    # the additive mask per dtype
     has_key: Tensor = field(init=False, repr=False)  # (nQ, block, 1) bool
+    zero_empty_rows: bool = field(init=False)
     _additive: dict[torch.dtype, Tensor] = field(init=False, repr=False, default_factory=dict)
     _needs_mask: dict[tuple[Any, Any], bool] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "has_key", self.mask.any(dim=-1, keepdim=True))
+        kept_without_key = self.kept_rows & ~self.has_key[..., 0]
+        object.__setattr__(self, "zero_empty_rows", bool(kept_without_key.any()))
 
     @property
     def pairs(self) -> int:
@@ -218,14 +220,7 @@ class BlockSparseAttention(suite.Attention):
         if g:
             mask &= qpos[:, :, None] >= g  # those rows are computed densely
         kept_rows = (qpos >= g) & (qpos < tq)  # (nQ, b): rows the caller keeps
-        zero_empty_rows = bool((kept_rows & ~mask.any(dim=-1)).any())
-        return GatherLayout(
-            key_index=key_index,
-            mask=mask,
-            block_size=b,
-            kept_rows=kept_rows,
-            zero_empty_rows=zero_empty_rows,
-        )
+        return GatherLayout(key_index=key_index, mask=mask, block_size=b, kept_rows=kept_rows)
 
 
 def gather_attention(
