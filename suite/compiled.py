@@ -22,7 +22,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import torch
@@ -78,14 +78,17 @@ def _cpp_compiler() -> str | None:
     return next((found for name in candidates if name and (found := shutil.which(name))), None)
 
 
-def compile_callable(fn: F) -> F:
+def compile_callable(fn: F, options: Mapping[str, Any] | None = None) -> F:
     """`fn` through `torch.compile(dynamic=False)`: one graph per input shape, cached.
 
     The first call with a new shape compiles (seconds); later calls with that shape run the
-    generated code. A clear `OptionError` replaces Inductor's deep traceback where the device
-    cannot compile (`compile_unavailable_reason`).
+    generated code. `options` are Inductor settings for this function only (a component's
+    `compile_options`, such as `{"realize_reads_threshold": 0}`); other backends ignore them.
+    A clear `OptionError` replaces Inductor's deep traceback where the device cannot compile
+    (`compile_unavailable_reason`).
     """
-    compiled = torch.compile(fn, dynamic=False, backend=COMPILE_BACKEND)
+    settings = dict(options) if options and COMPILE_BACKEND == "inductor" else None
+    compiled = torch.compile(fn, dynamic=False, backend=COMPILE_BACKEND, options=settings)
     _raise_recompile_limit()
     checked: set[str] = set()
 

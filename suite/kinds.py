@@ -107,6 +107,10 @@ class Component:
     #: norms, losses and MoE layers): accepted whatever `__init__` the subclass wrote, stored as
     #: instance attributes before that `__init__` runs, never passed to it.
     base_options: ClassVar[Mapping[str, Any]] = {}
+    #: Inductor settings used when the component runs with `compile=True` (`torch.compile`'s
+    #: `options`, for this component's graphs only): a norm sets `realize_reads_threshold` so
+    #: that its per-row statistics are stored once instead of recomputed per vector of elements.
+    compile_options: ClassVar[Mapping[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -373,7 +377,7 @@ def _check_built_module(
             and getattr(self, "compile", False)
             and not getattr(module.forward, "_nlpsuite_compiled", False)
         ):
-            module.forward = compile_callable(module.forward)  # type: ignore[method-assign]
+            module.forward = compile_callable(module.forward, self.compile_options)  # type: ignore[method-assign]
         return module
 
     checked_build._adds_input_check = True  # type: ignore[attr-defined]
@@ -418,7 +422,9 @@ class Loss(Component):
             return self.forward(*inputs)
         compiled = self.__dict__.get("_compiled_forward")
         if compiled is None:
-            compiled = self.__dict__["_compiled_forward"] = compile_callable(self.forward)
+            compiled = self.__dict__["_compiled_forward"] = compile_callable(
+                self.forward, self.compile_options
+            )
         return compiled(*inputs)  # type: ignore[no-any-return]
 
     def closed_form(self, *inputs: Tensor) -> float | None:

@@ -35,9 +35,13 @@ class LayerNormModule(nn.Module):
         # can never leak into a real token's output.
         work = compute_dtype(x.dtype)
         h = x.to(work)  # (B, T, C)
-        centred = h - h.mean(dim=-1, keepdim=True)  # (B, T, C)
-        var = centred.square().mean(dim=-1, keepdim=True)  # (B, T, 1), biased: divides by C
-        x_hat = centred * torch.rsqrt(var + self.eps)  # (B, T, C)
+        mean = h.mean(dim=-1, keepdim=True)  # (B, T, 1)
+        var = (h - mean).square().mean(dim=-1, keepdim=True)  # (B, T, 1), biased: divides by C
+        rstd = torch.rsqrt(var + self.eps)  # (B, T, 1): 1/σ
+        # x̂ = (x - μ)/σ written as x·r - μ·r with r = 1/σ, as ATen's kernel does: the per-token
+        # pair (r, μ·r) is two numbers, and the last pass over x is one multiply-add. In place:
+        # the product is a fresh tensor that autograd does not save.
+        x_hat = (h * rstd).sub_(mean * rstd)  # (B, T, C)
         if self.bias is None:
             return (x_hat * self.weight.to(work)).to(x.dtype)
         return torch.addcmul(self.bias.to(work), x_hat, self.weight.to(work)).to(x.dtype)
@@ -80,19 +84,25 @@ class LayerNorm(Norm):
     addcmul, each reading its input tensor from memory and writing a new (B, T, C) intermediate
     back. A norm does a few flops per element, so time is memory traffic, and the eager chain
     moves the activations several times where the fused ATen kernel reads x once and writes y
-    once. `compile=True` lets TorchInductor fuse the chain into a few generated loops; the
-    hand-written kernel makes one loop per row. On a CPU below 1024 features Inductor computes
-    the variance in two steps, as four parallel passes over the rows (sum, mean, sum of squares,
-    output), which is why it stays behind `nn.LayerNorm` at small widths and catches up at
-    large ones; `norm-throughput` measures eager, compiled and reference side by side. The
-    price is compile time, seconds per new shape (the graph is specialised and cached per
-    shape), paid on the first call: worth it for a training run, not for a one-off call.
+    once. `compile=True` lets TorchInductor fuse the chain into generated loops. Fusion alone
+    is not the whole story: Inductor inlines a cheap value into the loop that consumes it, so
+    written as (x - μ)·rsqrt(σ² + eps), the per-token 1/σ became a scalar division and square
+    root recomputed for every vector of 8 outputs, which on a CPU cost more than the memory
+    traffic fusion saved. `compile_options` sets `realize_reads_threshold=0`, which makes
+    Inductor store any value read by more than one consumer: μ and 1/σ are computed once per
+    token (vectorised across tokens) and the output pass is y = (x·r - μ·r)·γ + β. Read the
+    generated C++ with `TORCH_LOGS=output_code`; `norm-throughput` measures eager, compiled and
+    reference side by side. x·r - μ·r loses digits when |μ| ≫ σ (relative error about
+    eps_float·|μ|/σ); ATen accepts the same trade. The price of compiling is seconds per new
+    shape (the graph is specialised and cached per shape), paid on the first call: worth it for
+    a training run, not for a one-off call.
     """
 
     name = "layernorm"
     statistics = "feature"
     summary = "LayerNorm: per-token mean and variance over the C features"
     reference = "torch-layernorm"
+    compile_options = {"realize_reads_threshold": 0}  # store μ and 1/σ once per token
 
     def __init__(self, eps: float = 1e-5, bias: bool = True) -> None:
         self.config = LayerNormConfig(eps=eps, bias=bias)

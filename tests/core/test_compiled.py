@@ -106,6 +106,7 @@ def recorded_compile(monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]
             return fn(*args, **kw)
 
         run.calls = calls  # type: ignore[attr-defined]
+        run.options = kwargs.get("options")  # type: ignore[attr-defined]
         compiled.append(run)
         return run
 
@@ -133,6 +134,22 @@ def test_input_checks_stay_outside_the_compiled_forward(recorded_compile: list[A
     assert loss.compile and loss.epsilon == 0.5  # type: ignore[attr-defined]
     with pytest.raises(ComponentInputError):
         loss(torch.randn(4, 3), torch.randint(0, 3, (5,)))
+
+
+def test_compile_options_reach_inductor_for_that_component_only(
+    recorded_compile: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plugins.norms.batchnorm import BatchNorm
+    from plugins.norms.rmsnorm import RMSNorm
+
+    for cls in (LayerNorm, BatchNorm, RMSNorm):
+        cls(compile=True).build(8)(torch.randn(2, 3, 8))
+    layernorm, batchnorm, rmsnorm = (run.options for run in recorded_compile)
+    assert layernorm == batchnorm == {"realize_reads_threshold": 0}
+    assert rmsnorm is None  # no settings of its own: Inductor's defaults
+    monkeypatch.setattr(compiled_module, "COMPILE_BACKEND", "eager")
+    LayerNorm(compile=True).build(8)(torch.randn(2, 3, 8))
+    assert recorded_compile[-1].options is None  # other backends take no Inductor settings
 
 
 def test_unknown_option_is_still_an_option_error() -> None:
