@@ -154,6 +154,9 @@ class ResultsStore:
         self.run = run
         self.results: list[dict[str, Any]] = list(results)
         self._done = {row_key(row) for row in self.results}
+        # each row's JSON, made once: rewriting the whole file after every cell would otherwise
+        # encode every earlier row again (seconds over a few hundred cells)
+        self._encoded: dict[int, tuple[dict[str, Any], str]] = {}
 
     @classmethod
     def open(cls, path: Path, run: dict[str, Any], *, resume: bool) -> ResultsStore:
@@ -183,8 +186,27 @@ class ResultsStore:
         return {"run": self.run, "results": self.results}
 
     def flush(self) -> None:
-        text = json.dumps(_json_safe(self.document()), indent=2, allow_nan=False)
+        """Write the document, formatted as `json.dumps(document, indent=2)` would."""
+        run = _indented(json.dumps(_json_safe(self.run), indent=2, allow_nan=False), 2)
+        rows = ",\n".join(self._encoded_row(row) for row in self.results)
+        results = f"[\n{rows}\n  ]" if rows else "[]"
+        text = f'{{\n  "run": {run},\n  "results": {results}\n}}'
         atomic_write_text(self.path, text + "\n")
+
+    def _encoded_row(self, row: dict[str, Any]) -> str:
+        """`row` as JSON at the depth of a result (four spaces); rows are never changed after
+        `append`, so the text is made once per row."""
+        cached = self._encoded.get(id(row))
+        if cached is not None and cached[0] is row:
+            return cached[1]
+        text = "    " + _indented(json.dumps(_json_safe(row), indent=2, allow_nan=False), 4)
+        self._encoded[id(row)] = (row, text)
+        return text
+
+
+def _indented(text: str, spaces: int) -> str:
+    """`text` with every line after the first indented by `spaces` more spaces."""
+    return text.replace("\n", "\n" + " " * spaces)
 
 
 class _SchemaError(Exception):

@@ -129,7 +129,7 @@ class CollectiveBandwidth(Benchmark):
     )
     quick_grid: ClassVar[dict[str, list[Any]]] = {
         "op": list(BUS_FACTORS),
-        "size_bytes": [KIB, MIB, 64 * MIB],
+        "size_bytes": [KIB, MIB, 16 * MIB],
         "world_size": [2],
     }
     full_grid: ClassVar[dict[str, list[Any]]] = {

@@ -202,8 +202,8 @@ class DecodingKVCache(Benchmark):
     kind = "decoding"
     summary = "ms per token with vs without the KV cache; growth exponents; cache bytes vs formula"
     quick_grid: ClassVar[Any] = [
-        {"model": "tiny-lm", "lengths": [64, 128, 256], "prompt": 8},
-        {"model": "tiny-gpt2", "lengths": [64, 128, 256], "prompt": 8},
+        {"model": "tiny-lm", "lengths": [32, 64, 128], "prompt": 8},
+        {"model": "tiny-gpt2", "lengths": [32, 64, 128], "prompt": 8},
     ]
     full_grid: ClassVar[Any] = [
         {"model": model, "lengths": [64, 128, 256, 512, 1024], "prompt": 8}

@@ -56,11 +56,11 @@ class LossLMHeadMemory(Benchmark):
         "LM-head loss fwd+bwd at V = 32000: peak memory ÷ the unfused reference's, "
         "loss and gradient agreement, paired time"
     )
-    quick_grid: ClassVar[Any] = {  # seconds on a CPU: (512, 32000) logits, four chunks
-        "tokens": [512],
+    quick_grid: ClassVar[Any] = {  # seconds on a CPU: (256, 32000) logits, four chunks
+        "tokens": [256],
         "hidden": [64],
         "vocab": [32000],
-        "chunk_size": [128],
+        "chunk_size": [64],
     }
     full_grid: ClassVar[Any] = {
         "tokens": [2048, 8192],

@@ -35,7 +35,8 @@ class _OpTraffic(TorchDispatchMode):
 
 class EagerVsFusedNorm(suite.Topic):
     """Because a norm is memory-bound and eager PyTorch runs one kernel per op. The from-scratch
-    LayerNorm is a chain (mean, subtract, square, mean, add, rsqrt, multiply, addcmul); each op
+    LayerNorm is a chain (mean, subtract, square, mean, add, rsqrt, multiplies, subtract,
+    addcmul); each op
     reads its inputs from memory and writes a new tensor back, several of them as large as x.
     torch.nn.LayerNorm calls one fused kernel that reads x once and writes y once (plus a
     per-row mean and 1/σ): the minimum traffic of 2 · numel · itemsize bytes. With a few FLOPs
@@ -50,6 +51,9 @@ class EagerVsFusedNorm(suite.Topic):
     - Fusion does not change the result beyond rounding; it does change peak memory, since the
       eager intermediates exist at once.
     - torch.compile pays seconds of compile time per new shape on the first call.
+    - Fused is not automatically fast: Inductor inlines cheap per-row values (μ, 1/σ) into the
+      loop that reads them and, on a CPU, recomputed a scalar square root for every vector of 8
+      outputs until `LayerNorm.compile_options` told it to store them once per row.
 
     Follow-up questions:
     - Why is RMSNorm cheaper than LayerNorm even when fused?

@@ -101,7 +101,7 @@ def sweep_parameter(table: Table) -> str | None:
 def png(figure: Any) -> bytes:
     """The figure as PNG bytes."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
+    figure.savefig(buffer, format="png")
     return buffer.getvalue()
 
 
@@ -109,7 +109,7 @@ def new_figure(*, square: bool = False) -> tuple[Any, Any]:
     """A figure (Agg canvas, no pyplot) and its one axes; `square` for ROC and PR curves."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(4.6, 4.0) if square else (6.4, 3.6), dpi=100)
+    figure = Figure(figsize=(4.6, 4.0) if square else (6.4, 3.6), dpi=100, layout="constrained")
     return figure, figure.add_subplot()
 
 
@@ -144,6 +144,8 @@ def _line_plot(table: Table, metric: str, sweep: str) -> bytes | None:
         common, _ = Counter(rest(row) for row, _ in points).most_common(1)[0]
         points = [(row, value) for row, value in points if rest(row) == common]
         note = " at " + ", ".join(f"{n}={v}" for n, v in zip(others, common))
+    if len({row.params[sweep] for row, _ in points}) < 2:  # one size left: a line says nothing
+        return _bar_plot(table, metric)
     varying = [i for i, name in enumerate(others) if len({rest(row)[i] for row, _ in points}) > 1]
     series: dict[str, list[tuple[float, float, str]]] = {}
     for row, value in points:

@@ -74,6 +74,29 @@ def test_store_writes_nan_as_null_never_invalid_json(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "r.json").read_text())["results"][0]["metrics"]["v"] is None
 
 
+def test_store_text_is_json_dumps_with_indent_two_after_appends_and_reordering(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.json"
+    run = {key: f"value of {key}" for key in RUN_KEYS}
+    store = ResultsStore(path, run)
+    store.flush()
+    assert path.read_text() == json.dumps({"run": run, "results": []}, indent=2) + "\n"
+    rows = [
+        {"kind": "norm", "component": f"c{i}", "benchmark": "b", "params": {"n": [i, {"d": i}]},
+        "status": "ok", "error": None, "metrics": {"v": i / 3, "bad": float("inf")},
+        "timing": None, "memory": None}
+        for i in range(4)
+    ]  # fmt: skip
+    for row in rows:
+        store.append(row)
+    store.results[:] = store.results[::-1]  # the runner puts rows back in matrix order at the end
+    run["finished"] = "later"  # the run's fields change at the end too
+    store.flush()
+    expected = [{**row, "metrics": {"v": row["metrics"]["v"], "bad": None}} for row in rows[::-1]]
+    assert path.read_text() == json.dumps({"run": run, "results": expected}, indent=2) + "\n"
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -152,6 +152,25 @@ def test_a_sweep_inside_one_cell_is_plotted_from_its_sized_metrics():
     assert metric_sweep(build_tables({"run": make_run(), "results": two_points})[0]) is None
 
 
+def test_a_sweep_left_with_one_size_after_picking_the_common_point_is_drawn_as_bars(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    import suite.reporting.plots as plots
+
+    # three points of (batch, width): batch varies, but only together with width
+    points = [{"batch": 256, "width": 64, "variant": v} for v in ("a", "b")]
+    points.append({"batch": 2048, "width": 4096, "variant": "a"})
+    rows = [cell(name, 1.0 + i, params=p) for p in points for i, name in enumerate(("x", "y"))]
+    table = build_tables({"run": make_run(), "results": rows})[0]
+    assert sweep_parameter(table) == "batch"
+    bars: list[str] = []
+    real_bars = plots._bar_plot
+    monkeypatch.setattr(plots, "MAX_SERIES", 2)  # forces keeping the most common other point
+    monkeypatch.setattr(plots, "_bar_plot", lambda t, m: bars.append(m) or real_bars(t, m))
+    assert plot_table(table).startswith(b"\x89PNG")
+    assert bars, "a line through one x value was drawn instead of bars"
+
+
 def test_dollar_signs_in_names_do_not_break_plots():
     rows = [cell("$x^$", 1.0, params={"seq_len": n}) for n in (64, 128)] + [
         cell("a$b", 2.0, params={"seq_len": 64})
