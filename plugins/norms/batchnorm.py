@@ -130,16 +130,18 @@ class BatchNorm(Norm):
       scale = γ/sqrt(running_σ² + eps) and shift = β - running_μ·scale, which deployment folds
       into the weights of the preceding linear or convolution layer.
 
-    Eager vs compiled: in training this version runs a column mean, a subtraction, a square,
-    a second mean, then the folded affine map, plus the running-statistics updates: each a
-    kernel that writes its (N, C) or (C,) result to memory and reads it back. ATen's kernel
-    does the statistics in one or two sweeps over x. `compile=True` lets TorchInductor fuse
-    the reductions and the affine map into generated loops and the in-place buffer updates
-    into the same graph (`running_mean` and friends stay ordinary buffers of the module);
-    `compile_options` makes Inductor store each per-feature value read twice (μ, γ/σ) instead
-    of recomputing it inside every loop that reads it. The statistics stay column reductions,
-    walking down the (N, C) rows 8 features at a time, where ATen sums whole rows into
-    per-thread partial sums; that keeps the compiled version behind at large N. In eval mode there is only one pass (y = x·scale + shift) to fuse, so eager is already close.
+    Eager vs compiled: in training this version runs a mean (a vector-matrix product, so BLAS
+    reads the (N, C) rows in memory order), a subtraction, a square, a second mean, then the
+    folded affine map, plus the running-statistics updates: each a kernel that writes its
+    (N, C) or (C,) result to memory and reads it back. ATen's kernel does the statistics in one
+    or two sweeps over x. `compile=True` lets TorchInductor fuse the reductions and the affine
+    map into generated loops and the in-place buffer updates into the same graph
+    (`running_mean` and friends stay ordinary buffers of the module); `compile_options` makes
+    Inductor store each per-feature value read twice (μ, γ/σ) instead of recomputing it inside
+    every loop that reads it. The variance stays a column reduction, walking down the rows 8
+    features at a time where ATen sums whole rows into per-thread partial sums, which keeps the
+    compiled version a little behind. In eval mode there is only one pass
+    (y = x·scale + shift) to fuse, so eager is already close.
     Compile time is paid per shape and per mode (train and eval are different graphs).
     """
 
