@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from suite.allocator import keep_freed_memory
 from suite.benchmark import Benchmark, Measurement, RunContext
 from suite.errors import CellError, SkipCell, UsageError
 from suite.executors import Executor
@@ -349,6 +350,7 @@ def run_metadata(
         "quick": config.quick,
         "cpu_threads": torch.get_num_threads(),
         "load_before": load_average(),  # 1/5/15-min load: how busy the machine was (suite.noise)
+        "allocator": keep_freed_memory(),  # how host memory was allocated (suite.allocator)
         "config": config_record(config),
         "corpus": describe_corpus(config.corpus_path),  # null: each benchmark's built-in text
         "warnings": [],
@@ -400,6 +402,7 @@ def prepare_run(
         from suite.executors.local import LocalExecutor
 
         executor = LocalExecutor()
+    keep_freed_memory()  # before any cell allocates: timings leave out page faults
     try:
         return _prepare_run(registry, config, executor)
     except BaseException:

@@ -41,6 +41,7 @@ import ray
 import ray.exceptions
 import torch
 
+from suite.allocator import keep_freed_memory
 from suite.errors import UsageError
 from suite.executors.local import timed_out_message
 from suite.executors.worker_plugins import PluginSpec, WorkerRegistry, cell_spec, plugin_specs
@@ -63,6 +64,7 @@ class CellRunner:
 
     def __init__(self, specs: Sequence[PluginSpec], threads: int, device_type: str) -> None:
         torch.set_num_threads(threads)
+        keep_freed_memory()  # as in the driver: the same allocator for every timing
         self.plugins = WorkerRegistry(specs)
         self.device_type = device_type
 
