@@ -9,7 +9,11 @@
   the full grid the same layer built with `compile=True` is timed against the dense layer in the
   same cell too (`compiled_paired_ratio`, `compile_time_s`), after its output equals the eager
   layer's; the quick grid leaves it out, as routing's data-dependent shapes split the layer into
-  several graphs that take minutes to compile on a CPU.
+  several graphs that take minutes to compile on a CPU. A routed layer's cell also times its
+  floor against the dense layer (`even_experts_ratio`): the same expert matmuls with the tokens
+  split evenly, `E` matrices of `N·k/E` rows in one batched matmul, no router, no gather. The
+  gap from 1 to the floor is the price of small matmuls; the gap from the floor to
+  `paired_ratio` is the price of routing and dispatch.
 * `moe-load-balance`: coefficient of variation of `expert_counts` after a short training run on
   the mixture-of-clusters task, with and without the layer's `aux_loss` added to the task loss.
 * `moe-capacity`: share of token-expert assignments dropped at each capacity factor, and how much
@@ -20,6 +24,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
 import torch
@@ -32,6 +37,7 @@ from plugins.moe.data import (
     make_cluster_task,
     train_classifier,
 )
+from plugins.moe.reference import expert_activation
 from suite.benchmark import Benchmark, Measurement, RunContext, check_output
 from suite.compiled import compile_unavailable_reason, compiled_paired_metrics
 from suite.kinds import Component, MoE
@@ -128,6 +134,10 @@ class MoEThroughput(Benchmark):
                 check_output(dense(x).output, what="the reference's output")
                 paired = ctx.time_paired(lambda: layer(x), lambda: dense(x))
                 timing, paired_metrics = paired.timing, paired.metrics()
+                if _routes(component_cls):
+                    even = _even_experts(tokens, *dims, dtype=dtype, device=ctx.device)
+                    floor = ctx.time_paired(even, lambda: dense(x))
+                    paired_metrics["even_experts_ratio"] = floor.ratio
                 if self.compiles(params, ctx) and compile_unavailable_reason(ctx.device) is None:
                     torch.manual_seed(ctx.seed)  # the eager layer's weights
                     compiled = _build(component_cls, *dims, compile=True)
@@ -153,6 +163,27 @@ class MoEThroughput(Benchmark):
             **paired_metrics,
         }
         return Measurement(metrics=metrics, timing=timing)
+
+
+def _even_experts(
+    tokens: int,
+    d_model: int,
+    d_hidden: int,
+    n_experts: int,
+    top_k: int,
+    *,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> Callable[[], torch.Tensor]:
+    """The expert work of a top-k layer with perfect balance: `E` experts of `⌈N·k/E⌉` rows
+    each, `activation(x @ W_in) @ W_out` as two batched matmuls (random weights: only the
+    time counts)."""
+    rows = -(-tokens * top_k // n_experts)
+    gen = torch.Generator().manual_seed(0)
+    xs = torch.randn(n_experts, rows, d_model, generator=gen).to(device, dtype)
+    w_in = torch.randn(n_experts, d_model, d_hidden, generator=gen).to(device, dtype)
+    w_out = torch.randn(n_experts, d_hidden, d_model, generator=gen).to(device, dtype)
+    return lambda: torch.bmm(expert_activation(torch.bmm(xs, w_in)), w_out)
 
 
 class MoELoadBalance(Benchmark):

@@ -7,6 +7,9 @@ and every expert's tokens become one contiguous slice of a gathered `(M, C)` mat
 * `padded-bmm`: gather the tokens straight into a padded `(E, L, C)` tensor (L = capacity, or
   the largest slice; padding rows read token 0 with weight 0) and run two batched matmuls;
   wastes the padding, saves kernel launches;
+* `balanced-bmm`: batched matmuls over groups of as many experts as there are threads, each
+  expert's surplus over its group tiled across the threads (`plugins.moe.balanced_bmm`): every
+  thread runs whole single-threaded matmuls, with little padding;
 * `grouped-mm`: `torch._grouped_mm` with the slice offsets, one kernel for all experts and no
   padding (a CUDA Hopper kernel for bf16; PyTorch also runs it on CPU for float32).
 
@@ -19,17 +22,17 @@ token's output is only what its other experts (or, in a residual block, the skip
 
 Which strategy is fastest depends on the device, and on a CPU even on the load; the
 `moe-throughput` benchmark measures it (`MoEThroughput`'s `paired_ratio` against dense, with
-`TopKMoE(strategy=...)` forced). On an idle CPU the three run within a small margin of the
-dense layer of equal active size, `slices` slightly ahead (`padded-bmm` pays for the padding
-and the bigger gather). With other processes competing for the cores and OpenMP's default
-spin-waiting, every op boundary can wait a scheduler slice for a descheduled thread: the 2·E
-expert matmuls of `slices` then fall far behind dense, `padded-bmm`, with fewer and larger
-kernels, much less so, and `OMP_WAIT_POLICY=PASSIVE` set before torch loads brings `slices`
-back close to dense.
+`TopKMoE(strategy=...)` forced). On a CPU, a small matmul split across threads is the cost:
+`slices` and `grouped-mm` (a loop of such matmuls on CPU) pay it for every expert,
+`padded-bmm` pays for its padding, `balanced-bmm` for a little padding and a few more calls.
+With other processes competing for the cores and OpenMP's default spin-waiting, every op
+boundary can wait a scheduler slice for a descheduled thread, so the layers with the most
+operations fall furthest behind dense; `OMP_WAIT_POLICY=PASSIVE` set before torch loads
+narrows that.
 
 On CUDA the layer times the candidates once per shape (`choose_strategy` with a `measure`
 function, as `cudnn.benchmark` does) and keeps the fastest; on CPU it takes the static
-preference (`slices`), unless asked to autotune there too (`TopKMoE(strategy="autotune")`).
+preference (`balanced-bmm`), unless asked to autotune there too (`TopKMoE(strategy="autotune")`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from plugins.moe.balanced_bmm import balanced_bmm
 from suite.errors import ComponentInputError
 
 __all__ = [
@@ -54,7 +58,7 @@ __all__ = [
     "plan_dispatch",
 ]
 
-STRATEGIES: tuple[str, ...] = ("slices", "padded-bmm", "grouped-mm")
+STRATEGIES: tuple[str, ...] = ("slices", "padded-bmm", "balanced-bmm", "grouped-mm")
 
 Activation = Callable[[Tensor], Tensor]
 
@@ -67,6 +71,7 @@ class DispatchPlan:
     expert_index: Tensor  # (M,) int64: its expert, non-decreasing
     weight: Tensor  # (M,) combine weight from the router
     counts: Tensor  # (E,) int64: kept assignments per expert
+    routed_counts: Tensor  # (E,) int64: assignments per expert before capacity dropped any
     capacity: int | None  # per-expert limit, None = unlimited
     n_assignments: int  # N·k before dropping
 
@@ -100,7 +105,7 @@ def plan_dispatch(
     flat_weight = expert_weight.t().reshape(-1)  # (k·N,)
     order = torch.argsort(flat_expert, stable=True)  # (k·N,)
     sorted_expert = flat_expert[order]
-    counts = torch.bincount(flat_expert, minlength=n_experts)  # (E,)
+    counts = routed = torch.bincount(flat_expert, minlength=n_experts)  # (E,)
     if capacity is not None:
         starts = torch.cumsum(counts, 0) - counts  # (E,) first slot of each expert
         rank = torch.arange(order.numel(), device=order.device) - starts[sorted_expert]
@@ -112,6 +117,7 @@ def plan_dispatch(
         expert_index=sorted_expert,
         weight=flat_weight[order],
         counts=counts,
+        routed_counts=routed,
         capacity=capacity,
         n_assignments=n_tokens * top_k,
     )
@@ -132,6 +138,9 @@ def dispatch_and_combine(
     """
     if strategy == "padded-bmm":
         return _padded_bmm(x, plan, w_in, w_out, activation)
+    if strategy == "balanced-bmm":
+        counts = plan.counts.tolist()  # one host sync, as for slices
+        return balanced_bmm(x, plan.token_index, plan.weight, counts, w_in, w_out, activation)
     xs = x.index_select(0, plan.token_index)  # (M, C) gathered, sorted by expert
     if strategy == "slices":
         ys = _slices(xs, plan, w_in, w_out, activation)
@@ -196,7 +205,7 @@ def candidate_strategies(
     `grouped-mm` needs `torch._grouped_mm`, rows aligned to 16 bytes, and on CUDA bf16 on a
     Hopper-class GPU (compute capability 9.0+); on CPU PyTorch runs it for float32.
     """
-    candidates = ["slices", "padded-bmm"]
+    candidates = ["slices", "padded-bmm", "balanced-bmm"]
     if not hasattr(torch, "_grouped_mm"):
         return candidates
     aligned = all(
@@ -220,9 +229,9 @@ def choose_strategy(
     """The dispatch strategy to use.
 
     With `measure` (a function returning the time of one candidate, lower is better, `inf` for
-    one that failed to run) the fastest candidate wins. Without it, the static preference: on CPU `slices` (fastest on an idle CPU:
-    no padding, and the `_grouped_mm` CPU path was slower), on CUDA `grouped-mm` when available
-    (one kernel, no padding) else `padded-bmm` (two kernels instead of 2·E launches). The
+    one that failed to run) the fastest candidate wins. Without it, the static preference: on
+    CPU `balanced-bmm` (whole matmuls per thread, little padding), on CUDA `grouped-mm` when
+    available (one kernel, no padding) else `padded-bmm` (two kernels instead of 2·E). The
     CUDA preference is a default, not a measurement: time it with `measure` on the GPU at hand.
     """
     if not candidates:
@@ -232,7 +241,7 @@ def choose_strategy(
         if any(math.isfinite(t) for t in times.values()):  # inf: the candidate failed to run
             return min(candidates, key=lambda name: times[name])
     preference = (
-        ("slices", "grouped-mm", "padded-bmm")
+        ("balanced-bmm", "slices", "grouped-mm", "padded-bmm")
         if device.type != "cuda"
         else ("grouped-mm", "padded-bmm", "slices")
     )

@@ -42,12 +42,16 @@ class RouterOutput:
     logits: Tensor  # (N, E) float32 or wider: router logits (after noise, if any)
 
 
-def load_balancing_loss(probs: Tensor, expert_index: Tensor, n_experts: int) -> Tensor:
+def load_balancing_loss(
+    probs: Tensor, expert_index: Tensor, n_experts: int, counts: Tensor | None = None
+) -> Tensor:
     """Switch/GShard balance loss `E · Σ_i f_i · P_i`; 1.0 for perfectly uniform routing.
 
-    `probs` `(N, E)` router probabilities, `expert_index` `(N, k)` the chosen experts.
+    `probs` `(N, E)` router probabilities, `expert_index` `(N, k)` the chosen experts;
+    `counts` `(E,)` how many chose each expert, when the caller has counted them already.
     """
-    counts = torch.bincount(expert_index.reshape(-1), minlength=n_experts)  # (E,)
+    if counts is None:
+        counts = torch.bincount(expert_index.reshape(-1), minlength=n_experts)  # (E,)
     fraction_routed = counts.to(probs.dtype) / expert_index.numel()  # f_i, no gradient
     mean_prob = probs.mean(dim=0)  # P_i, carries the gradient
     return n_experts * torch.sum(fraction_routed * mean_prob)

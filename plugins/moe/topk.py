@@ -78,7 +78,7 @@ class TopKMoELayer(nn.Module):
             from plugins.moe.reference import DenseFFNLayer
 
             self.shared = DenseFFNLayer(d_model, d_hidden, n_experts, config.n_shared_experts)
-        # (device, dtype, token-count bucket) -> the strategy measured fastest there
+        # (device, dtype, token-count bucket, or -1 for the static choice) -> the strategy
         self.tuned: dict[tuple[str, str, int], str] = {}
         self.last_strategy: str | None = None
         self.last_balance_loss: Tensor | None = None  # unweighted, detached: for inspection
@@ -96,7 +96,9 @@ class TopKMoELayer(nn.Module):
         out = dispatch_and_combine(strategy, flat, plan, self.w_in, self.w_out, expert_activation)
         if self.shared is not None:
             out = out + self.shared(x).output.reshape(-1, channels)
-        balance = load_balancing_loss(route.probs, route.expert_index, self.n_experts)
+        balance = load_balancing_loss(
+            route.probs, route.expert_index, self.n_experts, plan.routed_counts
+        )
         z_loss = router_z_loss(route.logits)
         aux = self.config.balance_coef * balance + self.config.z_loss_coef * z_loss
         self.last_strategy = strategy
@@ -113,16 +115,15 @@ class TopKMoELayer(nn.Module):
         if wanted in STRATEGIES:
             return wanted
         device = x.device
-        candidates = candidate_strategies(device, self.w_in.dtype, self.d_model, self.d_hidden)
-        if x.dtype != self.w_in.dtype:
-            candidates = [name for name in candidates if name != "grouped-mm"]
-        if wanted == "auto" and device.type != "cuda":
-            return choose_strategy(device, candidates)
-        key = (str(device), str(x.dtype), max(x.shape[0], 1).bit_length())
+        static = wanted == "auto" and device.type != "cuda"  # the static preference
+        bucket = -1 if static else max(x.shape[0], 1).bit_length()
+        key = (str(device), str(x.dtype), bucket)
         if key not in self.tuned:
-            self.tuned[key] = choose_strategy(
-                device, candidates, measure=lambda name: self._time(name, x, plan)
-            )
+            candidates = candidate_strategies(device, self.w_in.dtype, self.d_model, self.d_hidden)
+            if x.dtype != self.w_in.dtype:
+                candidates = [name for name in candidates if name != "grouped-mm"]
+            measure = None if static else (lambda name: self._time(name, x, plan))
+            self.tuned[key] = choose_strategy(device, candidates, measure=measure)
         return self.tuned[key]
 
     def _time(self, strategy: str, x: Tensor, plan: DispatchPlan) -> float:
@@ -181,8 +182,9 @@ class TopKMoE(MoE):
     inference).
 
     Dispatch: sort the assignments by expert so each expert's tokens are one contiguous slice;
-    one matmul per slice (CPU), one grouped GEMM (`torch._grouped_mm`) or a batched matmul over
-    padded slices (GPU). Never a loop over tokens. `expert_counts` are the kept assignments per
+    then batched matmuls over groups of experts, one whole matrix per thread (CPU:
+    `plugins.moe.balanced_bmm`), one grouped GEMM (`torch._grouped_mm`) or a batched matmul
+    over padded slices (GPU). Never a loop over tokens. `expert_counts` are the kept assignments per
     expert; their coefficient of variation measures balance.
 
     Expert parallelism: at scale each device holds E/D experts; dispatch becomes an all-to-all

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from plugins.moe.dispatch import expert_capacity, plan_dispatch
+from plugins.moe.dispatch import STRATEGIES, expert_capacity, plan_dispatch
 from plugins.moe.reference import expert_activation
 from plugins.moe.topk import TopKMoE
 
@@ -63,7 +63,7 @@ def test_counts_sum_to_tokens_times_k_and_nothing_dropped_without_capacity(
 
 
 @FAST
-@given(layer_specs(), st.sampled_from(["slices", "padded-bmm"]))
+@given(layer_specs(), st.sampled_from(["slices", "padded-bmm", "balanced-bmm"]))
 def test_small_capacity_drops_and_caps_every_expert(spec: dict[str, int], strategy: str) -> None:
     n_assignments = spec["batch"] * spec["seq"] * spec["top_k"]
     # E experts of capacity ⌈N·k / 2E⌉ hold at most N·k/2 + E < N·k assignments when N·k > 2E
@@ -97,7 +97,7 @@ def test_outputs_are_equivariant_to_permuting_tokens(
 
 
 @FAST
-@given(layer_specs(min_experts=2), st.sampled_from(["slices", "padded-bmm", "grouped-mm"]))
+@given(layer_specs(min_experts=2), st.sampled_from(STRATEGIES))
 def test_gradients_reach_the_router_and_exactly_the_used_experts(
     spec: dict[str, int], strategy: str
 ) -> None:
@@ -139,7 +139,7 @@ def test_full_routing_equals_gate_weighted_sum_of_all_experts(spec: dict[str, in
 @given(layer_specs(), st.sampled_from([None, 0.5, 1.0, 1.25]))
 def test_dispatch_strategies_agree(spec: dict[str, int], capacity_factor: float | None) -> None:
     outputs = []
-    for strategy in ("slices", "padded-bmm", "grouped-mm"):
+    for strategy in STRATEGIES:
         layer, x = build(
             spec, capacity_factor=capacity_factor, dtype=torch.float32, strategy=strategy
         )

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from plugins.moe.dispatch import (
+    STRATEGIES,
     candidate_strategies,
     choose_strategy,
     expert_capacity,
@@ -91,6 +92,7 @@ def test_choose_strategy_keeps_the_fastest_measured_and_a_static_preference_othe
     assert choose_strategy(cuda, ["slices", "padded-bmm", "grouped-mm"]) == "grouped-mm"
     assert choose_strategy(cuda, ["slices", "padded-bmm"]) == "padded-bmm"
     assert choose_strategy(cpu, ["slices", "padded-bmm", "grouped-mm"]) == "slices"
+    assert choose_strategy(cpu, list(STRATEGIES)) == "balanced-bmm"
     broken = {"slices": 3.0, "padded-bmm": 2.0, "grouped-mm": float("inf")}
     assert choose_strategy(cuda, list(broken), measure=broken.__getitem__) == "padded-bmm"
     all_broken = dict.fromkeys(broken, float("inf"))
@@ -105,7 +107,11 @@ def test_candidate_strategies_on_cpu() -> None:
     # 6 float32 = 24 bytes: rows not 16-byte aligned
     assert "grouped-mm" not in candidate_strategies(cpu, torch.float32, 6, 512)
     assert "grouped-mm" not in candidate_strategies(cpu, torch.bfloat16, 256, 512)
-    assert candidate_strategies(cpu, torch.float64, 8, 8) == ["slices", "padded-bmm"]
+    assert candidate_strategies(cpu, torch.float64, 8, 8) == [
+        "slices",
+        "padded-bmm",
+        "balanced-bmm",
+    ]
 
 
 def test_autotune_measures_once_per_shape_and_caches_the_winner() -> None:
@@ -115,13 +121,14 @@ def test_autotune_measures_once_per_shape_and_caches_the_winner() -> None:
     layer(x)
     assert len(layer.tuned) == 1
     (chosen,) = layer.tuned.values()
-    assert chosen in ("slices", "padded-bmm", "grouped-mm")
+    assert chosen in STRATEGIES
     assert layer.last_strategy == chosen
     layer(x)
     assert len(layer.tuned) == 1
     static = TopKMoE().build(16, 16, 4, 2)  # auto: static preference on CPU
     static(x)
-    assert static.last_strategy == "slices" and not static.tuned
+    assert static.last_strategy == "balanced-bmm"
+    assert list(static.tuned.values()) == ["balanced-bmm"]  # chosen once, not measured
 
 
 def test_bad_arguments_are_one_line_errors() -> None:
