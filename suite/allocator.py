@@ -11,18 +11,19 @@ which cells had run first. A CUDA timing never sees this: PyTorch's caching allo
 freed blocks for reuse, and PyTorch's CPU performance guide recommends a caching `malloc`
 (jemalloc, tcmalloc) for the same reason.
 
-What it does: `keep_freed_memory()` sets, once per process, glibc's mmap threshold to 32 MiB
-(its maximum; setting it also stops the moving threshold) and the trim threshold to 1 GiB, with
-`mallopt`. Blocks up to 32 MiB are then reused from the heap instead of being mapped afresh.
-`nlpsuite` calls it before the first cell runs, in the driver and in every Ray worker, so a
+What it does: `keep_freed_memory()` tells glibc, once per process and with `mallopt`, to serve
+every block from the heap (`M_MMAP_MAX` = 0: no block gets an mmap of its own; the mmap
+threshold is also pinned at its 32 MiB maximum, which stops it moving) and to keep up to 1 GiB
+of free heap before trimming. A freed tensor's memory is then reused by the next one of any
+size, as PyTorch's CUDA caching allocator reuses GPU memory. `nlpsuite` calls it before the
+first cell runs, in the driver and in every Ray worker (and before a topic's experiment), so a
 component and its reference are timed under the same allocator, and records what it did in
 `results.json` (`run.allocator`).
 
-What it concedes: the process keeps up to 1 GiB of freed heap instead of returning it to the
-system while it runs, and blocks above 32 MiB (a dense T×T score matrix at large T) are still
-mapped per call. Other C libraries (musl, macOS) are left as they are, and so is glibc when
-`NLPSUITE_MALLOC=system` is set: `run.allocator` then says so, and timings are the
-allocator's as well as the kernel's.
+What it concedes: the process holds on to freed memory (up to 1 GiB beyond what it uses)
+while it runs; if the heap cannot grow, glibc still falls back to mmap. Other C libraries
+(musl, macOS) are left as they are, and so is glibc when `NLPSUITE_MALLOC=system` is set:
+`run.allocator` then says so, and timings are the allocator's as well as the kernel's.
 """
 
 from __future__ import annotations
@@ -44,15 +45,17 @@ MMAP_THRESHOLD_BYTES = 32 * 1024**2  # glibc's largest allowed value on 64-bit
 TRIM_THRESHOLD_BYTES = 1024**3
 _M_TRIM_THRESHOLD = -1  # mallopt parameter numbers, from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
+_M_MMAP_MAX = -4
 
 _applied: dict[str, object] | None = None
 
 
 def keep_freed_memory() -> dict[str, object]:
-    """Make glibc keep freed blocks up to 32 MiB in the process; idempotent.
+    """Make glibc serve every block from a heap it keeps; idempotent.
 
     Returns what holds now, for `run.allocator`: `{"malloc": "glibc 2.36", "mmap_threshold":
-    33554432, "trim_threshold": 1073741824}` when set, or `{"malloc": ..., "unchanged": why}`.
+    33554432, "mmap_max": 0, "trim_threshold": 1073741824}` when set, or `{"malloc": ...,
+    "unchanged": why}`.
     """
     global _applied
     if _applied is None:
@@ -70,10 +73,12 @@ def _apply() -> dict[str, object]:
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     mmap_ok = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
     trim_ok = libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1
-    if not (mmap_ok and trim_ok):
-        return {"malloc": name, "unchanged": "mallopt refused the thresholds"}
+    no_mmap_ok = libc.mallopt(_M_MMAP_MAX, 0) == 1
+    if not (mmap_ok and trim_ok and no_mmap_ok):
+        return {"malloc": name, "unchanged": "mallopt refused the settings"}
     return {
         "malloc": name,
         "mmap_threshold": MMAP_THRESHOLD_BYTES,
+        "mmap_max": 0,
         "trim_threshold": TRIM_THRESHOLD_BYTES,
     }

@@ -1,4 +1,4 @@
-"""`suite.allocator`: glibc keeps freed blocks up to 32 MiB once a run starts, and says so.
+"""`suite.allocator`: once a run starts glibc serves every block from a heap it keeps, and says so.
 
 Each check runs in a fresh Python process: the setting is process-wide and glibc's own moving
 threshold depends on what the process allocated before, which is the point of the module.
@@ -20,7 +20,7 @@ from suite.allocator import ALLOCATOR_VARIABLE, MMAP_THRESHOLD_BYTES, keep_freed
 glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
 
 # mallinfo2().hblks: how many blocks glibc holds as separate mmaps; a tensor of 16 MiB (above
-# glibc's initial 128 KiB threshold, below the 32 MiB set here) is one of them or not
+# glibc's initial 128 KiB threshold) or 64 MiB (above any threshold) is one of them or not
 _PROBE = textwrap.dedent(
     """
     import ctypes, json, sys
@@ -36,7 +36,7 @@ _PROBE = textwrap.dedent(
     libc.mallinfo2.restype = MallInfo2
     setting = keep_freed_memory() if sys.argv[1] == "keep" else None
     before = libc.mallinfo2().hblks
-    tensor = torch.ones(4 * 1024**2)  # 16 MiB
+    tensor = torch.ones(int(sys.argv[2]) * 1024**2 // 4)  # argv[2] MiB
     during = libc.mallinfo2().hblks
     del tensor
     print(json.dumps({"mapped_blocks_added": during - before, "setting": setting}))
@@ -44,9 +44,9 @@ _PROBE = textwrap.dedent(
 )
 
 
-def _probe(mode: str, **env: str) -> dict[str, object]:
+def _probe(mode: str, mib: int = 16, **env: str) -> dict[str, object]:
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE, mode],
+        [sys.executable, "-c", _PROBE, mode, str(mib)],
         capture_output=True,
         text=True,
         check=True,
@@ -57,13 +57,17 @@ def _probe(mode: str, **env: str) -> dict[str, object]:
 
 
 @glibc_only
-def test_a_16_mib_tensor_is_mapped_afresh_by_default_and_taken_from_the_heap_once_kept() -> None:
-    assert _probe("default")["mapped_blocks_added"] == 1
-    kept = _probe("keep")
+@pytest.mark.parametrize("mib", [16, 64])
+def test_a_large_tensor_is_mapped_afresh_by_default_and_taken_from_the_heap_once_kept(
+    mib: int,
+) -> None:
+    assert _probe("default", mib)["mapped_blocks_added"] == 1
+    kept = _probe("keep", mib)
     assert kept["mapped_blocks_added"] == 0
     assert kept["setting"] == {
         "malloc": f"glibc {platform.libc_ver()[1]}",
         "mmap_threshold": MMAP_THRESHOLD_BYTES,
+        "mmap_max": 0,
         "trim_threshold": 1024**3,
     }
 
