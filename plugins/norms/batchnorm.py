@@ -15,7 +15,7 @@ from suite import Norm
 from suite.dtypes import compute_dtype
 from suite.errors import ComponentInputError
 
-__all__ = ["BatchNorm", "BatchNormConfig", "BatchNormModule", "batch_statistics"]
+__all__ = ["BatchNorm", "BatchNormConfig", "BatchNormModule", "batch_statistics", "column_sums"]
 
 
 @dataclass
@@ -36,11 +36,24 @@ def batch_statistics(flat: Tensor, keep: Tensor | None = None) -> tuple[Tensor, 
     if keep is not None:
         flat = flat[keep]  # (N_real, C)
     count = flat.shape[0]
-    # The column sums as a vector-matrix product: BLAS reads the (N, C) rows in memory order,
-    # where a column reduction walks down C-strided columns a few features at a time.
-    mean = (flat.new_ones(1, count) @ flat).squeeze(0) / count  # (C,)
-    var = (flat - mean).pow(2).mean(dim=0)  # (C,) biased: divides by N
+    mean = column_sums(flat) / count  # (C,)
+    var = column_sums((flat - mean).pow(2)) / count  # (C,) biased: divides by N
     return mean, var, count
+
+
+def column_sums(flat: Tensor, block_rows: int = 16) -> Tensor:
+    """`flat.sum(dim=0)` for `(N, C)` rows, in two stages: blocks of rows, then the blocks.
+
+    Why: a plain column reduction walks down every column through all N rows, a stride of C
+    elements per step, so each row is fetched from memory once per group of columns (and
+    compiled, Inductor generates exactly that loop). Summing blocks of `block_rows` rows first
+    (`(N/b, b, C) -> (N/b, C)`) reads each block once while it sits in cache, then adds the
+    N/b partial rows. The block is the largest power of two up to `block_rows` that divides N
+    (1 for odd N: the plain reduction).
+    """
+    n_rows, n_cols = flat.shape
+    block = min(block_rows, n_rows & -n_rows) if n_rows else 1  # lowest set bit of N
+    return flat.view(n_rows // block, block, n_cols).sum(dim=1).sum(dim=0)
 
 
 class BatchNormModule(nn.Module):
@@ -130,17 +143,17 @@ class BatchNorm(Norm):
       scale = γ/sqrt(running_σ² + eps) and shift = β - running_μ·scale, which deployment folds
       into the weights of the preceding linear or convolution layer.
 
-    Eager vs compiled: in training this version runs a mean (a vector-matrix product, so BLAS
-    reads the (N, C) rows in memory order), a subtraction, a square, a second mean, then the
-    folded affine map, plus the running-statistics updates: each a kernel that writes its
-    (N, C) or (C,) result to memory and reads it back. ATen's kernel does the statistics in one
-    or two sweeps over x. `compile=True` lets TorchInductor fuse the reductions and the affine
-    map into generated loops and the in-place buffer updates into the same graph
-    (`running_mean` and friends stay ordinary buffers of the module); `compile_options` makes
-    Inductor store each per-feature value read twice (μ, γ/σ) instead of recomputing it inside
-    every loop that reads it. The variance stays a column reduction, walking down the rows 8
-    features at a time where ATen sums whole rows into per-thread partial sums, which keeps the
-    compiled version a little behind. In eval mode there is only one pass
+    Eager vs compiled: in training this version runs a mean, a subtraction, a square, a second
+    mean, then the folded affine map, plus the running-statistics updates: each a kernel that
+    writes its (N, C) or (C,) result to memory and reads it back. ATen's kernel does the
+    statistics in one or two sweeps over x. `compile=True` lets TorchInductor fuse the
+    reductions and the affine map into generated loops and the in-place buffer updates into the
+    same graph (`running_mean` and friends stay ordinary buffers of the module);
+    `compile_options` makes Inductor store each per-feature value read twice (μ, γ/σ) instead
+    of recomputing it inside every loop that reads it. Both means are summed in blocks of 16
+    rows first (`column_sums`): a plain column reduction walks down each column through every
+    row, fetching the whole input from memory again for each group of columns, where a block
+    of rows is read once while it sits in cache. In eval mode there is only one pass
     (y = x·scale + shift) to fuse, so eager is already close.
     Compile time is paid per shape and per mode (train and eval are different graphs).
     """
