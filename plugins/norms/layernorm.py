@@ -35,9 +35,17 @@ class LayerNormModule(nn.Module):
         # can never leak into a real token's output.
         work = compute_dtype(x.dtype)
         h = x.to(work)  # (B, T, C)
-        mean = h.mean(dim=-1, keepdim=True)  # (B, T, 1)
-        var = (h - mean).square().mean(dim=-1, keepdim=True)  # (B, T, 1), biased: divides by C
-        rstd = torch.rsqrt(var + self.eps)  # (B, T, 1): 1/σ
+        # Both moments in one sweep over the token, taken around k, the mean of its first 16
+        # features: σ² = mean((x-k)²) - mean(x-k)², exact in real arithmetic for any k. Around 0
+        # this is E[x²] - E[x]², which cancels catastrophically when |μ| ≫ σ; around an estimate
+        # of μ from the token itself both terms stay of the order of σ² (the "shifted data"
+        # algorithm; averaging 16 features keeps one outlying feature from being the shift).
+        shift = h[..., :16].mean(dim=-1, keepdim=True)  # (B, T, 1)
+        shifted = h - shift  # (B, T, C)
+        offset = shifted.mean(dim=-1, keepdim=True)  # (B, T, 1): μ - k
+        var = (shifted * shifted).mean(dim=-1, keepdim=True) - offset * offset  # biased, / C
+        mean = shift + offset  # (B, T, 1)
+        rstd = torch.rsqrt(var.clamp_min(0) + self.eps)  # (B, T, 1): 1/σ
         # x̂ = (x - μ)/σ written as x·r - μ·r with r = 1/σ, as ATen's kernel does: the per-token
         # pair (r, μ·r) is two numbers, and the last pass over x is one multiply-add. In place:
         # the product is a fresh tensor that autograd does not save.
@@ -90,10 +98,14 @@ class LayerNorm(Norm):
     root recomputed for every vector of 8 outputs, which on a CPU cost more than the memory
     traffic fusion saved. `compile_options` sets `realize_reads_threshold=0`, which makes
     Inductor store any value read by more than one consumer: μ and 1/σ are computed once per
-    token (vectorised across tokens) and the output pass is y = (x·r - μ·r)·γ + β. Read the
-    generated C++ with `TORCH_LOGS=output_code`; `norm-throughput` measures eager, compiled and
-    reference side by side. x·r - μ·r loses digits when |μ| ≫ σ (relative error about
-    eps_float·|μ|/σ); ATen accepts the same trade. The price of compiling is seconds per new
+    token (vectorised across tokens) and the output pass is y = (x·r - μ·r)·γ + β. And the
+    moments come from one sweep, not two (mean, then mean of squared deviations): σ² =
+    mean((x-k)²) - mean(x-k)² with k the mean of the token's first 16 features. With k = 0
+    that is E[x²] - E[x]², which loses every digit when |μ| ≫ σ; shifted by an estimate of μ,
+    both terms stay near σ² (the idea behind Welford's update, in one pass). Read the generated C++ with
+    `TORCH_LOGS=output_code`; `norm-throughput` measures eager, compiled and reference side by
+    side. x·r - μ·r loses digits when |μ| ≫ σ (relative error about eps_float·|μ|/σ); ATen
+    accepts the same trade. The price of compiling is seconds per new
     shape (the graph is specialised and cached per shape), paid on the first call: worth it for
     a training run, not for a one-off call.
     """
