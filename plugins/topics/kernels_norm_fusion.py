@@ -35,9 +35,8 @@ class _OpTraffic(TorchDispatchMode):
 
 class EagerVsFusedNorm(suite.Topic):
     """Because a norm is memory-bound and eager PyTorch runs one kernel per op. The from-scratch
-    LayerNorm is a chain (mean, subtract, square, mean, add, rsqrt, multiplies, subtract,
-    addcmul); each op reads its inputs from memory and writes a new tensor back, several of
-    them as large as x.
+    LayerNorm is a chain (means, subtractions, a square, rsqrt, multiplies, addcmul); each op
+    reads its inputs from memory and writes a new tensor back, several of them as large as x.
     torch.nn.LayerNorm calls one fused kernel that reads x once and writes y once (plus a
     per-row mean and 1/σ): the minimum traffic of 2 · numel · itemsize bytes. With a few FLOPs
     per element, time follows the bytes moved. Fusion (a hand-written kernel, or torch.compile
