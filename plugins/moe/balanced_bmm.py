@@ -13,9 +13,11 @@ to the busiest expert (`padded-bmm`) wastes the gap between the busiest and the 
 
 The layout, with P = the intra-op threads (2 on a 2-core machine):
 
-* experts are taken P at a time (consecutive, so their weights are one strided slice of the
-  `(E, C, H)` tensor, no copy); the group's *core* is the first `m` rows of each, `m` the
-  smallest count in the group: one `bmm` of P matrices, one per thread;
+* experts are taken P at a time, with evenly spaced ids so that their weights are one strided
+  view of the `(E, C, H)` tensor, no copy. Any two ids are evenly spaced, so with P = 2 the
+  pairs are chosen by count (the two least loaded together, and so on) and differ little;
+  larger groups take consecutive ids. The group's *core* is the first `m` rows of each, `m`
+  the smallest count in the group: one `bmm` of P matrices, one per thread;
 * each expert's *surplus* beyond `m` is cut into P tiles of equal height (the last one ending in
   padding) that share the expert's weights through a zero-stride view: one `bmm` of P tiles.
   A surplus under `MIN_SURPLUS_ROWS` is not worth two more calls: the group is padded to its
@@ -49,14 +51,23 @@ MIN_SURPLUS_ROWS = 32
 @dataclass(frozen=True)
 class _Block:
     """One batched matmul: rows `[start, start + batch * height)` of the layout, as
-    `(batch, height, ·)`, against the weights of experts `first … first + batch − 1`, or of
-    expert `first` alone repeated `batch` times (`shared`)."""
+    `(batch, height, ·)`, against the weights of experts `first, first + step, …` (a strided
+    view of the stacked weights, no copy), or of expert `first` alone repeated `batch` times
+    (`shared`)."""
 
     start: int
     batch: int
     height: int
     first: int
     shared: bool
+    step: int = 1
+
+    def experts(self, weights: Tensor) -> Tensor:
+        """`(batch, ·, ·)`: this block's slice of the stacked `(E, ·, ·)` weights, as a view."""
+        if self.shared:  # one expert's tiles: its weights repeated through a zero stride
+            return weights[self.first].expand(self.batch, -1, -1)
+        stop = self.first + self.step * (self.batch - 1) + 1
+        return weights[self.first : stop : self.step]
 
 
 @dataclass(frozen=True)
@@ -83,14 +94,14 @@ def balanced_layout(
     core_length, core_start, surplus_start = [0] * n_experts, [0] * n_experts, [0] * n_experts
     blocks: list[_Block] = []
     row = 0
-    for first in range(0, n_experts, group):
-        members = range(first, min(first + group, n_experts))
+    for members in _groups(counts, group):
+        first, step = members[0], members[1] - members[0] if len(members) > 1 else 1
         low, high = min(counts[e] for e in members), max(counts[e] for e in members)
         height = low if high - low >= min_surplus else high
-        for e in members:
-            core_length[e], core_start[e] = min(height, counts[e]), row + (e - first) * height
+        for place, e in enumerate(members):
+            core_length[e], core_start[e] = min(height, counts[e]), row + place * height
         if height:
-            blocks.append(_Block(row, len(members), height, first, shared=False))
+            blocks.append(_Block(row, len(members), height, first, shared=False, step=step))
             row += len(members) * height
         for e in members:
             surplus = counts[e] - core_length[e]
@@ -101,6 +112,17 @@ def balanced_layout(
                 blocks.append(_Block(row, tiles, tile, e, shared=True))
                 row += tiles * tile
     return BalancedLayout(core_length, core_start, surplus_start, row, blocks)
+
+
+def _groups(counts: list[int], size: int) -> list[list[int]]:
+    """Experts in groups of `size` whose ids are evenly spaced, so that each group's weights
+    are one strided view. Pairs can be any two experts: they are chosen by count (the two
+    smallest together, and so on), which leaves the least to pad or tile. Larger groups take
+    consecutive ids."""
+    if size != 2:
+        return [list(range(i, min(i + size, len(counts)))) for i in range(0, len(counts), size)]
+    by_count = sorted(range(len(counts)), key=counts.__getitem__)
+    return [sorted(by_count[i : i + 2]) for i in range(0, len(by_count), 2)]
 
 
 def balanced_bmm(
@@ -160,12 +182,7 @@ def _experts(
     for block in layout.blocks:
         stop = block.start + block.batch * block.height
         rows = xs[block.start : stop].view(block.batch, block.height, -1)
-        if block.shared:  # one expert's tiles: its weights repeated through a zero stride
-            weight_in = w_in[block.first].expand(block.batch, -1, -1)
-            weight_out = w_out[block.first].expand(block.batch, -1, -1)
-        else:
-            weight_in = w_in[block.first : block.first + block.batch]
-            weight_out = w_out[block.first : block.first + block.batch]
+        weight_in, weight_out = block.experts(w_in), block.experts(w_out)
         hidden = activation(torch.bmm(rows, weight_in))  # (batch, height, H)
         if out is None:
             pieces.append(torch.bmm(hidden, weight_out).flatten(0, 1))

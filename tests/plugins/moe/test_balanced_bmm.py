@@ -27,7 +27,7 @@ def test_layout_places_each_assignment_once_and_pads_little(
     owner = torch.full((layout.rows,), -1)  # the expert whose weights each row meets
     for block in layout.blocks:
         for i in range(block.batch):
-            expert = block.first if block.shared else block.first + i
+            expert = block.first if block.shared else block.first + i * block.step
             start = block.start + i * block.height
             owner[start : start + block.height] = expert
     for e, count in enumerate(counts):
