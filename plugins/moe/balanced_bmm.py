@@ -5,8 +5,8 @@ slower, and where does the time go?"
 
 Short answer: routing (router, sort, gather, scatter-add) is many small operations, and the
 expert matmuls are small. On a CPU a small matmul does not scale across cores: one expert's
-`(~128, C) @ (C, H)` split over two threads runs far from twice as fast as on one, because each
-thread still packs the whole weight and waits for the other. A batched matmul `torch.bmm`
+`(~128, C) @ (C, H)` split over two threads runs well short of twice as fast as on one: too
+little work per thread to pay for the split. A batched matmul `torch.bmm`
 instead hands whole matrices to threads, each computed single-threaded at full speed. But `bmm`
 wants every matrix the same size, and experts receive different numbers of tokens: padding each
 to the busiest expert (`padded-bmm`) wastes the gap between the busiest and the average.
