@@ -33,6 +33,8 @@ import ctypes.util
 import os
 import platform
 
+from suite.errors import UsageError
+
 __all__ = [
     "ALLOCATOR_VARIABLE",
     "MMAP_THRESHOLD_BYTES",
@@ -40,7 +42,7 @@ __all__ = [
     "keep_freed_memory",
 ]
 
-ALLOCATOR_VARIABLE = "NLPSUITE_MALLOC"  # "system": leave the C library's malloc as it is
+ALLOCATOR_VARIABLE = "NLPSUITE_MALLOC"  # "keep" (default) or "system": leave malloc as it is
 MMAP_THRESHOLD_BYTES = 32 * 1024**2  # glibc's largest allowed value on 64-bit
 TRIM_THRESHOLD_BYTES = 1024**3
 _M_TRIM_THRESHOLD = -1  # mallopt parameter numbers, from glibc's malloc.h
@@ -66,7 +68,12 @@ def keep_freed_memory() -> dict[str, object]:
 def _apply() -> dict[str, object]:
     library, version = platform.libc_ver()
     name = f"{library} {version}".strip() or "unknown"
-    if os.environ.get(ALLOCATOR_VARIABLE, "").strip().lower() == "system":
+    wanted = os.environ.get(ALLOCATOR_VARIABLE, "").strip().lower()
+    if wanted not in ("", "keep", "system"):
+        raise UsageError(
+            f"{ALLOCATOR_VARIABLE} must be 'keep' (the default) or 'system'; got {wanted!r}"
+        )
+    if wanted == "system":
         return {"malloc": name, "unchanged": f"{ALLOCATOR_VARIABLE}=system"}
     if library != "glibc":
         return {"malloc": name, "unchanged": "not glibc"}

@@ -100,3 +100,29 @@ def test_keep_freed_memory_is_idempotent_and_recorded_by_a_run(tmp_path) -> None
     run = json.loads((out / "results.json").read_text())["run"]
     assert run["allocator"] == keep_freed_memory()
     assert "malloc" in run["allocator"]
+
+
+def test_an_unknown_setting_is_a_one_line_usage_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "suite",
+            "run",
+            "--quick",
+            "--benchmark",
+            "norm-agreement",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, ALLOCATOR_VARIABLE: "sytem"},
+        timeout=300,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"nlpsuite: error: {ALLOCATOR_VARIABLE} must be 'keep' (the default) or 'system'; "
+        "got 'sytem'"
+    ]
+    assert not (tmp_path / "run" / "results.json").exists()
