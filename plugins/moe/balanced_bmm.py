@@ -5,11 +5,11 @@ slower, and where does the time go?"
 
 Short answer: routing (router, sort, gather, scatter-add) is many small operations, and the
 expert matmuls are small. On a CPU a small matmul does not scale across cores: one expert's
-`(~128, C) @ (C, H)` split over two threads runs well short of twice as fast as on one: too
-little work per thread to pay for the split. A batched matmul `torch.bmm`
-instead hands whole matrices to threads, each computed single-threaded at full speed. But `bmm`
-wants every matrix the same size, and experts receive different numbers of tokens: padding each
-to the busiest expert (`padded-bmm`) wastes the gap between the busiest and the average.
+`(~128, C) @ (C, H)` split over two threads runs well short of twice as fast as on one (too
+little work per thread to pay for the split). A batched matmul `torch.bmm` instead hands whole
+matrices to threads, each computed single-threaded at full speed. But `bmm` wants every matrix
+the same size, and experts receive different numbers of tokens: padding each to the busiest
+expert (`padded-bmm`) wastes the gap between the busiest and the average.
 
 The layout, with P = the intra-op threads (2 on a 2-core machine):
 
@@ -27,9 +27,9 @@ Each block runs its first matmul, the nonlinearity and its second matmul back to
 its hidden activations are still in cache, and writes its rows of one output buffer.
 
 What it concedes: tiles are small matmuls and re-read an expert's weights, and a group's
-padding is real work. The floor is a `bmm` over equal experts, which is itself a little slower
-than the dense layer's two large matmuls; which strategy wins is measured, not assumed
-(`moe-throughput`, with `TopKMoE(strategy=...)` forced).
+padding is real work. The floor is a `bmm` over equal experts, itself slower than the dense
+layer's two large matmuls (`moe-throughput` times it: `even_experts_ratio`); which strategy
+wins is measured, not assumed (`moe-throughput`, with `TopKMoE(strategy=...)` forced).
 """
 
 from __future__ import annotations
