@@ -23,7 +23,7 @@ token's output is only what its other experts (or, in a residual block, the skip
 Which strategy is fastest depends on the device, and on a CPU even on the load; the
 `moe-throughput` benchmark measures it (`MoEThroughput`'s `paired_ratio` against dense, with
 `TopKMoE(strategy=...)` forced). On a CPU, a small matmul split across threads is the cost:
-`slices` and `grouped-mm` (a loop of such matmuls on CPU) pay it for every expert,
+`slices` pays it for every expert (and `grouped-mm` ran no faster here),
 `padded-bmm` pays for its padding, `balanced-bmm` for a little padding and a few more calls.
 With other processes competing for the cores and OpenMP's default spin-waiting, every op
 boundary can wait a scheduler slice for a descheduled thread, so the layers with the most
