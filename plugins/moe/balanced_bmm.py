@@ -163,7 +163,7 @@ def balanced_bmm(
     xs = x.index_select(0, source)  # (R, C)
     ys = _experts(xs, w_in, w_out, activation, layout)  # (R, C)
     scale = row_weight.to(ys.dtype).unsqueeze(-1)
-    weighted = ys.mul_(scale) if ys.requires_grad is False else ys * scale
+    weighted = ys * scale if ys.requires_grad else ys.mul_(scale)  # in place when no autograd
     return x.new_zeros(x.shape).index_add_(0, source, weighted)
 
 

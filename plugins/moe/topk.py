@@ -184,8 +184,8 @@ class TopKMoE(MoE):
     Dispatch: sort the assignments by expert so each expert's tokens are one contiguous slice;
     then batched matmuls over groups of experts, one whole matrix per thread (CPU:
     `plugins.moe.balanced_bmm`), one grouped GEMM (`torch._grouped_mm`) or a batched matmul
-    over padded slices (GPU). Never a loop over tokens. `expert_counts` are the kept assignments per
-    expert; their coefficient of variation measures balance.
+    over padded slices (GPU). Never a loop over tokens. `expert_counts` are the kept
+    assignments per expert; their coefficient of variation measures balance.
 
     Expert parallelism: at scale each device holds E/D experts; dispatch becomes an all-to-all
     that sends tokens to the device of their expert and another that brings them back. Capacity

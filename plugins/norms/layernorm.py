@@ -102,12 +102,12 @@ class LayerNorm(Norm):
     moments come from one sweep, not two (mean, then mean of squared deviations): σ² =
     mean((x-k)²) - mean(x-k)² with k the mean of the token's first 16 features. With k = 0
     that is E[x²] - E[x]², which loses every digit when |μ| ≫ σ; shifted by an estimate of μ,
-    both terms stay near σ² (the idea behind Welford's update, in one pass). Read the generated C++ with
-    `TORCH_LOGS=output_code`; `norm-throughput` measures eager, compiled and reference side by
-    side. x·r - μ·r loses digits when |μ| ≫ σ (relative error about eps_float·|μ|/σ); ATen
-    accepts the same trade. The price of compiling is seconds per new
-    shape (the graph is specialised and cached per shape), paid on the first call: worth it for
-    a training run, not for a one-off call.
+    both terms stay near σ² (the idea behind Welford's update, in one pass). Read the generated
+    C++ with `TORCH_LOGS=output_code`; `norm-throughput` measures eager, compiled and reference
+    side by side. x·r - μ·r loses digits when |μ| ≫ σ (relative error about eps_float·|μ|/σ);
+    ATen accepts the same trade. The price of compiling is seconds per new shape (the graph is
+    specialised and cached per shape), paid on the first call: worth it for a training run, not
+    for a one-off call.
     """
 
     name = "layernorm"
