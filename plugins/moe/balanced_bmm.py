@@ -27,9 +27,12 @@ Each block runs its first matmul, the nonlinearity and its second matmul back to
 its hidden activations are still in cache, and writes its rows of one output buffer.
 
 What it concedes: tiles are small matmuls and re-read an expert's weights, and a group's
-padding is real work. The floor is a `bmm` over equal experts, itself slower than the dense
-layer's two large matmuls (`moe-throughput` times it: `even_experts_ratio`); which strategy
-wins is measured, not assumed (`moe-throughput`, with `TopKMoE(strategy=...)` forced).
+padding is real work. The floor is one `bmm` over all experts with equal counts
+(`moe-throughput` times it against the dense layer: `even_experts_ratio`); pairs are somewhat
+slower than that single call even when the counts are equal (more, smaller calls), but with
+real, unequal counts the single call must pad every expert to the busiest one, which costs
+more. Which strategy wins is measured, not assumed (`moe-throughput`, with
+`TopKMoE(strategy=...)` forced).
 """
 
 from __future__ import annotations

@@ -9,11 +9,19 @@
   the full grid the same layer built with `compile=True` is timed against the dense layer in the
   same cell too (`compiled_paired_ratio`, `compile_time_s`), after its output equals the eager
   layer's; the quick grid leaves it out, as routing's data-dependent shapes split the layer into
-  several graphs that take minutes to compile on a CPU. A routed layer's cell also times its
-  floor against the dense layer (`even_experts_ratio`): the same expert matmuls with the tokens
-  split evenly, `E` matrices of `N·k/E` rows in one batched matmul, no router, no gather. The
-  gap from 1 to the floor is the price of small matmuls; the gap from the floor to
-  `paired_ratio` is the price of routing and dispatch.
+  several graphs that take minutes to compile on a CPU. A routed layer's cell also times two
+  floors against the dense layer, each in alternating rounds:
+  - `even_experts_ratio`: the expert matmuls alone, tokens split evenly, `E` matrices of
+    `N·k/E` rows in one batched matmul, no router, no gather. The gap from 1 is the price of
+    small matmuls and of reading E experts' weights instead of one FFN's;
+  - `least_routing_ratio`: the routing alone, reduced to what any sort-based top-k layer runs
+    around its expert matmuls (router matmul, softmax, top-k, sort by expert, gather of the
+    token rows, weighted scatter-add back), no auxiliary losses, no padding.
+  Their sum is about the least an eager layer can cost; the rest of `paired_ratio` is what
+  this layer spends beyond them. Both floors draw weights as the layers do (variance 1/fan-in,
+  so the pre-activations have unit variance): the tanh GELU's cost depends on the magnitude
+  of its input (on a CPU it is slower on large inputs), so unscaled random weights would time
+  another GELU than the layers run.
 * `moe-load-balance`: coefficient of variation of `expert_counts` after a short training run on
   the mixture-of-clusters task, with and without the layer's `aux_loss` added to the task loss.
 * `moe-capacity`: share of token-expert assignments dropped at each capacity factor, and how much
@@ -135,9 +143,9 @@ class MoEThroughput(Benchmark):
                 paired = ctx.time_paired(lambda: layer(x), lambda: dense(x))
                 timing, paired_metrics = paired.timing, paired.metrics()
                 if _routes(component_cls):
-                    even = _even_experts(tokens, *dims, dtype=dtype, device=ctx.device)
-                    floor = ctx.time_paired(even, lambda: dense(x))
-                    paired_metrics["even_experts_ratio"] = floor.ratio
+                    floors = _floors(tokens, *dims, dtype=dtype, device=ctx.device, seed=ctx.seed)
+                    for metric, floor in floors.items():
+                        paired_metrics[metric] = ctx.time_paired(floor, lambda: dense(x)).ratio
                 if self.compiles(params, ctx) and compile_unavailable_reason(ctx.device) is None:
                     torch.manual_seed(ctx.seed)  # the eager layer's weights
                     compiled = _build(component_cls, *dims, compile=True)
@@ -165,7 +173,7 @@ class MoEThroughput(Benchmark):
         return Measurement(metrics=metrics, timing=timing)
 
 
-def _even_experts(
+def _floors(
     tokens: int,
     d_model: int,
     d_hidden: int,
@@ -174,16 +182,48 @@ def _even_experts(
     *,
     dtype: torch.dtype,
     device: torch.device,
-) -> Callable[[], torch.Tensor]:
-    """The expert work of a top-k layer with perfect balance: `E` experts of `⌈N·k/E⌉` rows
-    each, `activation(x @ W_in) @ W_out` as two batched matmuls (random weights: only the
-    time counts)."""
+    seed: int,
+) -> dict[str, Callable[[], torch.Tensor]]:
+    """The two halves of a top-k layer's work, each alone (see the module docstring), on
+    random data and weights drawn as the layers draw theirs (only the time counts):
+
+    * `even_experts_ratio`: `E` experts of `⌈N·k/E⌉` rows each, `activation(x @ W_in) @ W_out`
+      as two batched matmuls;
+    * `least_routing_ratio`: router, softmax, top-k, sort, gather and weighted scatter-add of
+      the `N·k` assignments, the gathered rows standing in for the experts' outputs.
+    """
+    gen = torch.Generator().manual_seed(seed)
+
+    def draw(*shape: int, fan_in: int = 1) -> torch.Tensor:
+        return (torch.randn(*shape, generator=gen) * fan_in**-0.5).to(device, dtype)
+
     rows = -(-tokens * top_k // n_experts)
-    gen = torch.Generator().manual_seed(0)
-    xs = torch.randn(n_experts, rows, d_model, generator=gen).to(device, dtype)
-    w_in = torch.randn(n_experts, d_model, d_hidden, generator=gen).to(device, dtype)
-    w_out = torch.randn(n_experts, d_hidden, d_model, generator=gen).to(device, dtype)
-    return lambda: torch.bmm(expert_activation(torch.bmm(xs, w_in)), w_out)
+    xs = draw(n_experts, rows, d_model)
+    w_in = draw(n_experts, d_model, d_hidden, fan_in=d_model)
+    w_out = draw(n_experts, d_hidden, d_model, fan_in=d_hidden)
+    x, gate = draw(tokens, d_model), draw(n_experts, d_model, fan_in=d_model)
+
+    def even_experts() -> torch.Tensor:
+        return torch.bmm(expert_activation(torch.bmm(xs, w_in)), w_out)
+
+    return {
+        "even_experts_ratio": even_experts,
+        "least_routing_ratio": lambda: _least_routing(x, gate, top_k),
+    }
+
+
+def _least_routing(x: torch.Tensor, gate: torch.Tensor, top_k: int) -> torch.Tensor:
+    """The routing of a sort-based top-k layer and nothing else, `x` `(N, C)`, `gate` `(E, C)`:
+    the gathered token rows stand in for the experts' outputs, so it returns each token's row
+    weighted by the sum of its top-k router probabilities."""
+    dtype = torch.promote_types(x.dtype, torch.float32)  # as the router: float32 at least
+    probs = torch.nn.functional.linear(x.to(dtype), gate.to(dtype)).softmax(dim=-1)  # (N, E)
+    weight, expert = probs.topk(top_k, dim=-1)  # (N, k)
+    order = expert.flatten().argsort()  # (N·k,) the assignments grouped by expert
+    token = order // top_k
+    rows = x.index_select(0, token)  # (N·k, C) gathered: what the experts would read
+    rows.mul_(weight.flatten()[order].unsqueeze(-1).to(x.dtype))  # ... and what they return
+    return torch.zeros_like(x).index_add_(0, token, rows)
 
 
 class MoELoadBalance(Benchmark):

@@ -40,6 +40,7 @@ class RouterOutput:
     expert_weight: Tensor  # (N, k) float: combine weights (renormalised when k > 1)
     probs: Tensor  # (N, E) float32 or wider: full softmax of the router
     logits: Tensor  # (N, E) float32 or wider: router logits (after noise, if any)
+    logsumexp: Tensor  # (N,) float32 or wider: log Σ_i exp(logits_i), the softmax's normaliser
 
 
 def load_balancing_loss(
@@ -57,9 +58,13 @@ def load_balancing_loss(
     return n_experts * torch.sum(fraction_routed * mean_prob)
 
 
-def router_z_loss(logits: Tensor) -> Tensor:
-    """ST-MoE z-loss: mean over tokens of `logsumexp(logits)²`, which keeps router logits small."""
-    return torch.logsumexp(logits, dim=-1).square().mean()
+def router_z_loss(logits: Tensor, logsumexp: Tensor | None = None) -> Tensor:
+    """ST-MoE z-loss: mean over tokens of `logsumexp(logits)²`, which keeps router logits small.
+
+    `logsumexp` `(N,)`: the normaliser, when the caller has it already (`RouterOutput`)."""
+    if logsumexp is None:
+        logsumexp = torch.logsumexp(logits, dim=-1)
+    return logsumexp.square().mean()
 
 
 class Router(nn.Module):
@@ -89,8 +94,12 @@ class Router(nn.Module):
         logits = F.linear(x.to(dtype), self.gate.weight.to(dtype))  # (N, E)
         if self.training and self.noise_std > 0:
             logits = logits + torch.randn_like(logits) * self.noise_std
-        probs = logits.softmax(dim=-1)  # (N, E)
+        # the log-softmax gives the z-loss's normaliser for free: log p_i = l_i - logsumexp(l),
+        # so logsumexp(l) = l_0 - log p_0, with no second pass over the logits
+        log_probs = logits.log_softmax(dim=-1)  # (N, E)
+        probs = log_probs.exp()
         weight, index = probs.topk(self.top_k, dim=-1)  # (N, k) each
         if self.renormalize and self.top_k > 1:
             weight = weight / weight.sum(dim=-1, keepdim=True)
-        return RouterOutput(expert_index=index, expert_weight=weight, probs=probs, logits=logits)
+        normaliser = logits[:, 0] - log_probs[:, 0]  # (N,)
+        return RouterOutput(index, weight, probs=probs, logits=logits, logsumexp=normaliser)

@@ -99,7 +99,7 @@ class TopKMoELayer(nn.Module):
         balance = load_balancing_loss(
             route.probs, route.expert_index, self.n_experts, plan.routed_counts
         )
-        z_loss = router_z_loss(route.logits)
+        z_loss = router_z_loss(route.logits, route.logsumexp)
         aux = self.config.balance_coef * balance + self.config.z_loss_coef * z_loss
         self.last_strategy = strategy
         self.last_balance_loss, self.last_z_loss = balance.detach(), z_loss.detach()

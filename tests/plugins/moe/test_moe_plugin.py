@@ -9,7 +9,7 @@ import torch
 
 import suite
 from plugins.moe import DenseFFN, TopKMoE
-from plugins.moe.benchmarks import coefficient_of_variation
+from plugins.moe.benchmarks import _floors, _least_routing, coefficient_of_variation
 from plugins.moe.data import ClusterTaskConfig, make_cluster_task
 from suite.plugins import PluginHost
 
@@ -117,5 +117,32 @@ def test_throughput_pairs_the_layer_with_its_reference(host: PluginHost) -> None
     )
     assert measurement.timing is not None and measurement.timing.repeats >= 3
     assert "paired_ratio" in bench_cls.summary and "alternating rounds" in bench_cls.summary
+    assert metrics["even_experts_ratio"] > 0 and metrics["least_routing_ratio"] > 0
     alone = bench_cls().run(DenseFFN, TOY_PARAMS["moe-throughput"], suite.RunContext(repeats=3))
     assert "paired_ratio" not in alone.metrics  # the reference itself: timed alone
+    assert "even_experts_ratio" not in alone.metrics
+
+
+def test_throughput_floors_do_the_work_they_stand_for() -> None:
+    """The expert floor runs N·k rows through expert FFNs drawn at the layers' scale; the
+    routing floor brings each token's row back once per choice, weighted by its top-k
+    probabilities: x scaled by their sum, between 0 and 1 per token."""
+    tokens, d_model, d_hidden, n_experts, top_k = 64, 16, 32, 4, 2
+    floors = _floors(
+        tokens,
+        d_model,
+        d_hidden,
+        n_experts,
+        top_k,
+        dtype=torch.float64,
+        device=torch.device("cpu"),
+        seed=0,
+    )
+    hidden = floors["even_experts_ratio"]()
+    assert hidden.shape == (n_experts, tokens * top_k // n_experts, d_model)
+    assert 0.3 < float(hidden.std()) < 3  # unit-scale activations, not std ~ sqrt(fan_in)
+    assert floors["least_routing_ratio"]().shape == (tokens, d_model)
+    x, gate = torch.randn(tokens, d_model, dtype=torch.float64), torch.randn(n_experts, d_model)
+    top_probs = (x @ gate.double().T).softmax(dim=-1).topk(top_k, dim=-1).values
+    expected = x * top_probs.sum(dim=-1, keepdim=True)
+    torch.testing.assert_close(_least_routing(x, gate, top_k), expected)

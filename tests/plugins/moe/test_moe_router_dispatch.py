@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from plugins.moe.dispatch import (
     STRATEGIES,
@@ -42,6 +44,30 @@ def test_z_loss_is_mean_squared_logsumexp() -> None:
     logits = torch.tensor([[0.0, 0.0], [1.0, 2.0]])
     expected = (torch.log(torch.tensor(2.0)) ** 2 + torch.logsumexp(logits[1], 0) ** 2) / 2
     assert router_z_loss(logits).item() == pytest.approx(expected.item())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    scale=st.floats(0.01, 300.0),
+    n_experts=st.integers(2, 64),
+    seed=st.integers(0, 2**16),
+)
+def test_router_normaliser_from_the_log_softmax_is_logsumexp(
+    scale: float, n_experts: int, seed: int
+) -> None:
+    """The router reads logsumexp off its log-softmax (l_0 − log p_0) instead of a second pass;
+    it must equal torch.logsumexp, and its gradient the softmax, at any logit scale."""
+    torch.manual_seed(seed)
+    router = Router(16, n_experts, 1)
+    x = (torch.randn(32, 16) * scale).requires_grad_()
+    out = router(x)
+    expected = torch.logsumexp(out.logits, dim=-1)
+    torch.testing.assert_close(out.logsumexp, expected, rtol=1e-5, atol=1e-5 * scale)
+    (grad,) = torch.autograd.grad(out.logsumexp.sum(), out.logits, retain_graph=True)
+    torch.testing.assert_close(grad, out.probs, rtol=1e-4, atol=1e-5)
+    assert router_z_loss(out.logits, out.logsumexp).item() == pytest.approx(
+        router_z_loss(out.logits).item(), rel=1e-4, abs=1e-5 * scale**2
+    )
 
 
 def test_router_renormalises_top_k_but_keeps_the_raw_probability_for_top_1() -> None:
