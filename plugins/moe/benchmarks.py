@@ -58,6 +58,8 @@ __all__ = [
     "MoELoadBalance",
     "MoEThroughput",
     "coefficient_of_variation",
+    "least_routing",
+    "throughput_floors",
 ]
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -143,7 +145,9 @@ class MoEThroughput(Benchmark):
                 paired = ctx.time_paired(lambda: layer(x), lambda: dense(x))
                 timing, paired_metrics = paired.timing, paired.metrics()
                 if _routes(component_cls):
-                    floors = _floors(tokens, *dims, dtype=dtype, device=ctx.device, seed=ctx.seed)
+                    floors = throughput_floors(
+                        tokens, *dims, dtype=dtype, device=ctx.device, seed=ctx.seed
+                    )
                     for metric, floor in floors.items():
                         paired_metrics[metric] = ctx.time_paired(floor, lambda: dense(x)).ratio
                 if self.compiles(params, ctx) and compile_unavailable_reason(ctx.device) is None:
@@ -173,7 +177,7 @@ class MoEThroughput(Benchmark):
         return Measurement(metrics=metrics, timing=timing)
 
 
-def _floors(
+def throughput_floors(
     tokens: int,
     d_model: int,
     d_hidden: int,
@@ -208,11 +212,11 @@ def _floors(
 
     return {
         "even_experts_ratio": even_experts,
-        "least_routing_ratio": lambda: _least_routing(x, gate, top_k),
+        "least_routing_ratio": lambda: least_routing(x, gate, top_k),
     }
 
 
-def _least_routing(x: torch.Tensor, gate: torch.Tensor, top_k: int) -> torch.Tensor:
+def least_routing(x: torch.Tensor, gate: torch.Tensor, top_k: int) -> torch.Tensor:
     """The routing of a sort-based top-k layer and nothing else, `x` `(N, C)`, `gate` `(E, C)`:
     the gathered token rows stand in for the experts' outputs, so it returns each token's row
     weighted by the sum of its top-k router probabilities."""

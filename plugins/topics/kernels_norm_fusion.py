@@ -6,31 +6,13 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
 import suite
+from plugins.topics._kernels_common import OpTraffic
 from suite.threads import single_thread
 from suite.timing import time_paired
 
 __all__ = ["EagerVsFusedNorm"]
-
-
-class _OpTraffic(TorchDispatchMode):
-    """Every ATen op dispatched inside, with the bytes of its tensor inputs and outputs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ops: list[tuple[str, int, int, list[int]]] = []  # name, read, written, out numels
-
-    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        out = func(*args, **(kwargs or {}))
-        ins = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, Tensor)]
-        outs = [a for a in tree_flatten(out)[0] if isinstance(a, Tensor)]
-        read = sum(t.numel() * t.element_size() for t in ins)
-        written = sum(t.numel() * t.element_size() for t in outs)
-        self.ops.append((func.overloadpacket.__name__, read, written, [t.numel() for t in outs]))
-        return out
 
 
 class EagerVsFusedNorm(suite.Topic):
@@ -79,7 +61,7 @@ class EagerVsFusedNorm(suite.Topic):
         rows: list[dict[str, Any]] = []
         outputs: dict[str, Tensor] = {}
         for name, module in modules.items():
-            with torch.no_grad(), _OpTraffic() as traffic:
+            with torch.no_grad(), OpTraffic() as traffic:
                 outputs[name] = module(x)
             full = sum(n == x.numel() for _, _, _, numels in traffic.ops for n in numels)
             moved = sum(read + written for _, read, written, _ in traffic.ops)

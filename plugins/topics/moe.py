@@ -1,4 +1,5 @@
-"""Interview topics of the area moe: load balancing, the capacity factor, active vs total size."""
+"""Interview topics of the area moe: load balancing, the capacity factor, active vs total size,
+and where the time of a layer with the dense FFN's FLOPs goes."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import suite
+from plugins.moe.benchmarks import throughput_floors
 from plugins.moe.data import ClusterTaskConfig, make_cluster_task
+from plugins.topics._kernels_common import OpTraffic
 from suite.threads import single_thread
+from suite.timing import time_paired
 
-__all__ = ["ActiveVsTotalParameters", "CapacityFactor", "LoadBalancing"]
+__all__ = ["ActiveVsTotalParameters", "CapacityFactor", "DispatchCost", "LoadBalancing"]
 
 
 def _load_stats(counts: Tensor) -> tuple[float, float, float]:
@@ -309,4 +313,129 @@ class ActiveVsTotalParameters(suite.Topic):
         )
 
 
-TOPICS: tuple[type[suite.Topic], ...] = (LoadBalancing, CapacityFactor, ActiveVsTotalParameters)
+class DispatchCost(suite.Topic):
+    """Equal FLOPs is not equal work. The dense FFN is three large kernels: a matmul, the
+    activation, a matmul. The top-k layer runs the same expert arithmetic as many small
+    matmuls, and around them the routing: the router (a matmul to E logits, softmax, top-k,
+    renormalisation), the dispatch (sort the N·k assignments by expert, count them, copy every
+    token's row into expert order, and scatter-add the results back, weighted), and the
+    auxiliary losses. Each step is small, but they are dozens of kernel launches and extra
+    passes over N·k·d floats, and the E experts' weights are read on every call where the
+    dense layer reads one FFN's. So the layer's time splits into the expert matmuls (with the
+    tokens split evenly: the price of small matmuls and of more weights), the least routing a
+    sort-based layer must run, and the bookkeeping of this implementation.
+
+    Formula: FLOPs(topk) = N·k·4·d·H + 2·N·d·E against N·k·4·d·H for the dense FFN of hidden
+    k·H; extra traffic ≈ 2 · N·k·d · itemsize (gather and scatter) plus E/k times the weight
+    bytes; time(layer) ≈ time(experts, split evenly) + time(routing) + bookkeeping.
+
+    Pitfalls:
+    - Counting FLOPs predicts the dense FFN's time, not the MoE's: count the kernels and the
+      bytes too.
+    - Timing only the expert matmuls, or the layer against a dense model of its total size,
+      hides the routing.
+    - Time with weights drawn as the layer draws them: the tanh GELU (and exp) run slower on
+      large inputs, so unit-variance random weights give another activation cost than a
+      trained layer's.
+    - Reading the expert sizes back to the host (`counts.tolist()`) stalls a GPU pipeline
+      once per layer; a capacity factor fixes the sizes and removes that sync.
+
+    Follow-up questions:
+    - What does a grouped GEMM (one kernel over all experts' slices) save over a loop of
+      matmuls, and over padding every expert to the busiest?
+    - Why does expert parallelism add two all-to-alls, and when do they dominate?
+    - At what batch size does an MoE layer become bound by reading its weights?
+    """
+
+    name = "moe-dispatch-cost"
+    area = "moe"
+    question = (
+        "A top-k mixture of experts does the FLOPs of the dense FFN of its active size: why "
+        "is it slower, and where does the time go?"
+    )
+    components = ("moe:topk", "moe:dense-ffn")
+
+    def experiment(self, ctx: suite.TopicContext) -> suite.Evidence:
+        n_tokens, d, h = ctx.pick((512, 256, 512), (128, 64, 128))
+        n_experts, top_k = 8, 2
+        torch.manual_seed(ctx.seed)
+        layers = {
+            name: suite.get("moe", name)().build(d, h, n_experts, top_k).eval()
+            for name in ("topk", "dense-ffn")
+        }
+        x = torch.randn(4, n_tokens // 4, d, generator=ctx.generator())
+        floors = throughput_floors(
+            n_tokens, d, h, n_experts, top_k, dtype=x.dtype, device=x.device, seed=ctx.seed
+        )
+        calls = {
+            "topk": lambda: layers["topk"](x).output,
+            "dense-ffn": lambda: layers["dense-ffn"](x).output,
+            "experts alone, split evenly": floors["even_experts_ratio"],
+            "routing alone, least": floors["least_routing_ratio"],
+        }
+        rows: list[dict[str, object]] = []
+        with torch.inference_mode():
+            for name, call in calls.items():
+                with FlopCounterMode(display=False) as flops, OpTraffic() as traffic:
+                    call()
+                rows.append(
+                    {
+                        "work": name,
+                        "aten_ops": len(traffic.ops),
+                        "flops": flops.get_total_flops(),
+                        "bytes_moved": sum(r + w for _, r, w, _ in traffic.ops),
+                    }
+                )
+            with single_thread():
+                for row, call in zip(rows, calls.values()):
+                    paired = time_paired(call, calls["dense-ffn"], budget_s=1.0, seed=ctx.seed)
+                    row["time_vs_dense"] = paired.ratio
+        layer, dense, experts, routing = rows
+        flop_ratio = layer["flops"] / dense["flops"]  # type: ignore[operator]
+        extra = layer["flops"] - dense["flops"] - 2 * n_tokens * d * n_experts  # type: ignore[operator]
+        padding_rows, remainder = divmod(extra, 4 * d * h)  # rows computed beyond the N·k real ones
+        return suite.Evidence(
+            table=rows,
+            claims=[
+                suite.Claim.of(
+                    "the top-{k} layer counts {f:.4g}x the dense FFN's FLOPs: the router's "
+                    "2·N·d·E more, and {p} padding rows beside the N·k = {m} real ones in the "
+                    "expert matmuls",
+                    holds=remainder == 0 and 0 <= padding_rows <= 0.1 * n_tokens * top_k,
+                    k=top_k,
+                    f=flop_ratio,
+                    p=padding_rows,
+                    m=n_tokens * top_k,
+                ),
+                suite.Claim.of(
+                    "but it dispatches {m} ATen ops to the dense FFN's {n} and moves {b:.3g}x "
+                    "its bytes (E/k times the weights, the token rows copied to and from "
+                    "expert order)",
+                    holds=layer["aten_ops"] >= 10 * dense["aten_ops"]  # type: ignore[operator]
+                    and layer["bytes_moved"] > 2 * dense["bytes_moved"],  # type: ignore[operator]
+                    m=layer["aten_ops"],
+                    n=dense["aten_ops"],
+                    b=layer["bytes_moved"] / dense["bytes_moved"],  # type: ignore[operator]
+                ),
+                suite.Claim.of(
+                    "it takes {r:.3g}x the dense FFN's time; its expert matmuls alone, tokens "
+                    "split evenly, take {e:.3g}x and the least routing alone {q:.3g}x: the "
+                    "layer costs more than its expert arithmetic (measured now, one thread)",
+                    holds=layer["time_vs_dense"] > max(1.0, experts["time_vs_dense"]),  # type: ignore[call-overload]
+                    r=layer["time_vs_dense"],
+                    e=experts["time_vs_dense"],
+                    q=routing["time_vs_dense"],
+                ),
+            ],
+            note=f"{n_tokens} tokens, d={d}, expert hidden H={h}, E={n_experts}, k={top_k}, "
+            "float32; FLOPs by torch's FlopCounterMode, ATen ops and the bytes of their tensor "
+            "arguments by a dispatch mode, time in alternating rounds against the dense FFN",
+        )
+
+
+TOPICS: tuple[type[suite.Topic], ...] = (
+    LoadBalancing,
+    CapacityFactor,
+    ActiveVsTotalParameters,
+    DispatchCost,
+)

@@ -9,7 +9,7 @@ import torch
 
 import suite
 from plugins.moe import DenseFFN, TopKMoE
-from plugins.moe.benchmarks import _floors, _least_routing, coefficient_of_variation
+from plugins.moe.benchmarks import coefficient_of_variation, least_routing, throughput_floors
 from plugins.moe.data import ClusterTaskConfig, make_cluster_task
 from suite.plugins import PluginHost
 
@@ -123,12 +123,12 @@ def test_throughput_pairs_the_layer_with_its_reference(host: PluginHost) -> None
     assert "even_experts_ratio" not in alone.metrics
 
 
-def test_throughput_floors_do_the_work_they_stand_for() -> None:
+def test_throughputthroughput_floors_do_the_work_they_stand_for() -> None:
     """The expert floor runs N·k rows through expert FFNs drawn at the layers' scale; the
     routing floor brings each token's row back once per choice, weighted by its top-k
     probabilities: x scaled by their sum, between 0 and 1 per token."""
     tokens, d_model, d_hidden, n_experts, top_k = 64, 16, 32, 4, 2
-    floors = _floors(
+    floors = throughput_floors(
         tokens,
         d_model,
         d_hidden,
@@ -145,4 +145,4 @@ def test_throughput_floors_do_the_work_they_stand_for() -> None:
     x, gate = torch.randn(tokens, d_model, dtype=torch.float64), torch.randn(n_experts, d_model)
     top_probs = (x @ gate.double().T).softmax(dim=-1).topk(top_k, dim=-1).values
     expected = x * top_probs.sum(dim=-1, keepdim=True)
-    torch.testing.assert_close(_least_routing(x, gate, top_k), expected)
+    torch.testing.assert_close(least_routing(x, gate, top_k), expected)
