@@ -334,9 +334,10 @@ class DispatchCost(suite.Topic):
       bytes too.
     - Timing only the expert matmuls, or the layer against a dense model of its total size,
       hides the routing.
-    - Time with weights drawn as the layer draws them: the tanh GELU (and exp) run slower on
-      large inputs, so unit-variance random weights give another activation cost than a
-      trained layer's.
+    - Time with weights drawn as the layer draws them (variance 1/fan-in): plain
+      `torch.randn` weights make the pre-activations √fan-in times too large, and the tanh
+      GELU (and exp) run slower on large inputs, so the benchmark times another activation
+      cost than the layer pays.
     - Reading the expert sizes back to the host (`counts.tolist()`) stalls a GPU pipeline
       once per layer; a capacity factor fixes the sizes and removes that sync.
 
