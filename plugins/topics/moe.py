@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from itertools import pairwise
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -374,7 +375,7 @@ class DispatchCost(suite.Topic):
             "experts alone, split evenly": floors["even_experts_ratio"],
             "routing alone, least": floors["least_routing_ratio"],
         }
-        rows: list[dict[str, object]] = []
+        rows: list[dict[str, Any]] = []
         with torch.inference_mode():
             for name, call in calls.items():
                 with FlopCounterMode(display=False) as flops, OpTraffic() as traffic:
@@ -392,8 +393,8 @@ class DispatchCost(suite.Topic):
                     paired = time_paired(call, calls["dense-ffn"], budget_s=1.0, seed=ctx.seed)
                     row["time_vs_dense"] = paired.ratio
         layer, dense, experts, routing = rows
-        flop_ratio = layer["flops"] / dense["flops"]  # type: ignore[operator]
-        extra = layer["flops"] - dense["flops"] - 2 * n_tokens * d * n_experts  # type: ignore[operator]
+        flop_ratio = layer["flops"] / dense["flops"]
+        extra = layer["flops"] - dense["flops"] - 2 * n_tokens * d * n_experts
         padding_rows, remainder = divmod(extra, 4 * d * h)  # rows computed beyond the N·k real ones
         return suite.Evidence(
             table=rows,
@@ -412,17 +413,17 @@ class DispatchCost(suite.Topic):
                     "but it dispatches {m} ATen ops to the dense FFN's {n} and moves {b:.3g}x "
                     "its bytes (E/k times the weights, the token rows copied to and from "
                     "expert order)",
-                    holds=layer["aten_ops"] >= 10 * dense["aten_ops"]  # type: ignore[operator]
-                    and layer["bytes_moved"] > 2 * dense["bytes_moved"],  # type: ignore[operator]
+                    holds=layer["aten_ops"] >= 10 * dense["aten_ops"]
+                    and layer["bytes_moved"] > 2 * dense["bytes_moved"],
                     m=layer["aten_ops"],
                     n=dense["aten_ops"],
-                    b=layer["bytes_moved"] / dense["bytes_moved"],  # type: ignore[operator]
+                    b=layer["bytes_moved"] / dense["bytes_moved"],
                 ),
                 suite.Claim.of(
                     "it takes {r:.3g}x the dense FFN's time; its expert matmuls alone, tokens "
                     "split evenly, take {e:.3g}x and the least routing alone {q:.3g}x: the "
                     "layer costs more than its expert arithmetic (measured now, one thread)",
-                    holds=layer["time_vs_dense"] > max(1.0, experts["time_vs_dense"]),  # type: ignore[call-overload]
+                    holds=layer["time_vs_dense"] > max(1.0, experts["time_vs_dense"]),
                     r=layer["time_vs_dense"],
                     e=experts["time_vs_dense"],
                     q=routing["time_vs_dense"],
