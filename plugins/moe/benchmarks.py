@@ -9,18 +9,23 @@
   the full grid the same layer built with `compile=True` is timed against the dense layer in the
   same cell too (`compiled_paired_ratio`, `compile_time_s`), after its output equals the eager
   layer's; the quick grid leaves it out, as routing's data-dependent shapes split the layer into
-  several graphs that take minutes to compile on a CPU. A routed layer's cell also times two
+  several graphs that take minutes to compile on a CPU. A routed layer's cell also times three
   floors against the dense layer, each in alternating rounds:
   - `even_experts_ratio`: the expert matmuls alone, tokens split evenly, `E` matrices of
     `N·k/E` rows in one batched matmul, no router, no gather. The gap from 1 is the price of
     small matmuls and of reading E experts' weights instead of one FFN's;
   - `least_routing_ratio`: the routing alone, reduced to what any sort-based top-k layer runs
     around its expert matmuls (router matmul, softmax, top-k, sort by expert, gather of the
-    token rows, weighted scatter-add back), no auxiliary losses, no padding.
-  Their sum is about the least an eager layer can cost; the rest of `paired_ratio` is what
-  this layer spends beyond them. Both floors draw weights as the layers do (variance 1/fan-in,
-  so the pre-activations have unit variance): the tanh GELU's cost depends on the magnitude
-  of its input (on a CPU it is slower on large inputs), so unscaled random weights would time
+    token rows, weighted scatter-add back), no auxiliary losses, no padding;
+  - `least_layer_ratio`: the two composed in one forward (`least_layer`): the routing, with
+    the batched expert matmuls run on its sorted rows cut into E equal slices. It is the least
+    an eager sort-based top-k layer costs here: a real one has uneven counts, auxiliary losses
+    and a capacity to honour on top. It reads about the sum of the other two.
+  The rest of `paired_ratio` is what this layer spends beyond `least_layer_ratio`; where that
+  floor is already at a target, an eager sort-based layer will not get under it on that
+  machine. The floors draw weights as the layers do (variance 1/fan-in, so the
+  pre-activations have unit variance): the tanh GELU's cost depends on the magnitude of its
+  input (on a CPU it is slower on large inputs), so unscaled random weights would time
   another GELU than the layers run.
 * `moe-load-balance`: coefficient of variation of `expert_counts` after a short training run on
   the mixture-of-clusters task, with and without the layer's `aux_loss` added to the task loss.
@@ -58,6 +63,7 @@ __all__ = [
     "MoELoadBalance",
     "MoEThroughput",
     "coefficient_of_variation",
+    "least_layer",
     "least_routing",
     "throughput_floors",
 ]
@@ -188,13 +194,16 @@ def throughput_floors(
     device: torch.device,
     seed: int,
 ) -> dict[str, Callable[[], torch.Tensor]]:
-    """The two halves of a top-k layer's work, each alone (see the module docstring), on
-    random data and weights drawn as the layers draw theirs (only the time counts):
+    """The two halves of a top-k layer's work, each alone, and the two composed (see the module
+    docstring), on random data and weights drawn as the layers draw theirs (only the time
+    counts):
 
     * `even_experts_ratio`: `E` experts of `⌈N·k/E⌉` rows each, `activation(x @ W_in) @ W_out`
       as two batched matmuls;
     * `least_routing_ratio`: router, softmax, top-k, sort, gather and weighted scatter-add of
-      the `N·k` assignments, the gathered rows standing in for the experts' outputs.
+      the `N·k` assignments, the gathered rows standing in for the experts' outputs;
+    * `least_layer_ratio`: the same routing with those batched matmuls where the stand-in was
+      (`least_layer`), in one call.
     """
     gen = torch.Generator().manual_seed(seed)
 
@@ -213,6 +222,7 @@ def throughput_floors(
     return {
         "even_experts_ratio": even_experts,
         "least_routing_ratio": lambda: least_routing(x, gate, top_k),
+        "least_layer_ratio": lambda: least_layer(x, gate, w_in, w_out, top_k),
     }
 
 
@@ -220,14 +230,48 @@ def least_routing(x: torch.Tensor, gate: torch.Tensor, top_k: int) -> torch.Tens
     """The routing of a sort-based top-k layer and nothing else, `x` `(N, C)`, `gate` `(E, C)`:
     the gathered token rows stand in for the experts' outputs, so it returns each token's row
     weighted by the sum of its top-k router probabilities."""
+    token, weight = _sorted_assignments(x, gate, top_k)
+    rows = x.index_select(0, token)  # (N·k, C) gathered: what the experts would read
+    rows.mul_(weight.unsqueeze(-1).to(x.dtype))  # ... and what they return
+    return torch.zeros_like(x).index_add_(0, token, rows)
+
+
+def least_layer(
+    x: torch.Tensor, gate: torch.Tensor, w_in: torch.Tensor, w_out: torch.Tensor, top_k: int
+) -> torch.Tensor:
+    """`least_routing` with the expert FFNs where its stand-in was: the least a sort-based top-k
+    layer costs, as one forward. `x` `(N, C)`, `gate` `(E, C)`, `w_in` `(E, C, H)`, `w_out`
+    `(E, H, C)`.
+
+    The sorted assignments are cut into `E` equal slices of `⌈N·k/E⌉` rows (the last padded
+    with token 0 at weight 0) and slice e runs through expert e: the work of a layer whose
+    router happened to split the tokens evenly, with none of a real layer's extras (uneven
+    counts, auxiliary losses, capacity). Which expert a row meets is therefore its place in
+    the sort, not its router's choice, except when the counts are even: a timing floor, not a
+    layer.
+    """
+    token, weight = _sorted_assignments(x, gate, top_k)
+    n_experts, rows = w_in.shape[0], -(-token.numel() // w_in.shape[0])
+    padding = n_experts * rows - token.numel()
+    if padding:
+        token = torch.cat([token, token.new_zeros(padding)])
+        weight = torch.cat([weight, weight.new_zeros(padding)])
+    xs = x.index_select(0, token).view(n_experts, rows, -1)  # (E, rows, C)
+    ys = torch.bmm(expert_activation(torch.bmm(xs, w_in)), w_out).flatten(0, 1)  # (E·rows, C)
+    ys.mul_(weight.unsqueeze(-1).to(ys.dtype))
+    return torch.zeros_like(x).index_add_(0, token, ys)
+
+
+def _sorted_assignments(
+    x: torch.Tensor, gate: torch.Tensor, top_k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Router, softmax and top-k of `x` `(N, C)`, the `N·k` assignments sorted by expert:
+    `(token, weight)`, each `(N·k,)`."""
     dtype = torch.promote_types(x.dtype, torch.float32)  # as the router: float32 at least
     probs = torch.nn.functional.linear(x.to(dtype), gate.to(dtype)).softmax(dim=-1)  # (N, E)
     weight, expert = probs.topk(top_k, dim=-1)  # (N, k)
     order = expert.flatten().argsort()  # (N·k,) the assignments grouped by expert
-    token = order // top_k
-    rows = x.index_select(0, token)  # (N·k, C) gathered: what the experts would read
-    rows.mul_(weight.flatten()[order].unsqueeze(-1).to(x.dtype))  # ... and what they return
-    return torch.zeros_like(x).index_add_(0, token, rows)
+    return order // top_k, weight.flatten()[order]
 
 
 class MoELoadBalance(Benchmark):

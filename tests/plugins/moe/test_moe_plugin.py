@@ -9,8 +9,14 @@ import torch
 
 import suite
 from plugins.moe import DenseFFN, TopKMoE
-from plugins.moe.benchmarks import coefficient_of_variation, least_routing, throughput_floors
+from plugins.moe.benchmarks import (
+    coefficient_of_variation,
+    least_layer,
+    least_routing,
+    throughput_floors,
+)
 from plugins.moe.data import ClusterTaskConfig, make_cluster_task
+from plugins.moe.reference import expert_activation
 from suite.plugins import PluginHost
 
 
@@ -117,7 +123,8 @@ def test_throughput_pairs_the_layer_with_its_reference(host: PluginHost) -> None
     )
     assert measurement.timing is not None and measurement.timing.repeats >= 3
     assert "paired_ratio" in bench_cls.summary and "alternating rounds" in bench_cls.summary
-    assert metrics["even_experts_ratio"] > 0 and metrics["least_routing_ratio"] > 0
+    floors = ("even_experts_ratio", "least_routing_ratio", "least_layer_ratio")
+    assert all(metrics[name] > 0 for name in floors)
     alone = bench_cls().run(DenseFFN, TOY_PARAMS["moe-throughput"], suite.RunContext(repeats=3))
     assert "paired_ratio" not in alone.metrics  # the reference itself: timed alone
     assert "even_experts_ratio" not in alone.metrics
@@ -142,7 +149,35 @@ def test_throughputthroughput_floors_do_the_work_they_stand_for() -> None:
     assert hidden.shape == (n_experts, tokens * top_k // n_experts, d_model)
     assert 0.3 < float(hidden.std()) < 3  # unit-scale activations, not std ~ sqrt(fan_in)
     assert floors["least_routing_ratio"]().shape == (tokens, d_model)
+    assert floors["least_layer_ratio"]().shape == (tokens, d_model)
     x, gate = torch.randn(tokens, d_model, dtype=torch.float64), torch.randn(n_experts, d_model)
     top_probs = (x @ gate.double().T).softmax(dim=-1).topk(top_k, dim=-1).values
     expected = x * top_probs.sum(dim=-1, keepdim=True)
     torch.testing.assert_close(least_routing(x, gate, top_k), expected)
+
+
+def test_least_layer_is_the_routing_with_the_expert_ffns_on_its_sorted_slices() -> None:
+    """With one expert the floor is a top-1 layer exactly: every token through the one FFN at
+    weight 1. With several, the sorted assignments are cut into E equal slices, the last
+    padded with token 0 at weight 0 (which adds nothing)."""
+    gen = torch.Generator().manual_seed(0)
+    tokens, d_model, d_hidden = 12, 8, 16
+    x = torch.randn(tokens, d_model, generator=gen, dtype=torch.float64)
+    w_in = torch.randn(1, d_model, d_hidden, generator=gen, dtype=torch.float64)
+    w_out = torch.randn(1, d_hidden, d_model, generator=gen, dtype=torch.float64)
+    gate = torch.randn(1, d_model, generator=gen, dtype=torch.float64)
+    expected = expert_activation(x @ w_in[0]) @ w_out[0]
+    torch.testing.assert_close(least_layer(x, gate, w_in, w_out, top_k=1), expected)
+
+    n_experts, top_k = 5, 2  # 24 assignments in 5 slices of 5 rows: one row of padding
+    w_in = torch.randn(n_experts, d_model, d_hidden, generator=gen, dtype=torch.float64)
+    w_out = torch.randn(n_experts, d_hidden, d_model, generator=gen, dtype=torch.float64)
+    gate = torch.randn(n_experts, d_model, generator=gen, dtype=torch.float64)
+    weight, expert = (x @ gate.T).softmax(dim=-1).topk(top_k, dim=-1)
+    order = expert.flatten().argsort()
+    expected = torch.zeros_like(x)
+    for place, assignment in enumerate(order.tolist()):
+        token, slice_expert = assignment // top_k, place // 5
+        ffn = expert_activation(x[token] @ w_in[slice_expert]) @ w_out[slice_expert]
+        expected[token] += weight.flatten()[assignment] * ffn
+    torch.testing.assert_close(least_layer(x, gate, w_in, w_out, top_k), expected)
