@@ -216,11 +216,8 @@ def throughput_floors(
     w_out = draw(n_experts, d_hidden, d_model, fan_in=d_hidden)
     x, gate = draw(tokens, d_model), draw(n_experts, d_model, fan_in=d_model)
 
-    def even_experts() -> torch.Tensor:
-        return torch.bmm(expert_activation(torch.bmm(xs, w_in)), w_out)
-
     return {
-        "even_experts_ratio": even_experts,
+        "even_experts_ratio": lambda: _expert_ffns(xs, w_in, w_out),
         "least_routing_ratio": lambda: least_routing(x, gate, top_k),
         "least_layer_ratio": lambda: least_layer(x, gate, w_in, w_out, top_k),
     }
@@ -257,9 +254,15 @@ def least_layer(
         token = torch.cat([token, token.new_zeros(padding)])
         weight = torch.cat([weight, weight.new_zeros(padding)])
     xs = x.index_select(0, token).view(n_experts, rows, -1)  # (E, rows, C)
-    ys = torch.bmm(expert_activation(torch.bmm(xs, w_in)), w_out).flatten(0, 1)  # (E·rows, C)
+    ys = _expert_ffns(xs, w_in, w_out).flatten(0, 1)  # (E·rows, C)
     ys.mul_(weight.unsqueeze(-1).to(ys.dtype))
     return torch.zeros_like(x).index_add_(0, token, ys)
+
+
+def _expert_ffns(xs: torch.Tensor, w_in: torch.Tensor, w_out: torch.Tensor) -> torch.Tensor:
+    """`activation(xs[e] @ w_in[e]) @ w_out[e]` for every expert e, as two batched matmuls:
+    `xs` `(E, rows, C)` -> `(E, rows, C)`."""
+    return torch.bmm(expert_activation(torch.bmm(xs, w_in)), w_out)
 
 
 def _sorted_assignments(
